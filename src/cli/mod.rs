@@ -1,0 +1,73 @@
+//! Argument parsing (clap) and the shared output conventions of every
+//! subcommand: results as JSON (or a table) on stdout; AWS-shaped errors as
+//! `{"__type": ..., "Message": ...}` on stderr with exit code 1; text-query
+//! errors as a caret snippet on stderr with exit code 2.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rollcall::AwsError;
+
+/// rollcall: Amazon Connect SearchUsers and Amazon Rekognition face matching,
+/// locally and offline.
+#[derive(Debug, Parser)]
+#[command(name = "rollcall", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+/// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
+/// `~/.local/share/rollcall`.
+pub fn data_dir(flag: Option<PathBuf>) -> PathBuf {
+    if let Some(dir) = flag {
+        return dir;
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("rollcall");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".local/share/rollcall")
+}
+
+/// Reads `--input` : a path, or `-` for standard input.
+pub fn read_input(input: &str) -> Result<String, AwsError> {
+    use std::io::Read;
+    let mut text = String::new();
+    if input == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| AwsError::invalid_parameter(format!("cannot read standard input: {e}")))?;
+    } else {
+        text = std::fs::read_to_string(input)
+            .map_err(|e| AwsError::invalid_parameter(format!("cannot read '{input}': {e}")))?;
+    }
+    Ok(text)
+}
+
+/// Prints a JSON value on stdout (pretty) and returns success.
+pub fn print_json(value: &serde_json::Value) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => aws_fail(&AwsError::internal(e.to_string())),
+    }
+}
+
+/// Prints an AWS error body on stderr and returns exit code 1.
+pub fn aws_fail(err: &AwsError) -> ExitCode {
+    eprintln!("{}", err.to_json());
+    ExitCode::from(1)
+}
+
+/// Runs the command line.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {}
+}
