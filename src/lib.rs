@@ -7,3 +7,5 @@ mod error;
 
 pub use error::{AwsError, ErrorType};
 pub mod criteria;
+pub mod records;
+mod tmp_display;

@@ -13,7 +13,9 @@
 //! language can print every tree and read it back unchanged.
 
 
-
+pub mod eval;
+pub mod paging;
+pub mod wire;
 
 use std::fmt;
 

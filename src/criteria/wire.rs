@@ -1,0 +1,1029 @@
+//! The AWS JSON codec for `SearchUsers`: serde types with the exact member
+//! names of the Connect model, lowering into a [`Filter`] (every SPEC rule
+//! checked, errors naming the JSON path) and raising a [`Filter`] back into a
+//! request.
+//!
+//! Takes in request JSON; gives out a validated [`Search`]. Enumerations are
+//! read as strings so that an unknown value is an `InvalidParameterException`
+//! naming the member, as SPEC section 2 asks; a body of the wrong JSON shape
+//! (wrong type, unknown member) is a `SerializationException` naming its path.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Filter, HierarchyCondition, HierarchyMatch, NumberTest, ProficiencyCondition,
+    ProficiencyField, RuleViolation, StringCondition, StringField, StringOp, TagCondition,
+    MAX_ATTRIBUTE_HIERARCHIES, MAX_ATTRIBUTE_TAGS, MAX_DEPTH, MAX_LEAVES,
+};
+use crate::records::{
+    AfterContactWorkConfigPerChannel, AutoAcceptConfig, PersistentConnectionConfig, PhoneConfig,
+    PhoneNumberConfig, User, VoiceEnhancementConfig,
+};
+use crate::{AwsError, ErrorType};
+
+/// Default `MaxResults` of `SearchUsers`.
+pub const DEFAULT_MAX_RESULTS: u32 = 100;
+/// Largest `MaxResults` of `SearchUsers`.
+pub const MAX_MAX_RESULTS: u32 = 500;
+/// Longest `NextToken` (characters).
+pub const MAX_NEXT_TOKEN_CHARS: usize = 2500;
+
+/// `SearchUsersRequest`.
+///
+/// `InstanceId` is required by the service; it is optional here so that the
+/// reference evaluator and the text converter can work on a bare query
+/// (the Connect engine rejects a request without it).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct SearchUsersRequest {
+    /// The Connect instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// The paging token of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// Page size, 1..500 (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// Tag and attribute filters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_filter: Option<UserSearchFilter>,
+    /// The recursive criteria.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_criteria: Option<UserSearchCriteria>,
+}
+
+/// `UserSearchCriteria`: every member set is ANDed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct UserSearchCriteria {
+    /// OR of the listed criteria.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub or_conditions: Option<Vec<UserSearchCriteria>>,
+    /// AND of the listed criteria.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub and_conditions: Option<Vec<UserSearchCriteria>>,
+    /// A string test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_condition: Option<WireStringCondition>,
+    /// A proficiency list test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_condition: Option<ListCondition>,
+    /// A hierarchy test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hierarchy_group_condition: Option<HierarchyGroupCondition>,
+}
+
+/// `StringCondition`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct WireStringCondition {
+    /// The field (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_name: Option<String>,
+    /// The value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `EXACT`, `STARTS_WITH` or `CONTAINS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_type: Option<String>,
+}
+
+/// `HierarchyGroupCondition`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct HierarchyGroupCondition {
+    /// The group id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `EXACT` (default) or `WITH_CHILD_GROUPS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hierarchy_group_match_type: Option<String>,
+}
+
+/// `ListCondition`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ListCondition {
+    /// Must be `PROFICIENCIES`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_list_type: Option<String>,
+    /// Conditions one single proficiency must all satisfy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<Condition>>,
+}
+
+/// `Condition`: exactly one of a string or a number test.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Condition {
+    /// On `name` or `value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_condition: Option<WireStringCondition>,
+    /// On `level`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_condition: Option<NumberCondition>,
+}
+
+/// `NumberCondition`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct NumberCondition {
+    /// `level` (AWS also spells it `limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_name: Option<String>,
+    /// Lower bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_value: Option<i32>,
+    /// Upper bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_value: Option<i32>,
+    /// One of the seven number comparison types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_type: Option<String>,
+}
+
+/// `UserSearchFilter`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct UserSearchFilter {
+    /// Tag tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_filter: Option<TagFilter>,
+    /// Tag and hierarchy tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_attribute_filter: Option<UserAttributeFilter>,
+}
+
+/// `ControlPlaneTagFilter`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct TagFilter {
+    /// OR of ANDs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub or_conditions: Option<Vec<Vec<WireTagCondition>>>,
+    /// AND.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub and_conditions: Option<Vec<WireTagCondition>>,
+    /// One test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_condition: Option<WireTagCondition>,
+}
+
+/// `TagCondition`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct WireTagCondition {
+    /// The key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_key: Option<String>,
+    /// The value; absent means "has the key".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_value: Option<String>,
+}
+
+/// `ControlPlaneUserAttributeFilter`: only one member may be set.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct UserAttributeFilter {
+    /// OR of attribute ANDs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub or_conditions: Option<Vec<AttributeAndCondition>>,
+    /// One attribute AND.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub and_condition: Option<AttributeAndCondition>,
+    /// One tag test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_condition: Option<WireTagCondition>,
+    /// One hierarchy test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hierarchy_group_condition: Option<HierarchyGroupCondition>,
+}
+
+/// `AttributeAndCondition`: its tag tests AND its hierarchy test.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct AttributeAndCondition {
+    /// Tag tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_conditions: Option<Vec<WireTagCondition>>,
+    /// A hierarchy test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hierarchy_group_condition: Option<HierarchyGroupCondition>,
+}
+
+/// `SearchUsersResponse`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct SearchUsersResponse {
+    /// The page of users.
+    pub users: Vec<UserSearchSummary>,
+    /// Present exactly when more users match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// The exact number of matches of the whole query.
+    pub approximate_total_count: u64,
+}
+
+/// `UserIdentityInfoLite`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct IdentityInfoLite {
+    /// First name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+}
+
+/// `UserSearchSummary`: every member the user has, none it lacks.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct UserSearchSummary {
+    /// ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// Directory user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_user_id: Option<String>,
+    /// Hierarchy group id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hierarchy_group_id: Option<String>,
+    /// User id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// First and last name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_info: Option<IdentityInfoLite>,
+    /// Phone settings; `AfterContactWorkTimeLimit` in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_config: Option<PhoneConfig>,
+    /// Routing profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_profile_id: Option<String>,
+    /// Security profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_profile_ids: Option<Vec<String>>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
+    /// Username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Auto-accept settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_accept_configs: Option<Vec<AutoAcceptConfig>>,
+    /// After-contact-work settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_contact_work_configs: Option<Vec<AfterContactWorkConfigPerChannel>>,
+    /// Phone number settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_configs: Option<Vec<PhoneNumberConfig>>,
+    /// Persistent connection settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_connection_configs: Option<Vec<PersistentConnectionConfig>>,
+    /// Voice enhancement settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_enhancement_configs: Option<Vec<VoiceEnhancementConfig>>,
+}
+
+impl From<&User> for UserSearchSummary {
+    /// The summary SearchUsers returns for a user: the same members, names
+    /// only from `IdentityInfo`, and the after-contact-work limit in
+    /// milliseconds.
+    fn from(u: &User) -> Self {
+        let identity_info = u
+            .identity_info
+            .as_ref()
+            .map(|i| IdentityInfoLite {
+                first_name: i.first_name.clone(),
+                last_name: i.last_name.clone(),
+            })
+            .filter(|i| i.first_name.is_some() || i.last_name.is_some());
+        let phone_config = u.phone_config.clone().map(|mut p| {
+            p.after_contact_work_time_limit = p
+                .after_contact_work_time_limit
+                .map(|s| s.saturating_mul(1000));
+            p
+        });
+        UserSearchSummary {
+            arn: u.arn.clone(),
+            directory_user_id: u.directory_user_id.clone(),
+            hierarchy_group_id: u.hierarchy_group_id.clone(),
+            id: Some(u.id.clone()),
+            identity_info,
+            phone_config,
+            routing_profile_id: u.routing_profile_id.clone(),
+            security_profile_ids: u.security_profile_ids.clone(),
+            tags: u.tags.clone(),
+            username: Some(u.username.clone()),
+            auto_accept_configs: u.auto_accept_configs.clone(),
+            after_contact_work_configs: u.after_contact_work_configs.clone(),
+            phone_number_configs: u.phone_number_configs.clone(),
+            persistent_connection_configs: u.persistent_connection_configs.clone(),
+            voice_enhancement_configs: u.voice_enhancement_configs.clone(),
+        }
+    }
+}
+
+/// A validated search: the filter, the page size and the paging token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    /// The instance named by the request, if any.
+    pub instance_id: Option<String>,
+    /// `SearchCriteria` AND `SearchFilter` as one tree.
+    pub filter: Filter,
+    /// Page size, 1..=500.
+    pub max_results: u32,
+    /// The token of the previous page, still opaque.
+    pub next_token: Option<String>,
+}
+
+impl Search {
+    /// A first-page search for a filter with the default page size.
+    pub fn new(filter: Filter) -> Self {
+        Search {
+            instance_id: None,
+            filter,
+            max_results: DEFAULT_MAX_RESULTS,
+            next_token: None,
+        }
+    }
+}
+
+/// Reads a `SearchUsersRequest` from JSON text; a malformed body is a
+/// `SerializationException` naming the JSON path.
+///
+/// ```
+/// let req = rollcall::criteria::wire::parse_request(
+///     r#"{"SearchCriteria": {"StringCondition": {"FieldName": "Username", "Value": "jo", "ComparisonType": "STARTS_WITH"}}}"#,
+/// ).unwrap();
+/// let search = req.lower().unwrap();
+/// assert_eq!(search.filter.to_string(), r#"username sw "jo""#);
+/// ```
+pub fn parse_request(json: &str) -> Result<SearchUsersRequest, AwsError> {
+    let de = &mut serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        };
+        AwsError::new(ErrorType::SerializationException, msg)
+    })
+}
+
+fn bad(path: &str, message: impl std::fmt::Display) -> AwsError {
+    AwsError::invalid_parameter(format!("{path}: {message}"))
+}
+
+fn violation(path: &str, v: RuleViolation) -> AwsError {
+    bad(&format!("{path}.{}", v.part), v.message)
+}
+
+fn required<'a, T>(value: &'a Option<T>, path: &str, member: &str) -> Result<&'a T, AwsError> {
+    value
+        .as_ref()
+        .ok_or_else(|| bad(&format!("{path}.{member}"), "is required"))
+}
+
+/// The AND of `parts`, without wrapping a single part.
+fn and_of(mut parts: Vec<Filter>) -> Filter {
+    if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Filter::And(parts)
+    }
+}
+
+/// The OR of `parts` (never empty), without wrapping a single part.
+fn or_of(mut parts: Vec<Filter>) -> Filter {
+    if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Filter::Or(parts)
+    }
+}
+
+struct Lowering {
+    leaves: usize,
+}
+
+impl Lowering {
+    fn leaf(&mut self, path: &str) -> Result<(), AwsError> {
+        self.leaves += 1;
+        if self.leaves > MAX_LEAVES {
+            return Err(bad(
+                path,
+                format!("more than {MAX_LEAVES} leaf conditions in one request"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn criteria(
+        &mut self,
+        c: &UserSearchCriteria,
+        path: &str,
+        depth: usize,
+    ) -> Result<Filter, AwsError> {
+        if depth > MAX_DEPTH {
+            return Err(bad(
+                path,
+                format!("conditions are nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
+        let mut parts = Vec::new();
+        if let Some(list) = &c.or_conditions {
+            let p = format!("{path}.OrConditions");
+            if list.is_empty() {
+                return Err(bad(&p, "must not be empty (an empty OR matches no user)"));
+            }
+            let children = self.criteria_list(list, &p, depth)?;
+            parts.push(or_of(children));
+        }
+        if let Some(list) = &c.and_conditions {
+            let p = format!("{path}.AndConditions");
+            let children = self.criteria_list(list, &p, depth)?;
+            parts.push(and_of(children));
+        }
+        if let Some(s) = &c.string_condition {
+            let p = format!("{path}.StringCondition");
+            self.leaf(&p)?;
+            parts.push(Filter::String(string_condition(s, &p)?));
+        }
+        if let Some(l) = &c.list_condition {
+            let p = format!("{path}.ListCondition");
+            self.leaf(&p)?;
+            parts.push(list_condition(l, &p)?);
+        }
+        if let Some(h) = &c.hierarchy_group_condition {
+            let p = format!("{path}.HierarchyGroupCondition");
+            self.leaf(&p)?;
+            parts.push(Filter::Hierarchy(hierarchy_condition(h, &p)?));
+        }
+        Ok(and_of(parts))
+    }
+
+    fn criteria_list(
+        &mut self,
+        list: &[UserSearchCriteria],
+        path: &str,
+        depth: usize,
+    ) -> Result<Vec<Filter>, AwsError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, c)| self.criteria(c, &format!("{path}[{i}]"), depth + 1))
+            .collect()
+    }
+
+    fn tag(&mut self, t: &WireTagCondition, path: &str) -> Result<Filter, AwsError> {
+        self.leaf(path)?;
+        let key = required(&t.tag_key, path, "TagKey")?;
+        TagCondition::new(key.clone(), t.tag_value.clone())
+            .map(Filter::Tag)
+            .map_err(|v| violation(path, v))
+    }
+
+    fn tags(&mut self, list: &[WireTagCondition], path: &str) -> Result<Vec<Filter>, AwsError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, t)| self.tag(t, &format!("{path}[{i}]")))
+            .collect()
+    }
+
+    fn tag_filter(&mut self, f: &TagFilter, path: &str) -> Result<Filter, AwsError> {
+        let mut parts = Vec::new();
+        if let Some(t) = &f.tag_condition {
+            parts.push(self.tag(t, &format!("{path}.TagCondition"))?);
+        }
+        if let Some(list) = &f.and_conditions {
+            parts.extend(self.tags(list, &format!("{path}.AndConditions"))?);
+        }
+        if let Some(ors) = &f.or_conditions {
+            let p = format!("{path}.OrConditions");
+            if ors.is_empty() {
+                return Err(bad(&p, "must not be empty (an empty OR matches no user)"));
+            }
+            let mut alternatives = Vec::new();
+            for (i, list) in ors.iter().enumerate() {
+                alternatives.push(and_of(self.tags(list, &format!("{p}[{i}]"))?));
+            }
+            parts.push(or_of(alternatives));
+        }
+        Ok(and_of(parts))
+    }
+
+    fn attribute_and(
+        &mut self,
+        a: &AttributeAndCondition,
+        path: &str,
+        counts: &mut (usize, usize),
+    ) -> Result<Filter, AwsError> {
+        let mut parts = Vec::new();
+        if let Some(list) = &a.tag_conditions {
+            counts.0 += list.len();
+            parts.extend(self.tags(list, &format!("{path}.TagConditions"))?);
+        }
+        if let Some(h) = &a.hierarchy_group_condition {
+            counts.1 += 1;
+            let p = format!("{path}.HierarchyGroupCondition");
+            self.leaf(&p)?;
+            parts.push(Filter::Hierarchy(hierarchy_condition(h, &p)?));
+        }
+        Ok(and_of(parts))
+    }
+
+    fn attribute_filter(&mut self, f: &UserAttributeFilter, path: &str) -> Result<Filter, AwsError> {
+        let set: Vec<&str> = [
+            ("OrConditions", f.or_conditions.is_some()),
+            ("AndCondition", f.and_condition.is_some()),
+            ("TagCondition", f.tag_condition.is_some()),
+            ("HierarchyGroupCondition", f.hierarchy_group_condition.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        if set.len() > 1 {
+            return Err(bad(
+                path,
+                format!("only one member may be set, got {}", set.join(", ")),
+            ));
+        }
+        let mut counts = (0, 0);
+        let filter = if let Some(ors) = &f.or_conditions {
+            let p = format!("{path}.OrConditions");
+            if ors.is_empty() {
+                return Err(bad(&p, "must not be empty (an empty OR matches no user)"));
+            }
+            let mut alternatives = Vec::new();
+            for (i, a) in ors.iter().enumerate() {
+                alternatives.push(self.attribute_and(a, &format!("{p}[{i}]"), &mut counts)?);
+            }
+            or_of(alternatives)
+        } else if let Some(a) = &f.and_condition {
+            self.attribute_and(a, &format!("{path}.AndCondition"), &mut counts)?
+        } else if let Some(t) = &f.tag_condition {
+            counts.0 += 1;
+            self.tag(t, &format!("{path}.TagCondition"))?
+        } else if let Some(h) = &f.hierarchy_group_condition {
+            counts.1 += 1;
+            let p = format!("{path}.HierarchyGroupCondition");
+            self.leaf(&p)?;
+            Filter::Hierarchy(hierarchy_condition(h, &p)?)
+        } else {
+            Filter::all()
+        };
+        if counts.0 > MAX_ATTRIBUTE_TAGS {
+            return Err(bad(
+                path,
+                format!(
+                    "{} tag conditions; at most {MAX_ATTRIBUTE_TAGS} are allowed",
+                    counts.0
+                ),
+            ));
+        }
+        if counts.1 > MAX_ATTRIBUTE_HIERARCHIES {
+            return Err(bad(
+                path,
+                format!(
+                    "{} hierarchy conditions; at most {MAX_ATTRIBUTE_HIERARCHIES} are allowed",
+                    counts.1
+                ),
+            ));
+        }
+        Ok(filter)
+    }
+}
+
+fn string_condition(s: &WireStringCondition, path: &str) -> Result<StringCondition, AwsError> {
+    let name = required(&s.field_name, path, "FieldName")?;
+    let field = StringField::parse(name).ok_or_else(|| {
+        bad(
+            &format!("{path}.FieldName"),
+            format!(
+                "unknown field '{name}'; expected one of {}",
+                StringField::ALL.map(StringField::as_str).join(", ")
+            ),
+        )
+    })?;
+    let op = string_op(s, path)?;
+    let value = required(&s.value, path, "Value")?;
+    StringCondition::new(field, op, value.clone()).map_err(|v| violation(path, v))
+}
+
+fn string_op(s: &WireStringCondition, path: &str) -> Result<StringOp, AwsError> {
+    let op = required(&s.comparison_type, path, "ComparisonType")?;
+    [StringOp::Exact, StringOp::StartsWith, StringOp::Contains]
+        .into_iter()
+        .find(|o| o.aws_name() == op)
+        .ok_or_else(|| {
+            bad(
+                &format!("{path}.ComparisonType"),
+                format!("unknown comparison '{op}'; expected EXACT, STARTS_WITH or CONTAINS"),
+            )
+        })
+}
+
+fn hierarchy_condition(
+    h: &HierarchyGroupCondition,
+    path: &str,
+) -> Result<HierarchyCondition, AwsError> {
+    let value = required(&h.value, path, "Value")?;
+    let mode = match h.hierarchy_group_match_type.as_deref() {
+        None | Some("EXACT") => HierarchyMatch::Exact,
+        Some("WITH_CHILD_GROUPS") => HierarchyMatch::WithChildGroups,
+        Some(other) => {
+            return Err(bad(
+                &format!("{path}.HierarchyGroupMatchType"),
+                format!("unknown match type '{other}'; expected EXACT or WITH_CHILD_GROUPS"),
+            ))
+        }
+    };
+    HierarchyCondition::new(value.clone(), mode).map_err(|v| violation(path, v))
+}
+
+fn list_condition(l: &ListCondition, path: &str) -> Result<Filter, AwsError> {
+    match required(&l.target_list_type, path, "TargetListType")?.as_str() {
+        "PROFICIENCIES" => {}
+        other => {
+            return Err(bad(
+                &format!("{path}.TargetListType"),
+                format!("unknown list type '{other}'; expected PROFICIENCIES"),
+            ))
+        }
+    }
+    let mut items = Vec::new();
+    for (i, c) in l.conditions.iter().flatten().enumerate() {
+        let p = format!("{path}.Conditions[{i}]");
+        items.push(match (&c.string_condition, &c.number_condition) {
+            (Some(s), None) => proficiency_string(s, &format!("{p}.StringCondition"))?,
+            (None, Some(n)) => {
+                ProficiencyCondition::Level(number_condition(n, &format!("{p}.NumberCondition"))?)
+            }
+            _ => {
+                return Err(bad(
+                    &p,
+                    "exactly one of StringCondition and NumberCondition must be set",
+                ))
+            }
+        });
+    }
+    Ok(Filter::Proficiency(items))
+}
+
+fn proficiency_string(s: &WireStringCondition, path: &str) -> Result<ProficiencyCondition, AwsError> {
+    let name = required(&s.field_name, path, "FieldName")?;
+    let field = if name.eq_ignore_ascii_case("name") {
+        ProficiencyField::Name
+    } else if name.eq_ignore_ascii_case("value") {
+        ProficiencyField::Value
+    } else {
+        return Err(bad(
+            &format!("{path}.FieldName"),
+            format!("unknown proficiency field '{name}'; expected name or value"),
+        ));
+    };
+    let op = string_op(s, path)?;
+    let value = required(&s.value, path, "Value")?;
+    ProficiencyCondition::string(field, op, value.clone()).map_err(|v| violation(path, v))
+}
+
+fn number_condition(n: &NumberCondition, path: &str) -> Result<NumberTest, AwsError> {
+    let name = required(&n.field_name, path, "FieldName")?;
+    if !(name.eq_ignore_ascii_case("level") || name.eq_ignore_ascii_case("limit")) {
+        return Err(bad(
+            &format!("{path}.FieldName"),
+            format!("unknown number field '{name}'; expected level"),
+        ));
+    }
+    let op = required(&n.comparison_type, path, "ComparisonType")?;
+    let min = || required(&n.min_value, path, "MinValue").copied();
+    let max = || required(&n.max_value, path, "MaxValue").copied();
+    Ok(match op.as_str() {
+        "GREATER_OR_EQUAL" => NumberTest::GreaterOrEqual(min()?),
+        "GREATER" => NumberTest::Greater(min()?),
+        "LESSER_OR_EQUAL" => NumberTest::LesserOrEqual(max()?),
+        "LESSER" => NumberTest::Lesser(max()?),
+        "EQUAL" => NumberTest::Equal(min()?),
+        "NOT_EQUAL" => NumberTest::NotEqual(min()?),
+        "RANGE" => NumberTest::range(min()?, max()?).map_err(|v| violation(path, v))?,
+        other => {
+            return Err(bad(
+                &format!("{path}.ComparisonType"),
+                format!(
+                    "unknown comparison '{other}'; expected GREATER_OR_EQUAL, GREATER, \
+                     LESSER_OR_EQUAL, LESSER, EQUAL, NOT_EQUAL or RANGE"
+                ),
+            ))
+        }
+    })
+}
+
+impl SearchUsersRequest {
+    /// Validates the request against every SPEC section 2 rule and lowers it
+    /// into one [`Filter`] (`SearchCriteria` AND `SearchFilter`).
+    pub fn lower(&self) -> Result<Search, AwsError> {
+        if let Some(id) = &self.instance_id {
+            let n = id.chars().count();
+            if !(1..=100).contains(&n) {
+                return Err(bad("InstanceId", format!("must be 1..100 characters, got {n}")));
+            }
+        }
+        let max_results = match self.max_results {
+            None => DEFAULT_MAX_RESULTS,
+            Some(n) if (1..=i64::from(MAX_MAX_RESULTS)).contains(&n) => n as u32,
+            Some(n) => {
+                return Err(bad(
+                    "MaxResults",
+                    format!("must be 1..{MAX_MAX_RESULTS}, got {n}"),
+                ))
+            }
+        };
+        if let Some(t) = &self.next_token {
+            let n = t.chars().count();
+            if !(1..=MAX_NEXT_TOKEN_CHARS).contains(&n) {
+                return Err(bad(
+                    "NextToken",
+                    format!("must be 1..{MAX_NEXT_TOKEN_CHARS} characters, got {n}"),
+                ));
+            }
+        }
+        let mut lowering = Lowering { leaves: 0 };
+        let mut parts = Vec::new();
+        if let Some(c) = &self.search_criteria {
+            parts.push(lowering.criteria(c, "SearchCriteria", 1)?);
+        }
+        if let Some(f) = &self.search_filter {
+            if f.tag_filter.is_some() && f.user_attribute_filter.is_some() {
+                return Err(AwsError::invalid_request(
+                    "SearchFilter: TagFilter and UserAttributeFilter cannot be used together",
+                ));
+            }
+            if let Some(t) = &f.tag_filter {
+                parts.push(lowering.tag_filter(t, "SearchFilter.TagFilter")?);
+            }
+            if let Some(a) = &f.user_attribute_filter {
+                parts.push(lowering.attribute_filter(a, "SearchFilter.UserAttributeFilter")?);
+            }
+        }
+        Ok(Search {
+            instance_id: self.instance_id.clone(),
+            filter: and_of(parts),
+            max_results,
+            next_token: self.next_token.clone(),
+        })
+    }
+
+    /// Builds the request that asks for `filter`: the tag-free part becomes
+    /// `SearchCriteria`, the tag tests a `TagFilter` or `UserAttributeFilter`.
+    /// Fails, naming the part, when AWS cannot express the filter (a tag test
+    /// under an OR with a name condition, say).
+    ///
+    /// ```
+    /// use rollcall::criteria::wire::SearchUsersRequest;
+    /// let q = rollcall::syntax::parse(r#"username sw "jo" and tag.Team eq "blue""#).unwrap();
+    /// let req = SearchUsersRequest::from_filter(&q).unwrap();
+    /// assert!(req.search_filter.is_some() && req.search_criteria.is_some());
+    /// let bad = rollcall::syntax::parse(r#"username sw "jo" or tag.Team"#).unwrap();
+    /// assert!(SearchUsersRequest::from_filter(&bad).is_err());
+    /// ```
+    pub fn from_filter(filter: &Filter) -> Result<SearchUsersRequest, AwsError> {
+        let mut criteria_parts = Vec::new();
+        let mut tag_parts = Vec::new();
+        split_conjuncts(filter, &mut criteria_parts, &mut tag_parts);
+        let search_criteria = match criteria_parts.len() {
+            0 if !tag_parts.is_empty() => None,
+            _ => Some(raise_criteria(&and_of(criteria_parts))?),
+        };
+        let search_filter = if tag_parts.is_empty() {
+            None
+        } else {
+            Some(raise_filter(&tag_parts)?)
+        };
+        let req = SearchUsersRequest {
+            search_criteria,
+            search_filter,
+            ..SearchUsersRequest::default()
+        };
+        req.lower()?;
+        Ok(req)
+    }
+}
+
+/// Splits the top-level AND of `f` into tag-free parts and parts with tags,
+/// descending into nested ANDs only where they hold tags.
+fn split_conjuncts(f: &Filter, criteria: &mut Vec<Filter>, tags: &mut Vec<Filter>) {
+    match f {
+        _ if !f.has_tag() => criteria.push(f.clone()),
+        Filter::And(children) => {
+            for c in children {
+                split_conjuncts(c, criteria, tags);
+            }
+        }
+        _ => tags.push(f.clone()),
+    }
+}
+
+fn cannot(part: &Filter, why: &str) -> AwsError {
+    AwsError::invalid_parameter(format!(
+        "'{part}' cannot be expressed as an AWS SearchUsersRequest: {why}"
+    ))
+}
+
+fn raise_string(field: &str, op: StringOp, value: &str) -> WireStringCondition {
+    WireStringCondition {
+        field_name: Some(field.to_string()),
+        value: Some(value.to_string()),
+        comparison_type: Some(op.aws_name().to_string()),
+    }
+}
+
+fn raise_hierarchy(h: &HierarchyCondition) -> HierarchyGroupCondition {
+    HierarchyGroupCondition {
+        value: Some(h.group().to_string()),
+        hierarchy_group_match_type: Some(h.mode().aws_name().to_string()),
+    }
+}
+
+fn raise_number(t: NumberTest) -> NumberCondition {
+    let (op, min, max) = match t {
+        NumberTest::GreaterOrEqual(v) => ("GREATER_OR_EQUAL", Some(v), None),
+        NumberTest::Greater(v) => ("GREATER", Some(v), None),
+        NumberTest::LesserOrEqual(v) => ("LESSER_OR_EQUAL", None, Some(v)),
+        NumberTest::Lesser(v) => ("LESSER", None, Some(v)),
+        NumberTest::Equal(v) => ("EQUAL", Some(v), None),
+        NumberTest::NotEqual(v) => ("NOT_EQUAL", Some(v), None),
+        NumberTest::Range(lo, hi) => ("RANGE", Some(lo), Some(hi)),
+    };
+    NumberCondition {
+        field_name: Some("level".into()),
+        min_value: min,
+        max_value: max,
+        comparison_type: Some(op.into()),
+    }
+}
+
+fn raise_criteria(f: &Filter) -> Result<UserSearchCriteria, AwsError> {
+    let list = |children: &[Filter]| -> Result<Vec<UserSearchCriteria>, AwsError> {
+        children.iter().map(raise_criteria).collect()
+    };
+    Ok(match f {
+        Filter::And(children) => UserSearchCriteria {
+            and_conditions: Some(list(children)?),
+            ..Default::default()
+        },
+        Filter::Or(children) => UserSearchCriteria {
+            or_conditions: Some(list(children)?),
+            ..Default::default()
+        },
+        Filter::String(s) => UserSearchCriteria {
+            string_condition: Some(raise_string(s.field().as_str(), s.op(), s.value())),
+            ..Default::default()
+        },
+        Filter::Hierarchy(h) => UserSearchCriteria {
+            hierarchy_group_condition: Some(raise_hierarchy(h)),
+            ..Default::default()
+        },
+        Filter::Proficiency(items) => UserSearchCriteria {
+            list_condition: Some(ListCondition {
+                target_list_type: Some("PROFICIENCIES".into()),
+                conditions: Some(
+                    items
+                        .iter()
+                        .map(|item| match item {
+                            ProficiencyCondition::String { field, op, value } => Condition {
+                                string_condition: Some(raise_string(field.as_str(), *op, value)),
+                                number_condition: None,
+                            },
+                            ProficiencyCondition::Level(t) => Condition {
+                                string_condition: None,
+                                number_condition: Some(raise_number(*t)),
+                            },
+                        })
+                        .collect(),
+                ),
+            }),
+            ..Default::default()
+        },
+        Filter::Tag(_) => return Err(cannot(f, "a tag test cannot stand inside SearchCriteria")),
+    })
+}
+
+fn raise_tag(t: &TagCondition) -> WireTagCondition {
+    WireTagCondition {
+        tag_key: Some(t.key().to_string()),
+        tag_value: t.value().map(str::to_string),
+    }
+}
+
+/// The tags of `f` if it is a tag or an AND of tags.
+fn tag_conjunction(f: &Filter) -> Option<Vec<WireTagCondition>> {
+    match f {
+        Filter::Tag(t) => Some(vec![raise_tag(t)]),
+        Filter::And(children) => children
+            .iter()
+            .map(|c| match c {
+                Filter::Tag(t) => Some(raise_tag(t)),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// The tags and at most one hierarchy test of `f`, an attribute AND.
+fn attribute_conjunction(f: &Filter) -> Option<AttributeAndCondition> {
+    let items: &[Filter] = match f {
+        Filter::And(children) => children,
+        other => std::slice::from_ref(other),
+    };
+    let mut out = AttributeAndCondition::default();
+    for item in items {
+        match item {
+            Filter::Tag(t) => out.tag_conditions.get_or_insert_with(Vec::new).push(raise_tag(t)),
+            Filter::Hierarchy(h) if out.hierarchy_group_condition.is_none() => {
+                out.hierarchy_group_condition = Some(raise_hierarchy(h))
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+fn raise_filter(parts: &[Filter]) -> Result<UserSearchFilter, AwsError> {
+    let mut and_tags = Vec::new();
+    let mut ors = Vec::new();
+    for p in parts {
+        match p {
+            Filter::Tag(t) => and_tags.push(raise_tag(t)),
+            Filter::Or(children) => ors.push((p, children)),
+            _ => {
+                return Err(cannot(
+                    p,
+                    "tag tests combine only with other tag tests and hierarchy conditions",
+                ))
+            }
+        }
+    }
+    let [(or_part, children)] = ors.as_slice() else {
+        if ors.is_empty() {
+            return Ok(UserSearchFilter {
+                tag_filter: Some(tag_filter_of(and_tags, None)),
+                user_attribute_filter: None,
+            });
+        }
+        return Err(cannot(
+            ors[1].0,
+            "a SearchFilter holds at most one OR of tag tests",
+        ));
+    };
+    if let Some(alternatives) = children.iter().map(tag_conjunction).collect::<Option<Vec<_>>>() {
+        return Ok(UserSearchFilter {
+            tag_filter: Some(tag_filter_of(and_tags, Some(alternatives))),
+            user_attribute_filter: None,
+        });
+    }
+    if !and_tags.is_empty() {
+        return Err(cannot(
+            or_part,
+            "an OR mixing tags and hierarchy conditions must be the only tag condition",
+        ));
+    }
+    let alternatives = children
+        .iter()
+        .map(attribute_conjunction)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            cannot(
+                or_part,
+                "each alternative of an OR with tags must be tag tests and at most one hierarchy condition",
+            )
+        })?;
+    Ok(UserSearchFilter {
+        tag_filter: None,
+        user_attribute_filter: Some(UserAttributeFilter {
+            or_conditions: Some(alternatives),
+            ..Default::default()
+        }),
+    })
+}
+
+fn tag_filter_of(
+    mut and_tags: Vec<WireTagCondition>,
+    or: Option<Vec<Vec<WireTagCondition>>>,
+) -> TagFilter {
+    let mut f = TagFilter {
+        or_conditions: or,
+        ..TagFilter::default()
+    };
+    match and_tags.len() {
+        0 => {}
+        1 => f.tag_condition = and_tags.pop(),
+        _ => f.and_conditions = Some(and_tags),
+    }
+    f
+}
