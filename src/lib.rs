@@ -7,5 +7,6 @@ mod error;
 
 pub use error::{AwsError, ErrorType};
 pub mod criteria;
+pub mod gen;
 pub mod records;
 mod tmp_display;

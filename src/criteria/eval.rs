@@ -132,13 +132,20 @@ pub fn search(dir: &Directory, search: &Search) -> Result<SearchUsersResponse, A
         .iter()
         .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
         .collect();
-    let page: Vec<&(SortKey, &User)> = rest.iter().take(search.max_results as usize).copied().collect();
+    let page: Vec<&(SortKey, &User)> = rest
+        .iter()
+        .take(search.max_results as usize)
+        .copied()
+        .collect();
     let next_token = match page.last() {
         Some((last, _)) if rest.len() > page.len() => Some(encode_token(&search.filter, last)),
         _ => None,
     };
     Ok(SearchUsersResponse {
-        users: page.iter().map(|(_, u)| UserSearchSummary::from(*u)).collect(),
+        users: page
+            .iter()
+            .map(|(_, u)| UserSearchSummary::from(*u))
+            .collect(),
         next_token,
         approximate_total_count: total,
     })

@@ -12,7 +12,6 @@
 //! (an `OrConditions` list of one is that one condition), so the text
 //! language can print every tree and read it back unchanged.
 
-
 pub mod eval;
 pub mod paging;
 pub mod wire;

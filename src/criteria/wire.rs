@@ -11,9 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Filter, HierarchyCondition, HierarchyMatch, NumberTest, ProficiencyCondition,
-    ProficiencyField, RuleViolation, StringCondition, StringField, StringOp, TagCondition,
-    MAX_ATTRIBUTE_HIERARCHIES, MAX_ATTRIBUTE_TAGS, MAX_DEPTH, MAX_LEAVES,
+    Filter, HierarchyCondition, HierarchyMatch, NumberTest, ProficiencyCondition, ProficiencyField,
+    RuleViolation, StringCondition, StringField, StringOp, TagCondition, MAX_ATTRIBUTE_HIERARCHIES,
+    MAX_ATTRIBUTE_TAGS, MAX_DEPTH, MAX_LEAVES,
 };
 use crate::records::{
     AfterContactWorkConfigPerChannel, AutoAcceptConfig, PersistentConnectionConfig, PhoneConfig,
@@ -537,12 +537,19 @@ impl Lowering {
         Ok(and_of(parts))
     }
 
-    fn attribute_filter(&mut self, f: &UserAttributeFilter, path: &str) -> Result<Filter, AwsError> {
+    fn attribute_filter(
+        &mut self,
+        f: &UserAttributeFilter,
+        path: &str,
+    ) -> Result<Filter, AwsError> {
         let set: Vec<&str> = [
             ("OrConditions", f.or_conditions.is_some()),
             ("AndCondition", f.and_condition.is_some()),
             ("TagCondition", f.tag_condition.is_some()),
-            ("HierarchyGroupCondition", f.hierarchy_group_condition.is_some()),
+            (
+                "HierarchyGroupCondition",
+                f.hierarchy_group_condition.is_some(),
+            ),
         ]
         .into_iter()
         .filter_map(|(name, on)| on.then_some(name))
@@ -675,7 +682,10 @@ fn list_condition(l: &ListCondition, path: &str) -> Result<Filter, AwsError> {
     Ok(Filter::Proficiency(items))
 }
 
-fn proficiency_string(s: &WireStringCondition, path: &str) -> Result<ProficiencyCondition, AwsError> {
+fn proficiency_string(
+    s: &WireStringCondition,
+    path: &str,
+) -> Result<ProficiencyCondition, AwsError> {
     let name = required(&s.field_name, path, "FieldName")?;
     let field = if name.eq_ignore_ascii_case("name") {
         ProficiencyField::Name
@@ -730,7 +740,10 @@ impl SearchUsersRequest {
         if let Some(id) = &self.instance_id {
             let n = id.chars().count();
             if !(1..=100).contains(&n) {
-                return Err(bad("InstanceId", format!("must be 1..100 characters, got {n}")));
+                return Err(bad(
+                    "InstanceId",
+                    format!("must be 1..100 characters, got {n}"),
+                ));
             }
         }
         let max_results = match self.max_results {
@@ -944,7 +957,10 @@ fn attribute_conjunction(f: &Filter) -> Option<AttributeAndCondition> {
     let mut out = AttributeAndCondition::default();
     for item in items {
         match item {
-            Filter::Tag(t) => out.tag_conditions.get_or_insert_with(Vec::new).push(raise_tag(t)),
+            Filter::Tag(t) => out
+                .tag_conditions
+                .get_or_insert_with(Vec::new)
+                .push(raise_tag(t)),
             Filter::Hierarchy(h) if out.hierarchy_group_condition.is_none() => {
                 out.hierarchy_group_condition = Some(raise_hierarchy(h))
             }
@@ -981,7 +997,11 @@ fn raise_filter(parts: &[Filter]) -> Result<UserSearchFilter, AwsError> {
             "a SearchFilter holds at most one OR of tag tests",
         ));
     };
-    if let Some(alternatives) = children.iter().map(tag_conjunction).collect::<Option<Vec<_>>>() {
+    if let Some(alternatives) = children
+        .iter()
+        .map(tag_conjunction)
+        .collect::<Option<Vec<_>>>()
+    {
         return Ok(UserSearchFilter {
             tag_filter: Some(tag_filter_of(and_tags, Some(alternatives))),
             user_attribute_filter: None,
