@@ -3,6 +3,8 @@
 //! `{"__type": ..., "Message": ...}` on stderr with exit code 1; text-query
 //! errors as a caret snippet on stderr with exit code 2.
 
+mod language;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,7 +21,16 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Print a text query in canonical form (or as AWS JSON with --json).
+    Parse(language::ParseArgs),
+    /// Print an AWS SearchUsersRequest (JSON) as a text query.
+    ToText(language::ToTextArgs),
+    /// Answer a search over JSON-lines files with the reference evaluator.
+    Eval(language::EvalArgs),
+    /// Run a few example queries over a generated demo directory.
+    Demo,
+}
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
 /// `~/.local/share/rollcall`.
@@ -69,5 +80,10 @@ pub fn aws_fail(err: &AwsError) -> ExitCode {
 /// Runs the command line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Parse(args) => language::parse(args),
+        Command::ToText(args) => language::to_text(args),
+        Command::Eval(args) => language::eval(args),
+        Command::Demo => language::demo(),
+    }
 }
