@@ -9,4 +9,3 @@ pub use error::{AwsError, ErrorType};
 pub mod criteria;
 pub mod gen;
 pub mod records;
-mod tmp_display;
