@@ -7,3 +7,4 @@ mod error;
 
 pub use error::{AwsError, ErrorType};
 pub mod criteria;
+pub mod syntax;
