@@ -139,15 +139,15 @@ impl SyntaxError {
         let start = floor_char_boundary(source, self.span.start.min(source.len()));
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = source[start..]
-            .find(['\n', '\r'])
+            .find('\n')
             .map_or(source.len(), |i| start + i);
-        let text = &source[line_start..line_end];
+        let text = source[line_start..line_end].trim_end_matches('\r');
         out.push_str(text);
         out.push('\n');
         for c in source[line_start..start].chars() {
             out.push(if c == '\t' { '\t' } else { ' ' });
         }
-        let end = self.span.end.clamp(start, line_end);
+        let end = self.span.end.clamp(start, line_start + text.len());
         let width = source[start..end].chars().count().max(1);
         out.push_str(&"^".repeat(width));
         out.push('\n');

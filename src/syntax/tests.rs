@@ -210,6 +210,23 @@ fn comments_and_whitespace() {
 }
 
 #[test]
+fn docs_example() {
+    parses_to(
+        "USERNAME = jo AND (tag.Team OR hierarchy UNDER g)",
+        r#"username eq "jo" and (tag.Team or hierarchy under "g")"#,
+    );
+}
+
+#[test]
+fn render_with_crlf() {
+    let src = "tag.a and\r\ntag.b tag.c\r\n";
+    assert_eq!(
+        parse(src).unwrap_err().render(src),
+        "line 2, column 7: expected 'eq', 'and', 'or' or the end of input after 'tag.b', found 'tag.c'\ntag.b tag.c\n      ^^^^^\n"
+    );
+}
+
+#[test]
 fn spec_examples() {
     parses_to(
         r#"username sw "jo" and (firstname co "an" or lastname eq "O\"Neil")"#,
