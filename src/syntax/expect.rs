@@ -76,15 +76,23 @@ fn is_keyword(word: &str) -> bool {
     word.eq_ignore_ascii_case("and") || word.eq_ignore_ascii_case("or")
 }
 
-/// Shortens a token for quoting in a message.
+/// Shortens a token for quoting in a message, and keeps control characters
+/// (a line break inside a quoted value) from breaking the message's line.
 fn show(token: &str) -> String {
     const MAX: usize = 24;
-    if token.chars().count() > MAX {
-        let cut: String = token.chars().take(MAX).collect();
-        format!("{cut}...")
-    } else {
-        token.to_owned()
+    let mut out = String::new();
+    for (i, c) in token.chars().enumerate() {
+        if i == MAX {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
+    out
 }
 
 /// Builds the error for a failed parse.
@@ -157,7 +165,7 @@ pub(crate) fn from_pest(err: &Error<Rule>, src: &str, scan: &Scan) -> SyntaxErro
     if let Some(prev) = scan.before(pos) {
         let prev = &src[prev];
         if StringField::parse(prev).is_some() && expected.contains(&"a comparison (eq, sw, co)") {
-            message.push_str(&format!(" after field '{prev}'"));
+            message.push_str(&format!(" after field '{}'", show(prev)));
         } else {
             message.push_str(&format!(" after '{}'", show(prev)));
         }

@@ -166,12 +166,16 @@ pub(crate) fn decode_quoted(src: &str, start: usize) -> Result<(String, usize), 
                     i = end;
                 } else {
                     let end = i + 1 + e.len_utf8();
+                    let shown = if e.is_control() {
+                        format!("\\{}", e.escape_default())
+                    } else {
+                        src[i..end].to_owned()
+                    };
                     return Err(SyntaxError::new(
                         SyntaxErrorKind::InvalidEscape,
                         i..end,
                         format!(
-                            "invalid escape '{}' in string; expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX",
-                            &src[i..end]
+                            "invalid escape '{shown}' in string; expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"
                         ),
                         src,
                     ));

@@ -8,7 +8,7 @@
 //! other way, `Display` for [`Filter`] is the canonical printer, and
 //! `parse(&q.to_string()) == Ok(q)` for every tree the front ends build.
 //!
-//! The stages: [`lex`] pre-scans (strings, comments, nesting depth), the pest
+//! The stages: `lex` pre-scans (strings, comments, nesting depth), the pest
 //! grammar `grammar/filter.pest` parses, `lower` builds the tree through the
 //! criteria smart constructors, and [`Filter::check_limits`] checks the
 //! request-wide limits. The language knows no schema beyond the field names:

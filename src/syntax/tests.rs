@@ -320,6 +320,15 @@ fn error_after_complete_leaf() {
 }
 
 #[test]
+fn messages_stay_on_one_line() {
+    let e = parse("tag.x eq \"a\nb\" c").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "line 2, column 4: expected 'and', 'or' or the end of input after '\"a\\nb\"', found 'c'"
+    );
+}
+
+#[test]
 fn error_tag_key() {
     fails(
         "tag.and",
