@@ -9,3 +9,4 @@ pub use error::{AwsError, ErrorType};
 pub mod criteria;
 pub mod gen;
 pub mod records;
+pub mod syntax;
