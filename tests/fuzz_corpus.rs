@@ -1,13 +1,16 @@
-//! Replays the `parse` fuzz corpus on stable: every file in
-//! `fuzz/corpus/parse/` goes through `rollcall::syntax::fuzz_check`, the
-//! same body the libFuzzer target runs.
+//! Replays the fuzz corpora on stable: every file in `fuzz/corpus/parse/`
+//! goes through `rollcall::syntax::fuzz_check` and every file in
+//! `fuzz/corpus/decode/` through `rollcall::criteria::wire::fuzz_check`, the
+//! same bodies the libFuzzer targets run.
 
 use std::fs;
 use std::path::Path;
 
-#[test]
-fn fuzz_corpus_parse() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse");
+/// Runs `check` over every file of `fuzz/corpus/<target>/`; returns how many.
+fn replay(target: &str, check: fn(&[u8])) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut seen = 0;
     let mut entries: Vec<_> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
@@ -16,11 +19,23 @@ fn fuzz_corpus_parse() {
     entries.sort();
     for path in entries {
         let data = fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        let outcome = std::panic::catch_unwind(|| rollcall::syntax::fuzz_check(&data));
+        let outcome = std::panic::catch_unwind(|| check(&data));
         assert!(outcome.is_ok(), "fuzz_check failed on {}", path.display());
         seen += 1;
     }
-    assert!(seen >= 30, "only {seen} corpus files in {}", dir.display());
+    seen
+}
+
+#[test]
+fn fuzz_corpus_parse() {
+    let seen = replay("parse", rollcall::syntax::fuzz_check);
+    assert!(seen >= 30, "only {seen} files in the parse corpus");
+}
+
+#[test]
+fn fuzz_corpus_decode() {
+    let seen = replay("decode", rollcall::criteria::wire::fuzz_check);
+    assert!(seen >= 20, "only {seen} files in the decode corpus");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use rollcall::criteria::Filter;
 use rollcall::records::{Directory, Groups};
 use rollcall::AwsError;
 
-use super::{aws_fail, print_json, read_input};
+use super::{aws_fail, emit, print_json, read_input};
 
 /// `rollcall parse`: print a text query in canonical form, or as AWS JSON.
 #[derive(Debug, Args)]
@@ -71,7 +71,7 @@ pub fn parse(args: ParseArgs) -> ExitCode {
         Err(code) => return code,
     };
     if !args.json {
-        println!("{filter}");
+        emit(&filter);
         return ExitCode::SUCCESS;
     }
     match SearchUsersRequest::from_filter(&filter) {
@@ -90,7 +90,7 @@ pub fn to_text(args: ToTextArgs) -> ExitCode {
         .and_then(|req| req.lower())
     {
         Ok(search) => {
-            println!("{}", search.filter);
+            emit(&search.filter);
             ExitCode::SUCCESS
         }
         Err(e) => aws_fail(&e),
@@ -105,9 +105,8 @@ fn open(path: &Path) -> Result<BufReader<File>, AwsError> {
 
 fn load(users: &Path, groups: Option<&Path>) -> Result<Directory, AwsError> {
     let groups = groups.map(open).transpose()?;
-    Directory::load(open(users)?, groups).map_err(|e| {
-        AwsError::invalid_parameter(format!("{}: {e}", users.display()))
-    })
+    Directory::load(open(users)?, groups)
+        .map_err(|e| AwsError::invalid_parameter(format!("{}: {e}", users.display())))
 }
 
 /// Runs `rollcall eval`.
@@ -161,39 +160,43 @@ pub fn demo() -> ExitCode {
             return aws_fail(&AwsError::internal(e));
         }
     }
-    println!("Demo directory: {} generated users, {} hierarchy groups (seed 42).\n", dir.len(), h.groups.len());
+    emit(format!(
+        "Demo directory: {} generated users, {} hierarchy groups (seed 42).\n",
+        dir.len(),
+        h.groups.len()
+    ));
     for q in DEMO_QUERIES {
         let filter = match parse_text(q) {
             Ok(f) => f,
             Err(code) => return code,
         };
-        println!("query:     {q}");
-        println!("canonical: {filter}");
+        emit(format!("query:     {q}"));
+        emit(format!("canonical: {filter}"));
         match SearchUsersRequest::from_filter(&filter) {
-            Ok(req) => println!("aws:       {}", serde_json::json!(req)),
-            Err(e) => println!("aws:       ({e})"),
+            Ok(req) => emit(format!("aws:       {}", serde_json::json!(req))),
+            Err(e) => emit(format!("aws:       ({e})")),
         }
         let mut search = Search::new(filter);
         search.max_results = 5;
         match eval::search(&dir, &search) {
             Ok(page) => {
-                println!("matches:   {}", page.approximate_total_count);
+                emit(format!("matches:   {}", page.approximate_total_count));
                 for u in &page.users {
                     let name = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
                     let info = u.identity_info.clone().unwrap_or_default();
-                    println!(
+                    emit(format!(
                         "           {:<28} {:<14} {:<16} {}",
                         name(&u.username),
                         name(&info.first_name),
                         name(&info.last_name),
                         name(&u.hierarchy_group_id),
-                    );
+                    ));
                 }
             }
             Err(e) => return aws_fail(&e),
         }
-        println!();
+        emit("");
     }
-    println!("Try: rollcall parse --json 'username sw \"jo\" and tag.Team eq blue'");
+    emit("Try: rollcall parse --json 'username sw \"jo\" and tag.Team eq blue'");
     ExitCode::SUCCESS
 }

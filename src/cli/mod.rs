@@ -60,11 +60,25 @@ pub fn read_input(input: &str) -> Result<String, AwsError> {
     Ok(text)
 }
 
+/// Writes one line on stdout. A reader that went away (`| head`) ends the
+/// program quietly with success, as other command-line tools do.
+pub fn emit(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints a JSON value on stdout (pretty) and returns success.
 pub fn print_json(value: &serde_json::Value) -> ExitCode {
     match serde_json::to_string_pretty(value) {
         Ok(s) => {
-            println!("{s}");
+            emit(s);
             ExitCode::SUCCESS
         }
         Err(e) => aws_fail(&AwsError::internal(e.to_string())),

@@ -84,15 +84,14 @@ impl Filter {
         }
     }
 
-    /// Checks the request-wide limits of SPEC section 2 (depth and leaf
-    /// count), naming `what` (for example `SearchCriteria`) in the message.
-    pub fn check_limits(&self, what: &str) -> Result<(), crate::AwsError> {
-        let depth = self.depth();
-        if depth > MAX_DEPTH {
-            return Err(crate::AwsError::invalid_parameter(format!(
-                "{what}: conditions are nested {depth} levels deep; at most {MAX_DEPTH} are allowed"
-            )));
-        }
+    /// Checks the leaf-count limit of SPEC section 2 (at most 100 leaf
+    /// conditions), naming `what` (for example `the query`) in the message.
+    ///
+    /// The 10-level depth limit is not checked here: it is a property of the
+    /// AWS request's nesting (several members of one criteria object share a
+    /// level), so the AWS codec checks it on the request, and a text query is
+    /// checked when it is converted to a request.
+    pub fn check_leaf_limit(&self, what: &str) -> Result<(), crate::AwsError> {
         let leaves = self.leaves();
         if leaves > MAX_LEAVES {
             return Err(crate::AwsError::invalid_parameter(format!(

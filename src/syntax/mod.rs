@@ -10,8 +10,9 @@
 //!
 //! The stages: `lex` pre-scans (strings, comments, nesting depth), the pest
 //! grammar `grammar/filter.pest` parses, `lower` builds the tree through the
-//! criteria smart constructors, and [`Filter::check_limits`] checks the
-//! request-wide limits. The language knows no schema beyond the field names:
+//! criteria smart constructors, and [`Filter::check_leaf_limit`] checks the
+//! 100-leaf limit. (AWS's 10-level depth limit is checked when a query is
+//! converted to an AWS request; the engine runs deeper text queries.) The language knows no schema beyond the field names:
 //! hierarchy groups and tag keys are just strings here.
 //!
 //! Additions beyond SPEC section 3: `*` matches every user (AWS
@@ -68,7 +69,7 @@ pub fn parse(text: &str) -> Result<Filter, SyntaxError> {
         .map_err(|e| expect::from_pest(&e, text, &scan))?;
     let filter = lower::lower(pairs, text)?;
     filter
-        .check_limits("the query")
+        .check_leaf_limit("the query")
         .map_err(|e| SyntaxError::new(SyntaxErrorKind::Limit, scan.content(), e.message, text))?;
     Ok(filter)
 }

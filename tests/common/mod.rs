@@ -98,6 +98,6 @@ pub fn gen_filter() -> impl Strategy<Value = Filter> {
             ]
         })
         .prop_filter("within the request limits", |q| {
-            q.check_limits("test").is_ok()
+            q.check_leaf_limit("test").is_ok()
         })
 }
