@@ -4,6 +4,8 @@
 //! errors as a caret snippet on stderr with exit code 2.
 
 mod language;
+mod repl;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,8 @@ enum Command {
     Eval(language::EvalArgs),
     /// Run a few example queries over a generated demo directory.
     Demo,
+    /// Explore a directory interactively (a built-in demo without --data).
+    Repl(repl::ReplArgs),
 }
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
@@ -99,5 +103,6 @@ pub fn main() -> ExitCode {
         Command::ToText(args) => language::to_text(args),
         Command::Eval(args) => language::eval(args),
         Command::Demo => language::demo(),
+        Command::Repl(args) => repl::run(args),
     }
 }
