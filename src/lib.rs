@@ -7,6 +7,8 @@ mod error;
 
 pub use error::{AwsError, ErrorType};
 pub mod criteria;
+pub mod directory;
 pub mod gen;
+pub mod plan;
 pub mod records;
 pub mod syntax;
