@@ -10,6 +10,14 @@ use rexpect::session::{spawn_with_options, PtySession};
 
 const TIMEOUT_MS: u64 = 60_000;
 
+/// Types `keys` as a person would: written, flushed, then a short pause so
+/// the line editor sees them as separate key presses.
+fn type_keys(p: &mut PtySession, keys: &str) {
+    p.send(keys).expect("send keys");
+    p.flush().expect("flush keys");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+}
+
 fn repl(state: &tempfile::TempDir) -> PtySession {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
     cmd.arg("repl")
@@ -49,9 +57,10 @@ fn pty_runs_a_query_on_the_demo_directory_and_shows_a_table() {
 fn pty_tab_completes_a_field_name() {
     let state = tempfile::tempdir().unwrap();
     let mut p = repl(&state);
-    p.send("userna").unwrap();
-    p.send("\t").unwrap();
-    p.send(" sw jo\r").unwrap();
+    type_keys(&mut p, "userna");
+    type_keys(&mut p, "\t");
+    p.exp_string("username").unwrap();
+    type_keys(&mut p, " sw jo\r");
     // Only the completed field name parses; "userna sw jo" would be an error.
     p.exp_regex(r"\d+ of \d+ users").unwrap();
     p.send_line(":quit").unwrap();
@@ -76,7 +85,8 @@ fn pty_continues_an_unfinished_query_on_the_next_line() {
     let state = tempfile::tempdir().unwrap();
     let mut p = repl(&state);
     p.send_line("(username sw jo or").unwrap();
-    p.send_line("firstname eq Ann) and tag.Team eq vip").unwrap();
+    p.send_line("firstname eq Ann) and tag.Team eq vip")
+        .unwrap();
     p.exp_regex(r"\d+ of \d+ users").unwrap();
     p.send_line(":quit").unwrap();
     p.exp_eof().unwrap();
@@ -88,14 +98,15 @@ fn pty_history_is_there_in_a_fresh_session() {
     let mut p = repl(&state);
     p.send_line("username eq nobody.here").unwrap();
     p.exp_string("0 of 0 users").unwrap();
-    p.send_line(":quit").unwrap();
+    p.send_control('d').unwrap();
     p.exp_eof().unwrap();
     let saved = std::fs::read_to_string(state.path().join("rollcall/history")).unwrap();
     assert!(saved.contains("username eq nobody.here"), "{saved}");
 
     let mut p = repl(&state);
-    p.send("\x1b[A").unwrap(); // Up arrow recalls the last line.
-    p.send("\r").unwrap();
+    type_keys(&mut p, "\x1b[A"); // Up arrow recalls the last line.
+    p.exp_string("username eq nobody.here").unwrap();
+    type_keys(&mut p, "\r");
     p.exp_string("0 of 0 users").unwrap();
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
@@ -130,7 +141,10 @@ fn piped(input: &str) -> (i32, String, String) {
 fn piped_queries_print_tables_one_per_line() {
     let (code, out, err) = piped("username sw jo\n:count username sw jo\n:limit 2\n*\n:next\n");
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("demo directory"), "banner goes to stderr: {err}");
+    assert!(
+        err.contains("demo directory"),
+        "banner goes to stderr: {err}"
+    );
     assert!(!out.contains("demo directory"), "{out}");
     let counts: Vec<&str> = out.lines().filter(|l| l.contains(" users (")).collect();
     assert_eq!(counts.len(), 4, "{out}");
@@ -143,7 +157,10 @@ fn piped_queries_print_tables_one_per_line() {
 fn piped_error_prints_a_caret_and_fails_the_run() {
     let (code, out, err) = piped("username co j\nusername sw jo\n");
     assert_eq!(code, 2);
-    assert!(err.contains("CONTAINS on username needs 2..25 characters, got 1"), "{err}");
+    assert!(
+        err.contains("CONTAINS on username needs 2..25 characters, got 1"),
+        "{err}"
+    );
     assert!(err.contains("            ^"), "{err}");
     assert!(out.contains(" users ("), "the next line still runs: {out}");
 }
@@ -162,5 +179,8 @@ fn piped_json_and_multiline_aws_requests() {
 fn piped_explain_shows_the_plan() {
     let (code, out, err) = piped(":explain firstname co ann and hierarchy under g-emea\n");
     assert_eq!(code, 0, "{err}");
-    assert!(!out.trim().is_empty(), "{err}");
+    assert!(out.starts_with("AND  [est "), "{out}");
+    assert!(out.contains("INDEX"), "{out}");
+    assert!(out.contains("<- hierarchy under \"g-emea\""), "{out}");
+    assert!(out.contains("actual"), "{out}");
 }

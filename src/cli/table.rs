@@ -28,9 +28,16 @@ fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(fill))
 }
 
-/// Renders users as an aligned table (display width, so CJK names line up).
+/// Renders users as an aligned table (display width, so CJK names line up);
+/// every column but the last (the hierarchy path) is cut at 40 columns.
 pub fn render(users: &[UserSearchSummary], groups: &Groups) -> String {
-    let header = ["Username", "First name", "Last name", "Routing profile", "Hierarchy"];
+    let header = [
+        "Username",
+        "First name",
+        "Last name",
+        "Routing profile",
+        "Hierarchy",
+    ];
     let rows: Vec<[String; 5]> = users
         .iter()
         .map(|u| {
@@ -45,7 +52,7 @@ pub fn render(users: &[UserSearchSummary], groups: &Groups) -> String {
                 text(info.first_name),
                 text(info.last_name),
                 text(u.routing_profile_id.clone()),
-                text(path),
+                path.unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -56,11 +63,7 @@ pub fn render(users: &[UserSearchSummary], groups: &Groups) -> String {
         }
     }
     let line = |cells: &[String]| -> String {
-        let mut parts: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| pad(c, w))
-            .collect();
+        let mut parts: Vec<String> = cells.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
         if let Some(last) = parts.last_mut() {
             *last = last.trim_end().to_string();
         }

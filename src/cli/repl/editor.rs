@@ -24,13 +24,34 @@ pub struct Vocabulary {
 
 /// The keywords of the text language.
 pub const KEYWORDS: &[&str] = &[
-    "and", "or", "eq", "sw", "co", "under", "in", "ge", "gt", "le", "lt", "ne", "hierarchy",
-    "proficiency", "tag",
+    "and",
+    "or",
+    "eq",
+    "sw",
+    "co",
+    "under",
+    "in",
+    "ge",
+    "gt",
+    "le",
+    "lt",
+    "ne",
+    "hierarchy",
+    "proficiency",
+    "tag",
 ];
 
 /// The meta commands.
 pub const COMMANDS: &[&str] = &[
-    ":help", ":explain", ":json", ":aws", ":count", ":limit", ":next", ":instance", ":fields",
+    ":help",
+    ":explain",
+    ":json",
+    ":aws",
+    ":count",
+    ":limit",
+    ":next",
+    ":instance",
+    ":fields",
     ":quit",
 ];
 
@@ -108,12 +129,22 @@ impl ReplHelper {
         } else if matches!(before_previous.as_str(), "name" | "value")
             && matches!(previous.as_str(), "eq" | "sw" | "co" | "=")
         {
-            pool.extend(self.vocabulary.proficiencies.iter().map(|p| quote_if_needed(p)));
+            pool.extend(
+                self.vocabulary
+                    .proficiencies
+                    .iter()
+                    .map(|p| quote_if_needed(p)),
+            );
         } else {
             pool.extend(KEYWORDS.iter().map(|s| s.to_string()));
             pool.extend(StringField::ALL.iter().map(|f| f.as_str().to_lowercase()));
             pool.extend(PROFICIENCY_FIELDS.iter().map(|s| s.to_string()));
-            pool.extend(self.vocabulary.tag_keys.iter().map(|k| format!("tag.{}", quote_if_needed(k))));
+            pool.extend(
+                self.vocabulary
+                    .tag_keys
+                    .iter()
+                    .map(|k| format!("tag.{}", quote_if_needed(k))),
+            );
         }
         let mut out: Vec<String> = pool
             .into_iter()
@@ -137,7 +168,9 @@ impl Completer for ReplHelper {
         let before = &line[..pos];
         let start = before
             .rfind(|c: char| c.is_whitespace() || c == '(' || c == '[')
-            .map_or(0, |i| i + before[i..].chars().next().map_or(1, char::len_utf8));
+            .map_or(0, |i| {
+                i + before[i..].chars().next().map_or(1, char::len_utf8)
+            });
         let word = &before[start..];
         let pairs = self
             .candidates(&before[..start], word)
@@ -211,7 +244,10 @@ pub fn colorize(line: &str) -> String {
             let lower = word.to_lowercase();
             let style = if expect_value {
                 expect_value = false;
-                if word.chars().all(|ch| ch.is_ascii_digit() || ch == '-' || ch == '.') {
+                if word
+                    .chars()
+                    .all(|ch| ch.is_ascii_digit() || ch == '-' || ch == '.')
+                {
                     paint::NUMBER
                 } else {
                     paint::VALUE
@@ -219,9 +255,14 @@ pub fn colorize(line: &str) -> String {
             } else if lower.starts_with("tag.") {
                 paint::FIELD
             } else if KEYWORDS.contains(&lower.as_str()) {
-                expect_value = !matches!(lower.as_str(), "and" | "or" | "hierarchy" | "proficiency" | "tag");
+                expect_value = !matches!(
+                    lower.as_str(),
+                    "and" | "or" | "hierarchy" | "proficiency" | "tag"
+                );
                 paint::KEYWORD
-            } else if StringField::parse(word).is_some() || PROFICIENCY_FIELDS.contains(&lower.as_str()) {
+            } else if StringField::parse(word).is_some()
+                || PROFICIENCY_FIELDS.contains(&lower.as_str())
+            {
                 paint::FIELD
             } else {
                 paint::VALUE
@@ -296,9 +337,18 @@ mod tests {
     fn completes_fields_keywords_groups_tags_and_proficiencies() {
         let h = helper();
         assert_eq!(h.candidates("", "userna"), vec!["username"]);
-        assert_eq!(h.candidates("username ", "s"), vec!["securityprofileid", "sw"]);
-        assert_eq!(h.candidates("hierarchy under ", "g-em"), vec!["g-emea", "g-emea-de"]);
-        assert_eq!(h.candidates("", "tag."), vec!["tag.\"Cost Center\"", "tag.Team"]);
+        assert_eq!(
+            h.candidates("username ", "s"),
+            vec!["securityprofileid", "sw"]
+        );
+        assert_eq!(
+            h.candidates("hierarchy under ", "g-em"),
+            vec!["g-emea", "g-emea-de"]
+        );
+        assert_eq!(
+            h.candidates("", "tag."),
+            vec!["tag.\"Cost Center\"", "tag.Team"]
+        );
         assert_eq!(h.candidates("proficiency[name eq ", "La"), vec!["Language"]);
         assert_eq!(h.candidates("", ":ex"), vec![":explain"]);
     }

@@ -166,11 +166,9 @@ impl Session {
             ":quit" | ":q" | ":exit" => return (Next::Quit, Ok(String::new())),
             ":help" | ":h" => Ok(HELP.to_string()),
             ":fields" => Ok(fields_text()),
-            ":explain" => self.search_for(arg).and_then(|s| {
-                self.instance
-                    .explain(&s, true)
-                    .map_err(|e| e.to_string())
-            }),
+            ":explain" => self
+                .search_for(arg)
+                .and_then(|s| self.instance.explain(&s, true).map_err(|e| e.to_string())),
             ":json" => rollcall::syntax::parse(arg)
                 .map_err(|e| e.render(arg))
                 .and_then(|f| SearchUsersRequest::from_filter(&f).map_err(|e| e.to_string()))
@@ -183,7 +181,10 @@ impl Session {
                 let started = Instant::now();
                 let page = self.instance.search(&s).map_err(|e| e.to_string())?;
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
-                Ok(format!("{} users ({ms:.1} ms)", page.approximate_total_count))
+                Ok(format!(
+                    "{} users ({ms:.1} ms)",
+                    page.approximate_total_count
+                ))
             }),
             ":aws" => parse_request(arg)
                 .and_then(|r| r.lower())
@@ -208,7 +209,9 @@ impl Session {
 
     fn switch(&mut self, id: &str) -> Result<String, String> {
         let Some(engine) = &self.engine else {
-            return Err("the demo directory has one instance; start with --data DIR to switch".into());
+            return Err(
+                "the demo directory has one instance; start with --data DIR to switch".into(),
+            );
         };
         if id.is_empty() {
             let list = engine.instances().map_err(|e| e.to_string())?;
@@ -256,7 +259,11 @@ pub fn run(args: ReplArgs) -> ExitCode {
                     list => {
                         return Err(AwsError::invalid_parameter(format!(
                             "name an instance with --instance; this directory has: {}",
-                            if list.is_empty() { "none".to_string() } else { list.join(", ") }
+                            if list.is_empty() {
+                                "none".to_string()
+                            } else {
+                                list.join(", ")
+                            }
                         )))
                     }
                 },
@@ -344,14 +351,14 @@ fn piped_loop(session: &mut Session) -> ExitCode {
 
 fn interactive_loop(session: &mut Session) -> ExitCode {
     let color = std::env::var_os("NO_COLOR").is_none();
-    let mut editor = match rustyline::Editor::<ReplHelper, rustyline::history::DefaultHistory>::new()
-    {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("cannot start the line editor: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let mut editor =
+        match rustyline::Editor::<ReplHelper, rustyline::history::DefaultHistory>::new() {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("cannot start the line editor: {e}");
+                return ExitCode::from(1);
+            }
+        };
     editor.set_helper(Some(ReplHelper {
         vocabulary: session.vocabulary(),
         color,
