@@ -26,6 +26,10 @@ const DEMO_USERS: usize = 20_000;
 const DEMO_SEED: u64 = 7;
 /// Default page size of the REPL.
 const DEFAULT_LIMIT: u32 = 20;
+/// Tag keys and proficiencies are gathered for completion by reading every
+/// user; above this many users only group ids are offered, to keep start-up
+/// fast.
+const VOCABULARY_MAX_USERS: u64 = 200_000;
 
 /// `rollcall repl`: the interactive filter console.
 #[derive(Debug, Args)]
@@ -101,6 +105,10 @@ impl Session {
             groups: groups.iter().map(|g| g.id.clone()).collect(),
             ..Vocabulary::default()
         };
+        if self.instance.len() > VOCABULARY_MAX_USERS {
+            v.groups.sort();
+            return v;
+        }
         if let Ok(users) = self.instance.users() {
             let mut keys = std::collections::BTreeSet::new();
             let mut profs = std::collections::BTreeSet::new();
