@@ -103,17 +103,13 @@ impl ReplHelper {
     /// The words that can complete `word`, given the word before it.
     pub fn candidates(&self, line_before: &str, word: &str) -> Vec<String> {
         let lower = word.to_lowercase();
-        let previous = line_before
-            .split_whitespace()
-            .last()
-            .unwrap_or("")
-            .to_lowercase();
-        let before_previous = line_before
-            .split_whitespace()
+        let mut words = line_before
+            .split(|c: char| c.is_whitespace() || c == '(' || c == '[')
+            .filter(|w| !w.is_empty())
             .rev()
-            .nth(1)
-            .unwrap_or("")
-            .to_lowercase();
+            .map(str::to_lowercase);
+        let previous = words.next().unwrap_or_default();
+        let before_previous = words.next().unwrap_or_default();
         let mut pool: Vec<String> = Vec::new();
         if line_before.trim().is_empty() && word.starts_with(':') {
             pool.extend(COMMANDS.iter().map(|s| s.to_string()));
