@@ -6,3 +6,4 @@
 mod error;
 
 pub use error::{AwsError, ErrorType};
+pub mod faces;

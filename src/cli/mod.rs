@@ -3,6 +3,9 @@
 //! `{"__type": ..., "Message": ...}` on stderr with exit code 1; text-query
 //! errors as a caret snippet on stderr with exit code 2.
 
+mod faces;
+mod rekognition;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,7 +22,13 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Amazon Rekognition operations (collections, faces, users), AWS JSON in and out.
+    Rekognition(rekognition::RekognitionArgs),
+    /// Face bulk operations.
+    #[command(subcommand)]
+    Faces(faces::FacesCommand),
+}
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
 /// `~/.local/share/rollcall`.
@@ -69,5 +78,8 @@ pub fn aws_fail(err: &AwsError) -> ExitCode {
 /// Runs the command line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Rekognition(args) => rekognition::run(args),
+        Command::Faces(cmd) => faces::run(cmd),
+    }
 }
