@@ -271,7 +271,7 @@ macro_rules! request {
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         #[serde(rename_all = "PascalCase", deny_unknown_fields)]
         pub struct $name {
-            $($(#[$fdoc])* #[serde(default, skip_serializing_if = "crate::faces::wire::is_default")] pub $field: $ty,)*
+            $($(#[$fdoc])* #[serde(default)] pub $field: $ty,)*
         }
     };
 }
@@ -282,7 +282,7 @@ macro_rules! response {
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         #[serde(rename_all = "PascalCase")]
         pub struct $name {
-            $($(#[$fdoc])* $(#[serde(rename = $ren)])? #[serde(default, skip_serializing_if = "crate::faces::wire::is_default")] pub $field: $ty,)*
+            $($(#[$fdoc])* $(#[serde(rename = $ren)])? #[serde(default)] pub $field: $ty,)*
         }
     };
 }
@@ -293,17 +293,13 @@ pub(crate) fn score(x: f32) -> f64 {
     x.to_string().parse().unwrap_or(f64::from(x))
 }
 
-/// Whether a member holds its default (absent) value, so that it is left out.
-pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
-    *v == T::default()
-}
-
 request!(
     /// `CreateCollection` request.
     CreateCollectionRequest {
         /// The new collection's id.
         collection_id: String,
         /// Tags stored with the collection.
+        #[serde(skip_serializing_if = "Option::is_none")]
         tags: Option<BTreeMap<String, String>>,
     }
 );
@@ -318,8 +314,10 @@ request!(
     /// `ListCollections` request.
     ListCollectionsRequest {
         /// Token from the previous page.
+        #[serde(skip_serializing_if = "Option::is_none")]
         next_token: Option<String>,
         /// Page size, 0..4096 (default 1000).
+        #[serde(skip_serializing_if = "Option::is_none")]
         max_results: Option<i64>,
     }
 );
@@ -331,12 +329,16 @@ request!(
         /// The face vectors (`.npy`).
         image: Image,
         /// Kept with every face of this call.
+        #[serde(skip_serializing_if = "Option::is_none")]
         external_image_id: Option<String>,
         /// Accepted and ignored.
+        #[serde(skip_serializing_if = "Option::is_none")]
         detection_attributes: Option<Vec<String>>,
         /// Index at most this many rows (>= 1); the rest are `UnindexedFaces`.
+        #[serde(skip_serializing_if = "Option::is_none")]
         max_faces: Option<i64>,
         /// Accepted and ignored.
+        #[serde(skip_serializing_if = "Option::is_none")]
         quality_filter: Option<String>,
     }
 );
@@ -346,12 +348,16 @@ request!(
         /// The collection.
         collection_id: String,
         /// Token from the previous page.
+        #[serde(skip_serializing_if = "Option::is_none")]
         next_token: Option<String>,
         /// Page size, 0..4096 (default 1000).
+        #[serde(skip_serializing_if = "Option::is_none")]
         max_results: Option<i64>,
         /// Only this user's faces.
+        #[serde(skip_serializing_if = "Option::is_none")]
         user_id: Option<String>,
         /// Only these faces (1..4096).
+        #[serde(skip_serializing_if = "Option::is_none")]
         face_ids: Option<Vec<String>>,
     }
 );
@@ -372,8 +378,10 @@ request!(
         /// The probe face.
         face_id: String,
         /// 1..4096, default 80.
+        #[serde(skip_serializing_if = "Option::is_none")]
         max_faces: Option<i64>,
         /// 0..100, default 80.
+        #[serde(skip_serializing_if = "Option::is_none")]
         face_match_threshold: Option<f64>,
     }
 );
@@ -385,10 +393,13 @@ request!(
         /// The probe vector (`.npy`; the first row is searched).
         image: Image,
         /// 1..4096, default 80.
+        #[serde(skip_serializing_if = "Option::is_none")]
         max_faces: Option<i64>,
         /// 0..100, default 80.
+        #[serde(skip_serializing_if = "Option::is_none")]
         face_match_threshold: Option<f64>,
         /// Accepted and ignored.
+        #[serde(skip_serializing_if = "Option::is_none")]
         quality_filter: Option<String>,
     }
 );
@@ -400,6 +411,7 @@ request!(
         /// The user.
         user_id: String,
         /// Idempotency token.
+        #[serde(skip_serializing_if = "Option::is_none")]
         client_request_token: Option<String>,
     }
 );
@@ -409,8 +421,10 @@ request!(
         /// The collection.
         collection_id: String,
         /// 1..500, default 100.
+        #[serde(skip_serializing_if = "Option::is_none")]
         max_results: Option<i64>,
         /// Token from the previous page.
+        #[serde(skip_serializing_if = "Option::is_none")]
         next_token: Option<String>,
     }
 );
@@ -424,8 +438,10 @@ request!(
         /// 1..100 face ids.
         face_ids: Vec<String>,
         /// 0..100, default 75.
+        #[serde(skip_serializing_if = "Option::is_none")]
         user_match_threshold: Option<f64>,
         /// Idempotency token.
+        #[serde(skip_serializing_if = "Option::is_none")]
         client_request_token: Option<String>,
     }
 );
@@ -437,6 +453,7 @@ request!(
         /// The user.
         user_id: String,
         /// Idempotency token.
+        #[serde(skip_serializing_if = "Option::is_none")]
         client_request_token: Option<String>,
         /// 1..100 face ids.
         face_ids: Vec<String>,
@@ -448,12 +465,16 @@ request!(
         /// The collection.
         collection_id: String,
         /// Probe: all faces of this user.
+        #[serde(skip_serializing_if = "Option::is_none")]
         user_id: Option<String>,
         /// Probe: this face.
+        #[serde(skip_serializing_if = "Option::is_none")]
         face_id: Option<String>,
         /// 0..100, default 80.
+        #[serde(skip_serializing_if = "Option::is_none")]
         user_match_threshold: Option<f64>,
         /// 1..500, default 10.
+        #[serde(skip_serializing_if = "Option::is_none")]
         max_users: Option<i64>,
     }
 );
@@ -465,10 +486,13 @@ request!(
         /// The probe vector (`.npy`; the first row is searched).
         image: Image,
         /// 0..100, default 80.
+        #[serde(skip_serializing_if = "Option::is_none")]
         user_match_threshold: Option<f64>,
         /// 1..500, default 10.
+        #[serde(skip_serializing_if = "Option::is_none")]
         max_users: Option<i64>,
         /// Accepted and ignored.
+        #[serde(skip_serializing_if = "Option::is_none")]
         quality_filter: Option<String>,
     }
 );
@@ -535,6 +559,7 @@ response!(
         /// Collection ids, sorted.
         collection_ids: Vec<String>,
         /// Present when more collections follow.
+        #[serde(skip_serializing_if = "Option::is_none")]
         next_token: Option<String>,
         /// The model version of each listed collection.
         face_model_versions: Vec<String>,
@@ -548,10 +573,12 @@ response!(
         /// The id shared by all faces of one `IndexFaces` call.
         image_id: String,
         /// The caller's label.
+        #[serde(skip_serializing_if = "Option::is_none")]
         external_image_id: Option<String>,
         /// Always 100: a vector is a face for sure.
         confidence: f64,
         /// The user it belongs to.
+        #[serde(skip_serializing_if = "Option::is_none")]
         user_id: Option<String>,
     }
 );
@@ -597,6 +624,7 @@ response!(
         /// Faces in indexing order.
         faces: Vec<Face>,
         /// Present when more faces follow.
+        #[serde(skip_serializing_if = "Option::is_none")]
         next_token: Option<String>,
         /// `vector-D`.
         face_model_version: String,
@@ -608,6 +636,7 @@ response!(
         /// The face id asked for.
         face_id: String,
         /// Unused.
+        #[serde(skip_serializing_if = "Option::is_none")]
         user_id: Option<String>,
         /// `FACE_NOT_FOUND`.
         reasons: Vec<FaceReason>,
@@ -672,6 +701,7 @@ response!(
         /// Users in creation order.
         users: Vec<User>,
         /// Present when more users follow.
+        #[serde(skip_serializing_if = "Option::is_none")]
         next_token: Option<String>,
     }
 );
@@ -690,6 +720,7 @@ response!(
         /// The owner for `ASSOCIATED_TO_A_DIFFERENT_USER`, else the requested user.
         user_id: String,
         /// Best similarity to the user's faces, for `LOW_MATCH_CONFIDENCE`.
+        #[serde(skip_serializing_if = "Option::is_none")]
         confidence: Option<f64>,
         /// Why.
         reasons: Vec<FaceReason>,
@@ -752,8 +783,10 @@ response!(
         /// `vector-D`.
         face_model_version: String,
         /// The probe face, when searching by `FaceId`.
+        #[serde(skip_serializing_if = "Option::is_none")]
         searched_face: Option<FaceIdEntry>,
         /// The probe user, when searching by `UserId`.
+        #[serde(skip_serializing_if = "Option::is_none")]
         searched_user: Option<SearchedUser>,
     }
 );
@@ -820,7 +853,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
-            r#"{"FaceModelVersion":"vector-4","SearchedUser":{"UserId":"u"}}"#
+            r#"{"UserMatches":[],"FaceModelVersion":"vector-4","SearchedUser":{"UserId":"u"}}"#
         );
         let d = DescribeCollectionResponse {
             collection_arn: "a".into(),
