@@ -418,7 +418,7 @@ impl Collection {
         let dim = self.dim;
         let mut row_map = vec![u32::MAX; self.faces.len()];
         let mut kept = 0usize;
-        for row in 0..self.faces.len() {
+        for (row, new_row) in row_map.iter_mut().enumerate() {
             let o = self.owner[row];
             if o == DELETED {
                 continue;
@@ -430,7 +430,7 @@ impl Collection {
                 self.ids.swap(kept, row);
             }
             self.owner[kept] = slot_map.get(o as usize).copied().unwrap_or(NO_USER);
-            row_map[row] = kept as u32;
+            *new_row = kept as u32;
             kept += 1;
         }
         self.vectors.truncate(kept * dim);
