@@ -23,7 +23,11 @@ fn rek(data: &Path, op: &str, body: Value) -> Output {
 
 fn rek_ok(data: &Path, op: &str, body: Value) -> Value {
     let out = rek(data, op, body.clone());
-    assert!(out.status.success(), "{op} {body}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{op} {body}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -33,42 +37,121 @@ fn readme_workflow_end_to_end() {
     let (data, dir) = (tmp.path().join("data"), tmp.path());
     let run = |args: &[&str]| {
         let out = rollcall().current_dir(dir).args(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
-    run(&["faces", "random", "--rows", "500", "--dim", "64", "--seed", "7", "staff.npy"]);
-    std::fs::write(dir.join("names.txt"), (0..500).map(|i| format!("photo-{i}\n")).collect::<String>()).unwrap();
+    run(&[
+        "faces",
+        "random",
+        "--rows",
+        "500",
+        "--dim",
+        "64",
+        "--seed",
+        "7",
+        "staff.npy",
+    ]);
+    std::fs::write(
+        dir.join("names.txt"),
+        (0..500).map(|i| format!("photo-{i}\n")).collect::<String>(),
+    )
+    .unwrap();
     rek_ok(&data, "create-collection", json!({"CollectionId": "staff"}));
     let imported = run(&[
-        "faces", "import", "--data", data.to_str().unwrap(), "--collection", "staff", "staff.npy",
-        "--external-ids", "names.txt", "--face-ids", "ids.txt",
+        "faces",
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        "--collection",
+        "staff",
+        "staff.npy",
+        "--external-ids",
+        "names.txt",
+        "--face-ids",
+        "ids.txt",
     ]);
     assert_eq!(imported["IndexedFaces"], 500);
-    let ids: Vec<String> = std::fs::read_to_string(dir.join("ids.txt")).unwrap().lines().map(str::to_string).collect();
+    let ids: Vec<String> = std::fs::read_to_string(dir.join("ids.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
     assert_eq!(ids.len(), 500);
-    rek_ok(&data, "CreateUser", json!({"CollectionId": "staff", "UserId": "maria"}));
-    let assoc = rek_ok(&data, "associate-faces", json!({"CollectionId": "staff", "UserId": "maria", "FaceIds": [ids[3]]}));
+    rek_ok(
+        &data,
+        "CreateUser",
+        json!({"CollectionId": "staff", "UserId": "maria"}),
+    );
+    let assoc = rek_ok(
+        &data,
+        "associate-faces",
+        json!({"CollectionId": "staff", "UserId": "maria", "FaceIds": [ids[3]]}),
+    );
     assert_eq!(assoc["UserStatus"], "ACTIVE");
     // A new "photo" of face 3: a noisy copy of row 3.
-    run(&["faces", "random", "--like", "staff.npy", "--row", "3", "--noise", "0.02", "probe.npy"]);
+    run(&[
+        "faces",
+        "random",
+        "--like",
+        "staff.npy",
+        "--row",
+        "3",
+        "--noise",
+        "0.02",
+        "probe.npy",
+    ]);
     use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(dir.join("probe.npy")).unwrap());
-    let found = rek_ok(&data, "search-users-by-image", json!({"CollectionId": "staff", "Image": {"Bytes": b64}}));
+    let b64 = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(dir.join("probe.npy")).unwrap());
+    let found = rek_ok(
+        &data,
+        "search-users-by-image",
+        json!({"CollectionId": "staff", "Image": {"Bytes": b64}}),
+    );
     assert_eq!(found["UserMatches"][0]["User"]["UserId"], "maria");
-    let faces = rek_ok(&data, "SearchFacesByImage", json!({"CollectionId": "staff", "Image": {"Bytes": b64}, "MaxFaces": 1}));
+    let faces = rek_ok(
+        &data,
+        "SearchFacesByImage",
+        json!({"CollectionId": "staff", "Image": {"Bytes": b64}, "MaxFaces": 1}),
+    );
     assert_eq!(faces["FaceMatches"][0]["Face"]["FaceId"], ids[3].as_str());
-    assert_eq!(faces["FaceMatches"][0]["Face"]["ExternalImageId"], "photo-3");
-    let by_face = rek_ok(&data, "search-users", json!({"CollectionId": "staff", "FaceId": ids[3]}));
+    assert_eq!(
+        faces["FaceMatches"][0]["Face"]["ExternalImageId"],
+        "photo-3"
+    );
+    let by_face = rek_ok(
+        &data,
+        "search-users",
+        json!({"CollectionId": "staff", "FaceId": ids[3]}),
+    );
     assert_eq!(by_face["UserMatches"][0]["User"]["UserId"], "maria");
-    let described = rek_ok(&data, "describe-collection", json!({"CollectionId": "staff"}));
-    assert_eq!((described["FaceCount"].clone(), described["UserCount"].clone()), (json!(500), json!(1)));
+    let described = rek_ok(
+        &data,
+        "describe-collection",
+        json!({"CollectionId": "staff"}),
+    );
+    assert_eq!(
+        (
+            described["FaceCount"].clone(),
+            described["UserCount"].clone()
+        ),
+        (json!(500), json!(1))
+    );
     assert_eq!(described["FaceModelVersion"], "vector-64");
 }
 
 #[test]
 fn errors_print_aws_json_and_exit_non_zero() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = rek(tmp.path(), "DescribeCollection", json!({"CollectionId": "missing"}));
+    let out = rek(
+        tmp.path(),
+        "DescribeCollection",
+        json!({"CollectionId": "missing"}),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
@@ -89,7 +172,14 @@ fn import_rejects_files_that_are_not_float32_npy() {
     rek_ok(&data, "create-collection", json!({"CollectionId": "c"}));
     std::fs::write(tmp.path().join("x.npy"), b"not numpy").unwrap();
     let out = rollcall()
-        .args(["faces", "import", "--data", data.to_str().unwrap(), "--collection", "c"])
+        .args([
+            "faces",
+            "import",
+            "--data",
+            data.to_str().unwrap(),
+            "--collection",
+            "c",
+        ])
         .arg(tmp.path().join("x.npy"))
         .output()
         .unwrap();
@@ -105,7 +195,14 @@ fn import_rejects_files_that_are_not_float32_npy() {
         .unwrap();
     assert!(out.status.success());
     let out = rollcall()
-        .args(["faces", "import", "--data", data.to_str().unwrap(), "--collection", "nope"])
+        .args([
+            "faces",
+            "import",
+            "--data",
+            data.to_str().unwrap(),
+            "--collection",
+            "nope",
+        ])
         .arg(tmp.path().join("ok.npy"))
         .output()
         .unwrap();
@@ -119,9 +216,19 @@ fn input_from_file_and_no_input_for_list_collections() {
     let data = tmp.path().join("data");
     let req = tmp.path().join("req.json");
     std::fs::write(&req, r#"{"CollectionId": "from-file"}"#).unwrap();
-    let out = rollcall().args(["rekognition", "CreateCollection", "--data"]).arg(&data).arg("--input").arg(&req).output().unwrap();
+    let out = rollcall()
+        .args(["rekognition", "CreateCollection", "--data"])
+        .arg(&data)
+        .arg("--input")
+        .arg(&req)
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    let out = rollcall().args(["rekognition", "list-collections", "--data"]).arg(&data).output().unwrap();
+    let out = rollcall()
+        .args(["rekognition", "list-collections", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["CollectionIds"], json!(["from-file"]));
 }
