@@ -76,18 +76,18 @@ fn stream_sum(data: &[f32]) -> f32 {
         .sum()
 }
 
-/// Medians of `f` and `g` timed alternately, so that load from other
-/// processes on the machine hits both alike.
-fn paired(mut f: impl FnMut(), mut g: impl FnMut(), reps: usize) -> (Duration, Duration) {
-    let time = |h: &mut dyn FnMut()| {
+/// Medians of `run(0)` and `run(1)` timed alternately, so that load from
+/// other processes on the machine hits both alike.
+fn paired(mut run: impl FnMut(usize), reps: usize) -> (Duration, Duration) {
+    let mut time = |which| {
         let s = Instant::now();
-        h();
+        run(which);
         s.elapsed()
     };
-    f();
-    g();
+    time(0);
+    time(1);
     let (mut a, mut b): (Vec<Duration>, Vec<Duration>) =
-        (0..reps).map(|_| (time(&mut f), time(&mut g))).unzip();
+        (0..reps).map(|_| (time(0), time(1))).unzip();
     a.sort();
     b.sort();
     (a[reps / 2], b[reps / 2])
@@ -200,11 +200,11 @@ fn faces(c: &mut Criterion) {
 
         let gb = (n * dim * 4) as f64 / 1e9;
         let (sum, single) = paired(
-            || _ = black_box(stream_sum(&data)),
-            || {
-                drop(black_box(
+            |which| match which {
+                0 => _ = black_box(stream_sum(&data)),
+                _ => drop(black_box(
                     e.search_vector("c", probe, k, threshold).unwrap(),
-                ))
+                )),
             },
             9,
         );
@@ -217,15 +217,15 @@ fn faces(c: &mut Criterion) {
             100.0 * sum.as_secs_f64() / single.as_secs_f64()
         );
         let (singles, batch) = paired(
-            || {
-                for p in probes.chunks(dim) {
-                    black_box(e.search_vector("c", p, k, threshold).unwrap());
+            |which| match which {
+                0 => {
+                    for p in probes.chunks(dim) {
+                        black_box(e.search_vector("c", p, k, threshold).unwrap());
+                    }
                 }
-            },
-            || {
-                drop(black_box(
+                _ => drop(black_box(
                     e.search_batch("c", &probes, k, threshold).unwrap(),
-                ))
+                )),
             },
             3,
         );
@@ -270,15 +270,13 @@ fn faces(c: &mut Criterion) {
             });
             g.finish();
             let (users, single) = paired(
-                || {
-                    drop(black_box(
+                |which| match which {
+                    0 => drop(black_box(
                         e.search_users_by_vector("c", probe, 10, 80.0).unwrap(),
-                    ))
-                },
-                || {
-                    drop(black_box(
+                    )),
+                    _ => drop(black_box(
                         e.search_vector("c", probe, k, threshold).unwrap(),
-                    ))
+                    )),
                 },
                 9,
             );
