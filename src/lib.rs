@@ -8,6 +8,7 @@ mod error;
 pub use error::{AwsError, ErrorType};
 pub mod criteria;
 pub mod directory;
+pub mod faces;
 pub mod gen;
 pub mod plan;
 pub mod records;

@@ -3,7 +3,9 @@
 //! `{"__type": ..., "Message": ...}` on stderr with exit code 1; text-query
 //! errors as a caret snippet on stderr with exit code 2.
 
+mod faces;
 mod language;
+mod rekognition;
 mod repl;
 mod table;
 
@@ -34,6 +36,11 @@ enum Command {
     Demo,
     /// Explore a directory interactively (a built-in demo without --data).
     Repl(repl::ReplArgs),
+    /// Amazon Rekognition operations (collections, faces, users), AWS JSON in and out.
+    Rekognition(rekognition::RekognitionArgs),
+    /// Face bulk operations.
+    #[command(subcommand)]
+    Faces(faces::FacesCommand),
 }
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
@@ -104,5 +111,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => language::eval(args),
         Command::Demo => language::demo(),
         Command::Repl(args) => repl::run(args),
+        Command::Rekognition(args) => rekognition::run(args),
+        Command::Faces(cmd) => faces::run(cmd),
     }
 }
