@@ -3,6 +3,9 @@
 //! `{"__type": ..., "Message": ...}` on stderr with exit code 1; text-query
 //! errors as a caret snippet on stderr with exit code 2.
 
+mod connect;
+mod demo;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,7 +22,12 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Amazon Connect: import users, answer SearchUsers.
+    Connect(connect::ConnectArgs),
+    /// Write a generated demo directory (users.jsonl, groups.jsonl).
+    DemoData(demo::DemoArgs),
+}
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
 /// `~/.local/share/rollcall`.
@@ -69,5 +77,8 @@ pub fn aws_fail(err: &AwsError) -> ExitCode {
 /// Runs the command line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Connect(a) => connect::run(a),
+        Command::DemoData(a) => demo::run(a),
+    }
 }
