@@ -85,9 +85,10 @@ fn import(a: ImportArgs) -> Result<String, AwsError> {
         Some(p) => {
             let f = std::fs::File::open(p)
                 .map_err(|e| AwsError::invalid_parameter(format!("{}: {e}", p.display())))?;
-            Some(read_groups(BufReader::new(f)).map_err(|e| {
-                AwsError::invalid_parameter(format!("{}: {e}", p.display()))
-            })?)
+            Some(
+                read_groups(BufReader::new(f))
+                    .map_err(|e| AwsError::invalid_parameter(format!("{}: {e}", p.display())))?,
+            )
         }
     };
     let (reader, len): (Box<dyn std::io::Read>, Option<u64>) = if a.users == "-" {
