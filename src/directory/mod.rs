@@ -633,6 +633,8 @@ impl Instance {
         let collector = PageCollector {
             after: after.map(|k| sort_key_bytes(&k.folded, &k.id)),
             limit: search.max_results as usize,
+            walk: plan.walk.clone(),
+            sk: self.fields.sk,
         };
         let page = searcher.search(&*query, &collector).map_err(storage)?;
         let mut users = Vec::with_capacity(page.hits.len());

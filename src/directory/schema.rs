@@ -60,7 +60,7 @@ impl Fields {
             };
             fields.push((f, b.add_text_field(f.name(), opts)));
         }
-        let sk = b.add_text_field("sk", FAST);
+        let sk = b.add_text_field("sk", STRING | FAST);
         let user = b.add_text_field("user", STORED);
         Fields {
             schema: b.build(),
