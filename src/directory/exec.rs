@@ -16,8 +16,8 @@ use tantivy::query::doc_predicate_query::{
     ConstOrVariableSegmentPredicate, DocPredicate, DocPredicateQuery, SegmentDocPredicate,
 };
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, Query, TermQuery,
-    TermSetQuery,
+    AllQuery, BooleanQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, Query, RangeQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
@@ -122,10 +122,12 @@ impl Ctx<'_> {
                     Some(hi) => Bound::Excluded(self.term(*field, &hi)),
                     None => Bound::Unbounded,
                 };
-                Box::new(InvertedIndexRangeQuery::new(
-                    Bound::Included(self.term(*field, prefix)),
-                    upper,
-                ))
+                let lower = Bound::Included(self.term(*field, prefix));
+                if field.is_fast() {
+                    Box::new(RangeQuery::new(lower, upper))
+                } else {
+                    Box::new(InvertedIndexRangeQuery::new(lower, upper))
+                }
             }
             Access::Grams(grams) => {
                 let clauses: Vec<(Occur, Box<dyn Query>)> = grams
@@ -191,15 +193,30 @@ struct SegmentResidual {
     op: StringOp,
     needle: String,
     buf: String,
+    /// Verdicts by term ordinal: many users share a first or last name.
+    seen: std::collections::HashMap<u64, bool>,
+    /// The column is the sort key, whose first part is the folded username.
+    sort_key: bool,
 }
 
 impl SegmentDocPredicate for SegmentResidual {
     fn eval(&mut self, doc: DocId) -> bool {
         let ords: Vec<u64> = self.column.term_ords(doc).collect();
         ords.into_iter().any(|ord| {
+            if let Some(v) = self.seen.get(&ord) {
+                return *v;
+            }
             self.buf.clear();
-            matches!(self.column.ord_to_str(ord, &mut self.buf), Ok(true))
-                && self.op.test(&self.buf, &self.needle)
+            let mut v = matches!(self.column.ord_to_str(ord, &mut self.buf), Ok(true));
+            if v && self.sort_key {
+                // The folded username is the sort key's first part.
+                let folded = self.buf.split("\0\0").next().map(crate::plan::unescape);
+                v = folded.is_some_and(|f| self.op.test(&f, &self.needle));
+            } else {
+                v = v && self.op.test(&self.buf, &self.needle);
+            }
+            self.seen.insert(ord, v);
+            v
         })
     }
 }
@@ -219,6 +236,8 @@ impl DocPredicate for ResidualCheck {
                     op: self.0.op,
                     needle: self.0.needle.clone(),
                     buf: String::new(),
+                    seen: std::collections::HashMap::new(),
+                    sort_key: self.0.field == IndexField::SortKey,
                 },
                 necessary_condition: Box::new(tantivy::query::AllScorer::new(reader.max_doc())),
             },

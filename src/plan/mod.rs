@@ -16,7 +16,7 @@
 //! let leaf = |v: &str| Filter::String(StringCondition::new(StringField::Username, StringOp::StartsWith, v).unwrap());
 //! let q = Filter::And(vec![Filter::all(), Filter::And(vec![leaf("Jo"), leaf("Jo")])]);
 //! let plan = rollcall::plan::compile(&q);
-//! assert!(plan.explain().contains("INDEX  prefix uname_f:\"jo\""));
+//! assert!(plan.explain().contains("INDEX  prefix sk:\"jo\""));
 //! ```
 
 use std::collections::HashSet;
@@ -35,8 +35,9 @@ pub enum IndexField {
     Arn,
     /// `Username`, exact (duplicate checks).
     Username,
-    /// `fold(Username)`.
-    UsernameFolded,
+    /// The sort key `escape(fold(Username)) \0\0 Id` ([`sort_key_bytes`]),
+    /// indexed and fast: username EXACT and STARTS_WITH are ranges of it.
+    SortKey,
     /// `fold(FirstName)`.
     FirstNameFolded,
     /// `fold(LastName)`.
@@ -58,13 +59,23 @@ pub enum IndexField {
 }
 
 impl IndexField {
+    /// True for the fields that also have a fast (columnar) copy: a prefix
+    /// on them runs as a scan of ordinal ranges of the column instead of a
+    /// union of one posting list per distinct term.
+    pub fn is_fast(self) -> bool {
+        matches!(
+            self,
+            IndexField::SortKey | IndexField::FirstNameFolded | IndexField::LastNameFolded
+        )
+    }
+
     /// The tantivy field name.
     pub fn name(self) -> &'static str {
         match self {
             IndexField::Id => "id",
             IndexField::Arn => "arn",
             IndexField::Username => "uname",
-            IndexField::UsernameFolded => "uname_f",
+            IndexField::SortKey => "sk",
             IndexField::FirstNameFolded => "first_f",
             IndexField::LastNameFolded => "last_f",
             IndexField::Grams => "grams",
@@ -206,25 +217,18 @@ pub fn successor(prefix: &str) -> Option<String> {
 
 fn key_range(root: &Node) -> Option<KeyRange> {
     let Node::Leaf(leaf) = root else { return None };
-    match (&leaf.access, &leaf.source) {
-        (Access::All, _) => Some(KeyRange {
+    match &leaf.access {
+        Access::All => Some(KeyRange {
             lo: String::new(),
             hi: None,
         }),
-        (_, Filter::String(s)) if s.field() == StringField::Username => {
-            let folded = escape(&fold(s.value()));
-            match s.op() {
-                StringOp::Exact => Some(KeyRange {
-                    lo: format!("{folded}\0\0"),
-                    hi: Some(format!("{folded}\0\u{1}")),
-                }),
-                StringOp::StartsWith => Some(KeyRange {
-                    hi: successor(&folded),
-                    lo: folded,
-                }),
-                StringOp::Contains => None,
-            }
-        }
+        Access::Prefix {
+            field: IndexField::SortKey,
+            prefix,
+        } => Some(KeyRange {
+            lo: prefix.clone(),
+            hi: successor(prefix),
+        }),
         _ => None,
     }
 }
@@ -479,7 +483,7 @@ fn proficiency_prefix(items: &[ProficiencyCondition]) -> String {
 
 fn string_access(field: StringField, op: StringOp, value: &str) -> (Access, Option<Residual>) {
     let index_field = match field {
-        StringField::Username => IndexField::UsernameFolded,
+        StringField::Username => IndexField::SortKey,
         StringField::FirstName => IndexField::FirstNameFolded,
         StringField::LastName => IndexField::LastNameFolded,
         StringField::RoutingProfileId => IndexField::RoutingProfile,
@@ -492,6 +496,19 @@ fn string_access(field: StringField, op: StringOp, value: &str) -> (Access, Opti
         value.to_string()
     };
     match (op, gram_tag(field)) {
+        (StringOp::Exact | StringOp::StartsWith, _) if field == StringField::Username => {
+            let mut prefix = escape(&needle);
+            if op == StringOp::Exact {
+                prefix.push_str("\0\0");
+            }
+            (
+                Access::Prefix {
+                    field: IndexField::SortKey,
+                    prefix,
+                },
+                None,
+            )
+        }
         (StringOp::Exact, _) if field == StringField::ResourceId => (
             Access::AnyTerm(vec![
                 (IndexField::Id, needle.clone()),
@@ -556,6 +573,13 @@ impl Access {
                     .map(|(f, t)| format!("{}:{}", f.name(), show(t)))
                     .collect();
                 format!("any term {}", parts.join(" | "))
+            }
+            Access::Prefix { field, prefix } if field.is_fast() => {
+                format!(
+                    "prefix {}:{} (fast-field ordinal range)",
+                    field.name(),
+                    show(prefix)
+                )
             }
             Access::Prefix { field, prefix } => {
                 format!("prefix {}:{}", field.name(), show(prefix))
@@ -739,7 +763,7 @@ mod tests {
         ]);
         let text = compile(&q).explain();
         assert!(text.starts_with("OR\n"), "{text}");
-        assert!(text.contains("RESIDUAL  uname_f co \"anna\""), "{text}");
+        assert!(text.contains("RESIDUAL  sk co \"anna\""), "{text}");
         assert!(text.contains("term tag_kv:"), "{text}");
     }
 }
