@@ -3,6 +3,8 @@
 //! `{"__type": ..., "Message": ...}` on stderr with exit code 1; text-query
 //! errors as a caret snippet on stderr with exit code 2.
 
+mod connect;
+mod demo;
 mod faces;
 mod language;
 mod rekognition;
@@ -41,6 +43,10 @@ enum Command {
     /// Face bulk operations.
     #[command(subcommand)]
     Faces(faces::FacesCommand),
+    /// Amazon Connect: import users, answer SearchUsers.
+    Connect(connect::ConnectArgs),
+    /// Write a generated demo directory (users.jsonl, groups.jsonl).
+    DemoData(demo::DemoArgs),
 }
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
@@ -113,5 +119,7 @@ pub fn main() -> ExitCode {
         Command::Repl(args) => repl::run(args),
         Command::Rekognition(args) => rekognition::run(args),
         Command::Faces(cmd) => faces::run(cmd),
+        Command::Connect(a) => connect::run(a),
+        Command::DemoData(a) => demo::run(a),
     }
 }
