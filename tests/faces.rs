@@ -206,7 +206,7 @@ fn sim64(c: f64) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, max_global_rejects: 4096, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 160, max_global_rejects: 8192, ..ProptestConfig::default() })]
 
     #[test]
     fn search_faces_equals_brute_force(w in world(), probe in any::<prop::sample::Index>(), k in 1usize..8, t in prop_oneof![Just(0.0f64), 0.0f64..100.0]) {
@@ -618,10 +618,10 @@ fn compare_state(e: &mut Engine, m: &Model) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
-    fn state_machine_matches_model(steps in prop::collection::vec(step(), 1..40)) {
+    fn state_machine_matches_model(steps in prop::collection::vec(step(), 1..60)) {
         let dir = tempfile::tempdir().unwrap();
         let mut e = Engine::open(dir.path()).unwrap();
         e.create_collection_with_dim("c", 3).unwrap();
