@@ -1148,6 +1148,18 @@ fn collections_list_sorted_and_paged_and_delete() {
     );
     assert_eq!(p2["CollectionIds"], json!(["c"]));
     assert!(p2.get("NextToken").is_none());
+    // Versions come from the files (snapshot, log) as well as from memory.
+    e.import_faces("a", vec![1.0; 6], 3, None).unwrap();
+    ok(
+        &mut e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": image(1, 2, &[1.0, 0.0])}),
+    );
+    let mut fresh = Engine::open(_dir.path()).unwrap();
+    assert_eq!(
+        ok(&mut fresh, "ListCollections", json!({}))["FaceModelVersions"],
+        json!(["vector-3", "vector", "vector-2"])
+    );
     ok(&mut e, "DeleteCollection", json!({"CollectionId": "b"}));
     fails(
         &mut e,

@@ -94,6 +94,30 @@ pub(crate) fn read_meta(dir: &Path) -> Result<Meta, AwsError> {
     serde_json::from_str(&text).map_err(|e| storage_error("corrupt", &path, e))
 }
 
+/// A collection's dimension read from `meta.json` or from the head of its
+/// snapshot, without loading it; `None` when neither fixes it (the first
+/// faces may then be in the log).
+pub(crate) fn peek_dim(dir: &Path, meta: &Meta) -> Option<usize> {
+    if meta.dimension != 0 {
+        return Some(meta.dimension);
+    }
+    let mut f = BufReader::new(File::open(dir.join("snapshot.bin")).ok()?);
+    let mut word = [0u8; 8];
+    f.read_exact(&mut word).ok()?;
+    if &word != SNAPSHOT_MAGIC {
+        return None;
+    }
+    // Metadata length, then the id (length + bytes), creation time, dimension.
+    f.read_exact(&mut word).ok()?;
+    f.read_exact(&mut word).ok()?;
+    let id_len = i64::try_from(u64::from_le_bytes(word)).ok()?;
+    f.seek_relative(id_len.checked_add(8)?).ok()?;
+    f.read_exact(&mut word).ok()?;
+    usize::try_from(u64::from_le_bytes(word))
+        .ok()
+        .filter(|&d| d != 0)
+}
+
 /// The open files of one collection.
 #[derive(Debug)]
 pub(crate) struct Store {
