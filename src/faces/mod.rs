@@ -505,6 +505,9 @@ impl Engine {
         ext: Option<&str>,
         max: usize,
     ) -> Result<IndexFacesResponse, AwsError> {
+        if m.dim == 0 {
+            return Err(AwsError::invalid_parameter("face vector is empty"));
+        }
         let l = self.load(collection)?;
         l.coll.check_dim(m.dim)?;
         let kept = m.rows.min(max);
