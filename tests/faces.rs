@@ -1335,6 +1335,46 @@ fn torn_log_tail_is_cut_off() {
     );
 }
 
+#[test]
+fn a_long_log_is_folded_into_a_snapshot() {
+    let (dir, mut e) = engine();
+    ok(&mut e, "CreateCollection", json!({"CollectionId": "c"}));
+    let (rows, dim) = (2500, 512);
+    let mut ids = Vec::new();
+    // 14 calls of 5.1 MB each: the log passes 64 MiB on the 13th.
+    for call in 0..14 {
+        let data = random_vectors(rows, dim, call, None);
+        let r = ok(
+            &mut e,
+            "IndexFaces",
+            json!({"CollectionId": "c", "Image": image(rows, dim, &data)}),
+        );
+        ids.extend(
+            r["FaceRecords"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["Face"]["FaceId"].as_str().unwrap().to_string()),
+        );
+    }
+    let coll_dir = std::fs::read_dir(dir.path().join("rekognition"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    // The snapshot came after the 13th call; only the 14th is in the log.
+    assert!(std::fs::metadata(coll_dir.join("log.bin")).unwrap().len() < 6_000_000);
+    assert!(
+        std::fs::metadata(coll_dir.join("snapshot.bin"))
+            .unwrap()
+            .len()
+            > 13 * 5_000_000
+    );
+    let mut e = Engine::open(dir.path()).unwrap();
+    assert_eq!(live_face_ids(&mut e), ids);
+}
+
 const CHILD_ENV: &str = "ROLLCALL_FACES_DURABILITY_CHILD";
 
 /// Not a test on its own: the writer process of `kill_9_loses_no_acknowledged_write`.

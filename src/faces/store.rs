@@ -197,12 +197,21 @@ impl Store {
         if payload.len() > u32::MAX as usize {
             return Err(storage_error("record too large for", &path, payload.len()));
         }
-        self.log
+        let written = self
+            .log
             .write_all(&frame)
-            .map_err(|e| storage_error("cannot append to", &path, e))?;
-        self.log
-            .sync_data()
-            .map_err(|e| storage_error("cannot sync", &path, e))?;
+            .map_err(|e| storage_error("cannot append to", &path, e))
+            .and_then(|()| {
+                self.log
+                    .sync_data()
+                    .map_err(|e| storage_error("cannot sync", &path, e))
+            });
+        if let Err(e) = written {
+            // Cut a partly written record off, so that it cannot hide the
+            // records appended after it from the next replay.
+            let _ = self.log.set_len(self.log_len);
+            return Err(e);
+        }
         self.log_len += frame.len() as u64;
         Ok(())
     }
