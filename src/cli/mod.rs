@@ -5,6 +5,12 @@
 
 mod connect;
 mod demo;
+mod faces;
+mod language;
+mod query;
+mod rekognition;
+mod repl;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +33,23 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Write a generated demo directory (users.jsonl, groups.jsonl).
     DemoData(demo::DemoArgs),
+    /// Run a text query over an instance: a table, JSON, or the query plan.
+    Query(query::QueryArgs),
+    /// Print a text query in canonical form (or as AWS JSON with --json).
+    Parse(language::ParseArgs),
+    /// Print an AWS SearchUsersRequest (JSON) as a text query.
+    ToText(language::ToTextArgs),
+    /// Answer a search over JSON-lines files with the reference evaluator.
+    Eval(language::EvalArgs),
+    /// Run a few example queries over a generated demo directory.
+    Demo,
+    /// Explore a directory interactively (a built-in demo without --data).
+    Repl(repl::ReplArgs),
+    /// Amazon Rekognition operations (collections, faces, users), AWS JSON in and out.
+    Rekognition(rekognition::RekognitionArgs),
+    /// Face bulk operations.
+    #[command(subcommand)]
+    Faces(faces::FacesCommand),
 }
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
@@ -57,11 +80,25 @@ pub fn read_input(input: &str) -> Result<String, AwsError> {
     Ok(text)
 }
 
+/// Writes one line on stdout. A reader that went away (`| head`) ends the
+/// program quietly with success, as other command-line tools do.
+pub fn emit(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints a JSON value on stdout (pretty) and returns success.
 pub fn print_json(value: &serde_json::Value) -> ExitCode {
     match serde_json::to_string_pretty(value) {
         Ok(s) => {
-            println!("{s}");
+            emit(s);
             ExitCode::SUCCESS
         }
         Err(e) => aws_fail(&AwsError::internal(e.to_string())),
@@ -80,5 +117,13 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Connect(a) => connect::run(a),
         Command::DemoData(a) => demo::run(a),
+        Command::Query(a) => query::run(a),
+        Command::Parse(args) => language::parse(args),
+        Command::ToText(args) => language::to_text(args),
+        Command::Eval(args) => language::eval(args),
+        Command::Demo => language::demo(),
+        Command::Repl(args) => repl::run(args),
+        Command::Rekognition(args) => rekognition::run(args),
+        Command::Faces(cmd) => faces::run(cmd),
     }
 }

@@ -84,15 +84,14 @@ impl Filter {
         }
     }
 
-    /// Checks the request-wide limits of SPEC section 2 (depth and leaf
-    /// count), naming `what` (for example `SearchCriteria`) in the message.
-    pub fn check_limits(&self, what: &str) -> Result<(), crate::AwsError> {
-        let depth = self.depth();
-        if depth > MAX_DEPTH {
-            return Err(crate::AwsError::invalid_parameter(format!(
-                "{what}: conditions are nested {depth} levels deep; at most {MAX_DEPTH} are allowed"
-            )));
-        }
+    /// Checks the leaf-count limit of SPEC section 2 (at most 100 leaf
+    /// conditions), naming `what` (for example `the query`) in the message.
+    ///
+    /// The 10-level depth limit is not checked here: it is a property of the
+    /// AWS request's nesting (several members of one criteria object share a
+    /// level), so the AWS codec checks it on the request, and a text query is
+    /// checked when it is converted to a request.
+    pub fn check_leaf_limit(&self, what: &str) -> Result<(), crate::AwsError> {
         let leaves = self.leaves();
         if leaves > MAX_LEAVES {
             return Err(crate::AwsError::invalid_parameter(format!(
@@ -260,6 +259,15 @@ impl RuleViolation {
     }
 }
 
+/// The one rule that a compared value is never empty (SPEC section 2).
+fn non_empty(part: &'static str, value: impl Into<String>) -> Result<String, RuleViolation> {
+    let value = value.into();
+    if value.is_empty() {
+        return Err(RuleViolation::new(part, "must not be empty"));
+    }
+    Ok(value)
+}
+
 impl StringCondition {
     /// Builds a string condition, enforcing SPEC section 2: the value is not
     /// empty, and `CONTAINS` on a name field needs 2..25 characters.
@@ -274,10 +282,7 @@ impl StringCondition {
         op: StringOp,
         value: impl Into<String>,
     ) -> Result<Self, RuleViolation> {
-        let value = value.into();
-        if value.is_empty() {
-            return Err(RuleViolation::new("Value", "must not be empty"));
-        }
+        let value = non_empty("Value", value)?;
         if op == StringOp::Contains && field.is_caseless() {
             let chars = value.chars().count();
             if !(CONTAINS_MIN_CHARS..=CONTAINS_MAX_CHARS).contains(&chars) {
@@ -335,10 +340,7 @@ pub struct HierarchyCondition {
 impl HierarchyCondition {
     /// Builds a hierarchy condition; the group id must not be empty.
     pub fn new(group: impl Into<String>, mode: HierarchyMatch) -> Result<Self, RuleViolation> {
-        let group = group.into();
-        if group.is_empty() {
-            return Err(RuleViolation::new("Value", "must not be empty"));
-        }
+        let group = non_empty("Value", group)?;
         Ok(HierarchyCondition { group, mode })
     }
     /// The hierarchy group id.
@@ -362,10 +364,7 @@ impl TagCondition {
     /// Builds a tag test; the key must not be empty. Values compare exactly
     /// and may be empty (AWS tag values may be empty strings).
     pub fn new(key: impl Into<String>, value: Option<String>) -> Result<Self, RuleViolation> {
-        let key = key.into();
-        if key.is_empty() {
-            return Err(RuleViolation::new("TagKey", "must not be empty"));
-        }
+        let key = non_empty("TagKey", key)?;
         Ok(TagCondition { key, value })
     }
     /// The tag key.
@@ -471,10 +470,7 @@ impl ProficiencyCondition {
         op: StringOp,
         value: impl Into<String>,
     ) -> Result<Self, RuleViolation> {
-        let value = value.into();
-        if value.is_empty() {
-            return Err(RuleViolation::new("Value", "must not be empty"));
-        }
+        let value = non_empty("Value", value)?;
         Ok(ProficiencyCondition::String { field, op, value })
     }
 }

@@ -1,0 +1,70 @@
+//! Replays the fuzz corpora on stable: every file in `fuzz/corpus/parse/`
+//! goes through `rollcall::syntax::fuzz_check` and every file in
+//! `fuzz/corpus/decode/` through `rollcall::criteria::wire::fuzz_check`, the
+//! same bodies the libFuzzer targets run.
+
+use std::fs;
+use std::path::Path;
+
+/// Runs `check` over every file of `fuzz/corpus/<target>/`; returns how many.
+fn replay(target: &str, check: fn(&[u8])) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut seen = 0;
+    let mut entries: Vec<_> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let data = fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let outcome = std::panic::catch_unwind(|| check(&data));
+        assert!(outcome.is_ok(), "fuzz_check failed on {}", path.display());
+        seen += 1;
+    }
+    seen
+}
+
+#[test]
+fn fuzz_corpus_parse() {
+    let seen = replay("parse", rollcall::syntax::fuzz_check);
+    assert!(seen >= 30, "only {seen} files in the parse corpus");
+}
+
+#[test]
+fn fuzz_corpus_decode() {
+    let seen = replay("decode", rollcall::criteria::wire::fuzz_check);
+    assert!(seen >= 20, "only {seen} files in the decode corpus");
+}
+
+#[test]
+fn corpus_seeds_do_what_their_names_say() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse");
+    for entry in fs::read_dir(&dir).expect("the corpus directory") {
+        let path = entry.expect("a directory entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let Ok(text) = String::from_utf8(fs::read(&path).expect("a corpus file")) else {
+            continue;
+        };
+        let parsed = rollcall::syntax::parse(&text);
+        let should_fail = name.starts_with("err-")
+            || matches!(
+                name.as_str(),
+                "deep-too"
+                    | "deep-brackets"
+                    | "empty"
+                    | "only-comment"
+                    | "tab-unicode"
+                    | "tag-space"
+                    | "mixed-closers"
+                    | "tag-keywords"
+                    | "nul"
+            );
+        assert_eq!(parsed.is_err(), should_fail, "{name}: {parsed:?}");
+    }
+}
