@@ -7,6 +7,7 @@ mod connect;
 mod demo;
 mod faces;
 mod language;
+mod query;
 mod rekognition;
 mod repl;
 mod table;
@@ -28,6 +29,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Amazon Connect: import users, answer SearchUsers.
+    Connect(connect::ConnectArgs),
+    /// Write a generated demo directory (users.jsonl, groups.jsonl).
+    DemoData(demo::DemoArgs),
+    /// Run a text query over an instance: a table, JSON, or the query plan.
+    Query(query::QueryArgs),
     /// Print a text query in canonical form (or as AWS JSON with --json).
     Parse(language::ParseArgs),
     /// Print an AWS SearchUsersRequest (JSON) as a text query.
@@ -43,10 +50,6 @@ enum Command {
     /// Face bulk operations.
     #[command(subcommand)]
     Faces(faces::FacesCommand),
-    /// Amazon Connect: import users, answer SearchUsers.
-    Connect(connect::ConnectArgs),
-    /// Write a generated demo directory (users.jsonl, groups.jsonl).
-    DemoData(demo::DemoArgs),
 }
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
@@ -112,6 +115,9 @@ pub fn aws_fail(err: &AwsError) -> ExitCode {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Connect(a) => connect::run(a),
+        Command::DemoData(a) => demo::run(a),
+        Command::Query(a) => query::run(a),
         Command::Parse(args) => language::parse(args),
         Command::ToText(args) => language::to_text(args),
         Command::Eval(args) => language::eval(args),
@@ -119,7 +125,5 @@ pub fn main() -> ExitCode {
         Command::Repl(args) => repl::run(args),
         Command::Rekognition(args) => rekognition::run(args),
         Command::Faces(cmd) => faces::run(cmd),
-        Command::Connect(a) => connect::run(a),
-        Command::DemoData(a) => demo::run(a),
     }
 }
