@@ -10,3 +10,4 @@ pub mod criteria;
 pub mod gen;
 pub mod records;
 pub mod syntax;
+pub mod faces;

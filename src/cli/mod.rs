@@ -4,6 +4,8 @@
 //! errors as a caret snippet on stderr with exit code 2.
 
 mod language;
+mod faces;
+mod rekognition;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,11 @@ enum Command {
     Eval(language::EvalArgs),
     /// Run a few example queries over a generated demo directory.
     Demo,
+    /// Amazon Rekognition operations (collections, faces, users), AWS JSON in and out.
+    Rekognition(rekognition::RekognitionArgs),
+    /// Face bulk operations.
+    #[command(subcommand)]
+    Faces(faces::FacesCommand),
 }
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
@@ -99,5 +106,7 @@ pub fn main() -> ExitCode {
         Command::ToText(args) => language::to_text(args),
         Command::Eval(args) => language::eval(args),
         Command::Demo => language::demo(),
+        Command::Rekognition(args) => rekognition::run(args),
+        Command::Faces(cmd) => faces::run(cmd),
     }
 }

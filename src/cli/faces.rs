@@ -1,0 +1,183 @@
+//! `rollcall faces import`: loads many face vectors from one `.npy` file
+//! into a collection at once (one atomic snapshot), with a progress bar on
+//! a terminal.
+
+use std::fs::File;
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use rollcall::faces::{npy_bytes, random_vectors, read_npy, Engine};
+use rollcall::{AwsError, ErrorType};
+
+/// Face bulk operations.
+#[derive(Debug, Subcommand)]
+pub enum FacesCommand {
+    /// Index every row of a float32 `.npy` file (shape `(n, d)`) as a face.
+    Import {
+        /// Data directory.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The (existing) collection.
+        #[arg(long)]
+        collection: String,
+        /// The vectors, a float32 `.npy` file.
+        vectors: PathBuf,
+        /// One `ExternalImageId` per line, one line per row.
+        #[arg(long)]
+        external_ids: Option<PathBuf>,
+        /// Write the new `FaceId`s here, one per line in row order.
+        #[arg(long)]
+        face_ids: Option<PathBuf>,
+    },
+    /// Write random unit vectors as a float32 `.npy` file (for trying things out).
+    Random {
+        /// Number of vectors.
+        #[arg(long, default_value_t = 1)]
+        rows: usize,
+        /// Vector length (ignored with `--like`).
+        #[arg(long, default_value_t = 128)]
+        dim: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Make noisy copies of a row of this `.npy` file instead.
+        #[arg(long)]
+        like: Option<PathBuf>,
+        /// The row of `--like` to copy.
+        #[arg(long, default_value_t = 0)]
+        row: usize,
+        /// Noise per component for `--like` copies.
+        #[arg(long, default_value_t = 0.01)]
+        noise: f32,
+        /// Output `.npy` file.
+        out: PathBuf,
+    },
+}
+
+fn io_error(path: &std::path::Path, e: impl std::fmt::Display) -> AwsError {
+    AwsError::invalid_parameter(format!("'{}': {e}", path.display()))
+}
+
+/// Runs the subcommand.
+pub fn run(cmd: FacesCommand) -> ExitCode {
+    let result = match cmd {
+        FacesCommand::Import {
+            data,
+            collection,
+            vectors,
+            external_ids,
+            face_ids,
+        } => import(data, collection, vectors, external_ids, face_ids),
+        FacesCommand::Random {
+            rows,
+            dim,
+            seed,
+            like,
+            row,
+            noise,
+            out,
+        } => random(rows, dim, seed, like, row, noise, out),
+    };
+    match result {
+        Ok(v) => super::print_json(&v),
+        Err(e) => super::aws_fail(&e),
+    }
+}
+
+fn random(
+    rows: usize,
+    dim: usize,
+    seed: u64,
+    like: Option<PathBuf>,
+    row: usize,
+    noise: f32,
+    out: PathBuf,
+) -> Result<serde_json::Value, AwsError> {
+    let base = like
+        .map(|p| {
+            let file = File::open(&p).map_err(|e| io_error(&p, e))?;
+            let m = read_npy(BufReader::new(file)).map_err(|e| {
+                AwsError::new(
+                    ErrorType::InvalidImageFormatException,
+                    format!("'{}': {e}", p.display()),
+                )
+            })?;
+            m.data
+                .get(row * m.dim..(row + 1) * m.dim)
+                .map(<[f32]>::to_vec)
+                .ok_or_else(|| {
+                    AwsError::invalid_parameter(format!(
+                        "--row {row}: '{}' has {} rows",
+                        p.display(),
+                        m.rows
+                    ))
+                })
+        })
+        .transpose()?;
+    let dim = base.as_ref().map_or(dim, Vec::len);
+    if dim == 0 {
+        return Err(AwsError::invalid_parameter("--dim must be at least 1"));
+    }
+    let data = random_vectors(rows, dim, seed, base.as_deref().map(|b| (b, noise)));
+    std::fs::write(&out, npy_bytes(rows, dim, &data)).map_err(|e| io_error(&out, e))?;
+    Ok(serde_json::json!({ "Rows": rows, "Dimension": dim, "File": out.display().to_string() }))
+}
+
+fn import(
+    data: Option<PathBuf>,
+    collection: String,
+    vectors: PathBuf,
+    external_ids: Option<PathBuf>,
+    face_ids: Option<PathBuf>,
+) -> Result<serde_json::Value, AwsError> {
+    {
+        let mut engine = Engine::open(super::data_dir(data))?;
+        let file = File::open(&vectors).map_err(|e| io_error(&vectors, e))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(len);
+            if let Ok(style) =
+                ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} ({eta})")
+            {
+                bar.set_style(style);
+            }
+            bar.set_message("reading");
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let m = read_npy(BufReader::with_capacity(1 << 20, bar.wrap_read(file))).map_err(|e| {
+            AwsError::new(
+                ErrorType::InvalidImageFormatException,
+                format!("'{}': {e}", vectors.display()),
+            )
+        })?;
+        let ids = external_ids
+            .map(|p| {
+                std::fs::read_to_string(&p)
+                    .map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
+                    .map_err(|e| io_error(&p, e))
+            })
+            .transpose()?;
+        bar.set_message("indexing");
+        let (rows, dim) = (m.rows, m.dim);
+        let new_ids = engine.import_faces(&collection, m.data, dim, ids)?;
+        bar.finish_and_clear();
+        if let Some(path) = face_ids {
+            let mut out =
+                std::io::BufWriter::new(File::create(&path).map_err(|e| io_error(&path, e))?);
+            for id in &new_ids {
+                writeln!(out, "{id}").map_err(|e| io_error(&path, e))?;
+            }
+            out.flush().map_err(|e| io_error(&path, e))?;
+        }
+        Ok(serde_json::json!({
+            "CollectionId": collection,
+            "IndexedFaces": rows,
+            "FaceModelVersion": format!("vector-{dim}"),
+        }))
+    }
+}

@@ -1,0 +1,821 @@
+//! One collection in memory: takes validated requests and gives either a
+//! read-only answer or a planned change ([`Op`]) with its response; applies
+//! changes (fresh or replayed from the log) deterministically.
+//!
+//! Vectors live in one contiguous row-major matrix (`vectors`, `dim`
+//! columns) with one owner per row (a user slot, [`NO_USER`] or the
+//! tombstone [`DELETED`]); [`Collection::compact`] reclaims tombstones and
+//! deleted user slots once they make up a quarter of the rows.
+
+use std::collections::HashMap;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::search::{best_per_user, similarity, top_faces, Hit, RowInfo, TopK, DELETED, NO_USER};
+use super::wire::{
+    score, AssociateFacesResponse, DeleteFacesResponse, DisassociateFacesResponse, Face,
+    FaceIdEntry, FaceMatch, FaceReason, UnsuccessfulFaceAssociation, UnsuccessfulFaceDeletion,
+    UnsuccessfulFaceDisassociation, User, UserMatch, UserStatus,
+};
+use crate::{AwsError, ErrorType};
+
+/// Most faces one user may hold.
+pub const MAX_FACES_PER_USER: usize = 100;
+/// How long a `ClientRequestToken` is remembered, in seconds.
+pub const TOKEN_TTL_SECS: u64 = 24 * 3600;
+
+/// A face's metadata (its vector is row `i` of the matrix).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FaceRow {
+    pub(crate) image: u128,
+    pub(crate) seq: u64,
+    pub(crate) ext: Option<Box<str>>,
+}
+
+/// A user slot; deleted slots stay until compaction.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct UserSlot {
+    pub(crate) id: String,
+    pub(crate) seq: u64,
+    pub(crate) faces: Vec<u32>,
+    pub(crate) deleted: bool,
+}
+
+/// A change to a collection, as logged: ids only, never row numbers, so
+/// that replay does not depend on compaction.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Op {
+    /// New faces (vectors already normalised, `ids.len() * dim` values).
+    Index {
+        image: u128,
+        exts: Vec<Option<String>>,
+        dim: usize,
+        ids: Vec<u128>,
+        vectors: Vec<f32>,
+    },
+    DeleteFaces(Vec<u128>),
+    CreateUser(String),
+    DeleteUser(String),
+    Associate(String, Vec<u128>),
+    Disassociate(String, Vec<u128>),
+    /// Nothing changes; the record only remembers a token.
+    Nothing,
+}
+
+/// The idempotent APIs, as keys of the token table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Api {
+    CreateUser = 1,
+    DeleteUser = 2,
+    AssociateFaces = 3,
+    DisassociateFaces = 4,
+}
+
+impl Api {
+    pub(crate) fn from_u8(v: u8) -> Option<Api> {
+        [
+            Api::CreateUser,
+            Api::DeleteUser,
+            Api::AssociateFaces,
+            Api::DisassociateFaces,
+        ]
+        .into_iter()
+        .find(|a| *a as u8 == v)
+    }
+}
+
+/// A remembered `ClientRequestToken` and the first response it got.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TokenEntry {
+    pub(crate) api: Api,
+    pub(crate) token: String,
+    pub(crate) fingerprint: String,
+    pub(crate) response: String,
+    pub(crate) at: u64,
+}
+
+/// One logged change.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Record {
+    pub(crate) seq: u64,
+    pub(crate) op: Op,
+    pub(crate) token: Option<TokenEntry>,
+}
+
+/// A collection's whole state.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Collection {
+    pub(crate) id: String,
+    pub(crate) created: u64,
+    /// Embedding dimension; 0 until fixed.
+    pub(crate) dim: usize,
+    pub(crate) vectors: Vec<f32>,
+    pub(crate) owner: Vec<u32>,
+    pub(crate) faces: Vec<FaceRow>,
+    /// Face id per row (beside `faces` so the scan reads it as a flat array).
+    pub(crate) ids: Vec<u128>,
+    pub(crate) face_index: HashMap<u128, u32>,
+    pub(crate) users: Vec<UserSlot>,
+    pub(crate) user_index: HashMap<String, u32>,
+    pub(crate) next_seq: u64,
+    pub(crate) tokens: HashMap<(Api, String), TokenEntry>,
+    /// Sequence number of the last applied record.
+    pub(crate) last_record: u64,
+}
+
+pub(crate) fn face_id_string(id: u128) -> String {
+    uuid::Uuid::from_u128(id).hyphenated().to_string()
+}
+
+/// The `FaceModelVersion` naming a dimension.
+pub(crate) fn model_version(dim: usize) -> String {
+    if dim == 0 {
+        "vector".to_string()
+    } else {
+        format!("vector-{dim}")
+    }
+}
+
+/// Checks and L2-normalises `rows` vectors of `dim` values in place.
+pub(crate) fn normalise(vectors: &mut [f32], dim: usize) -> Result<(), AwsError> {
+    for (i, v) in vectors.chunks_exact_mut(dim.max(1)).enumerate() {
+        if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
+            return Err(AwsError::invalid_parameter(format!(
+                "face vector {i}: holds {bad}; every value must be finite"
+            )));
+        }
+        let norm = v
+            .iter()
+            .map(|&x| f64::from(x) * f64::from(x))
+            .sum::<f64>()
+            .sqrt();
+        if norm == 0.0 || !norm.is_finite() {
+            return Err(AwsError::invalid_parameter(format!(
+                "face vector {i}: has zero length; it cannot be normalised"
+            )));
+        }
+        for x in v.iter_mut() {
+            *x = (f64::from(*x) / norm) as f32;
+        }
+    }
+    Ok(())
+}
+
+impl Collection {
+    /// An empty collection.
+    pub(crate) fn new(id: String, created: u64, dim: usize) -> Self {
+        Collection {
+            id,
+            created,
+            dim,
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn model_version(&self) -> String {
+        model_version(self.dim)
+    }
+
+    pub(crate) fn face_count(&self) -> usize {
+        self.face_index.len()
+    }
+
+    pub(crate) fn user_count(&self) -> usize {
+        self.user_index.len()
+    }
+
+    pub(crate) fn status(&self, slot: u32) -> UserStatus {
+        match self.users.get(slot as usize) {
+            Some(u) if !u.faces.is_empty() => UserStatus::Active,
+            _ => UserStatus::Created,
+        }
+    }
+
+    fn vector(&self, row: usize) -> &[f32] {
+        self.vectors
+            .get(row * self.dim..(row + 1) * self.dim)
+            .unwrap_or_default()
+    }
+
+    fn user_slot(&self, user: &str) -> Result<u32, AwsError> {
+        self.user_index.get(user).copied().ok_or_else(|| {
+            AwsError::not_found(format!(
+                "user '{user}' does not exist in collection '{}'",
+                self.id
+            ))
+        })
+    }
+
+    pub(crate) fn face_row(&self, field: &str, id: u128) -> Result<usize, AwsError> {
+        self.face_index
+            .get(&id)
+            .map(|&r| r as usize)
+            .ok_or_else(|| {
+                AwsError::not_found(format!(
+                    "{field}: face '{}' does not exist in collection '{}'",
+                    face_id_string(id),
+                    self.id
+                ))
+            })
+    }
+
+    /// The wire form of the face in `row`.
+    pub(crate) fn face(&self, row: usize) -> Face {
+        let meta = self.faces.get(row);
+        Face {
+            face_id: self
+                .ids
+                .get(row)
+                .map(|&id| face_id_string(id))
+                .unwrap_or_default(),
+            image_id: meta.map(|m| face_id_string(m.image)).unwrap_or_default(),
+            external_image_id: meta.and_then(|m| m.ext.as_deref().map(str::to_string)),
+            confidence: 100.0,
+            user_id: self
+                .owner
+                .get(row)
+                .and_then(|&o| self.users.get(o as usize))
+                .map(|u| u.id.clone()),
+        }
+    }
+
+    /// Fails unless vectors of length `dim` fit this collection.
+    pub(crate) fn check_dim(&self, dim: usize) -> Result<(), AwsError> {
+        if self.dim != 0 && dim != self.dim {
+            return Err(AwsError::invalid_parameter(format!(
+                "face vector length {dim} does not match the collection's dimension {}",
+                self.dim
+            )));
+        }
+        Ok(())
+    }
+
+    /// The response remembered for `token`, or a mismatch error, or `None`
+    /// for a new token.
+    pub(crate) fn replay<R: DeserializeOwned>(
+        &self,
+        api: Api,
+        token: Option<&str>,
+        fingerprint: &str,
+        now: u64,
+    ) -> Result<Option<R>, AwsError> {
+        let Some(token) = token else { return Ok(None) };
+        match self.tokens.get(&(api, token.to_string())) {
+            Some(e) if e.at.saturating_add(TOKEN_TTL_SECS) > now => {
+                if e.fingerprint != fingerprint {
+                    return Err(AwsError::new(
+                        ErrorType::IdempotentParameterMismatchException,
+                        format!("ClientRequestToken '{token}' was used with other parameters"),
+                    ));
+                }
+                serde_json::from_str(&e.response)
+                    .map(Some)
+                    .map_err(|e| AwsError::new(ErrorType::InternalServerError, e.to_string()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    // ---- applying changes ----
+
+    /// Applies a record (fresh or replayed).
+    pub(crate) fn apply(&mut self, rec: Record) {
+        match rec.op {
+            Op::Index {
+                image,
+                exts,
+                dim,
+                ids,
+                vectors,
+            } => {
+                if self.dim == 0 {
+                    self.dim = dim;
+                }
+                if dim == self.dim && vectors.len() == ids.len() * dim && exts.len() == ids.len() {
+                    if self.vectors.is_empty() {
+                        self.vectors = vectors;
+                    } else {
+                        self.vectors.extend_from_slice(&vectors);
+                    }
+                    for (id, ext) in ids.into_iter().zip(exts) {
+                        let row = self.faces.len() as u32;
+                        let ext = ext.map(String::into_boxed_str);
+                        self.faces.push(FaceRow {
+                            image,
+                            seq: self.next_seq,
+                            ext,
+                        });
+                        self.ids.push(id);
+                        self.owner.push(NO_USER);
+                        self.face_index.insert(id, row);
+                        self.next_seq += 1;
+                    }
+                }
+            }
+            Op::DeleteFaces(ids) => {
+                for id in ids {
+                    if let Some(row) = self.face_index.remove(&id) {
+                        self.release(row);
+                        if let Some(o) = self.owner.get_mut(row as usize) {
+                            *o = DELETED;
+                        }
+                    }
+                }
+                self.compact_if_sparse();
+            }
+            Op::CreateUser(user) => {
+                let slot = self.users.len() as u32;
+                self.users.push(UserSlot {
+                    id: user.clone(),
+                    seq: self.next_seq,
+                    faces: Vec::new(),
+                    deleted: false,
+                });
+                self.user_index.insert(user, slot);
+                self.next_seq += 1;
+            }
+            Op::DeleteUser(user) => {
+                if let Some(slot) = self.user_index.remove(&user) {
+                    if let Some(u) = self.users.get_mut(slot as usize) {
+                        u.deleted = true;
+                        for row in std::mem::take(&mut u.faces) {
+                            if let Some(o) = self.owner.get_mut(row as usize) {
+                                *o = NO_USER;
+                            }
+                        }
+                    }
+                    self.compact_if_sparse();
+                }
+            }
+            Op::Associate(user, ids) => {
+                if let Some(&slot) = self.user_index.get(&user) {
+                    for id in ids {
+                        let Some(&row) = self.face_index.get(&id) else {
+                            continue;
+                        };
+                        if self.owner.get(row as usize) == Some(&NO_USER) {
+                            self.owner[row as usize] = slot;
+                            if let Some(u) = self.users.get_mut(slot as usize) {
+                                u.faces.push(row);
+                            }
+                        }
+                    }
+                }
+            }
+            Op::Disassociate(user, ids) => {
+                if let Some(&slot) = self.user_index.get(&user) {
+                    for id in ids {
+                        let Some(&row) = self.face_index.get(&id) else {
+                            continue;
+                        };
+                        if self.owner.get(row as usize) == Some(&slot) {
+                            self.release(row);
+                        }
+                    }
+                }
+            }
+            Op::Nothing => {}
+        }
+        if let Some(t) = rec.token {
+            self.tokens.insert((t.api, t.token.clone()), t);
+        }
+        self.last_record = rec.seq;
+    }
+
+    /// Takes `row` away from its user, if it has one.
+    fn release(&mut self, row: u32) {
+        let Some(o) = self.owner.get_mut(row as usize) else {
+            return;
+        };
+        if let Some(u) = self.users.get_mut(*o as usize) {
+            u.faces.retain(|&r| r != row);
+        }
+        if *o != DELETED {
+            *o = NO_USER;
+        }
+    }
+
+    fn compact_if_sparse(&mut self) {
+        let dead_rows = self.faces.len() - self.face_index.len();
+        let dead_users = self.users.len() - self.user_index.len();
+        if dead_rows * 4 > self.faces.len() || dead_users * 4 > self.users.len() {
+            self.compact();
+        }
+    }
+
+    /// Drops tombstoned rows and deleted user slots, keeping the order of
+    /// the rest (so paging tokens, keyed on sequence numbers, stay valid).
+    pub(crate) fn compact(&mut self) {
+        let mut slot_map = vec![NO_USER; self.users.len()];
+        let mut users = Vec::with_capacity(self.user_index.len());
+        for (old, u) in std::mem::take(&mut self.users).into_iter().enumerate() {
+            if !u.deleted {
+                slot_map[old] = users.len() as u32;
+                users.push(u);
+            }
+        }
+        let dim = self.dim;
+        let mut row_map = vec![u32::MAX; self.faces.len()];
+        let mut kept = 0usize;
+        for row in 0..self.faces.len() {
+            let o = self.owner[row];
+            if o == DELETED {
+                continue;
+            }
+            if kept != row {
+                self.vectors
+                    .copy_within(row * dim..(row + 1) * dim, kept * dim);
+                self.faces.swap(kept, row);
+                self.ids.swap(kept, row);
+            }
+            self.owner[kept] = slot_map.get(o as usize).copied().unwrap_or(NO_USER);
+            row_map[row] = kept as u32;
+            kept += 1;
+        }
+        self.vectors.truncate(kept * dim);
+        self.vectors.shrink_to_fit();
+        self.faces.truncate(kept);
+        self.ids.truncate(kept);
+        self.owner.truncate(kept);
+        for u in &mut users {
+            for r in &mut u.faces {
+                *r = row_map[*r as usize];
+            }
+        }
+        self.users = users;
+        self.face_index = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u32))
+            .collect();
+        self.user_index = self
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id.clone(), i as u32))
+            .collect();
+    }
+
+    /// Drops tokens older than 24 hours.
+    pub(crate) fn expire_tokens(&mut self, now: u64) {
+        self.tokens
+            .retain(|_, e| e.at.saturating_add(TOKEN_TTL_SECS) > now);
+    }
+
+    // ---- planning changes ----
+
+    pub(crate) fn plan_create_user(&self, user: &str) -> Result<Op, AwsError> {
+        if self.user_index.contains_key(user) {
+            return Err(AwsError::new(
+                ErrorType::ConflictException,
+                format!("user '{user}' already exists in collection '{}'", self.id),
+            ));
+        }
+        Ok(Op::CreateUser(user.to_string()))
+    }
+
+    pub(crate) fn plan_delete_user(&self, user: &str) -> Result<Op, AwsError> {
+        self.user_slot(user)?;
+        Ok(Op::DeleteUser(user.to_string()))
+    }
+
+    pub(crate) fn plan_delete_faces(&self, ids: &[u128]) -> (Op, DeleteFacesResponse) {
+        let mut resp = DeleteFacesResponse::default();
+        let mut gone = Vec::new();
+        for &id in ids {
+            if self.face_index.contains_key(&id) {
+                gone.push(id);
+                resp.deleted_faces.push(face_id_string(id));
+            } else {
+                resp.unsuccessful_face_deletions
+                    .push(UnsuccessfulFaceDeletion {
+                        face_id: face_id_string(id),
+                        user_id: None,
+                        reasons: vec![FaceReason::FaceNotFound],
+                    });
+            }
+        }
+        (Op::DeleteFaces(gone), resp)
+    }
+
+    pub(crate) fn plan_associate(
+        &self,
+        user: &str,
+        ids: &[u128],
+        threshold: f32,
+    ) -> Result<(Op, AssociateFacesResponse), AwsError> {
+        let slot = self.user_slot(user)?;
+        let existing: Vec<u32> = self
+            .users
+            .get(slot as usize)
+            .map(|u| u.faces.clone())
+            .unwrap_or_default();
+        let mut resp = AssociateFacesResponse::default();
+        let mut new_ids = Vec::new();
+        let fail = |id: u128, owner: &str, reason, confidence| UnsuccessfulFaceAssociation {
+            face_id: face_id_string(id),
+            user_id: owner.to_string(),
+            confidence,
+            reasons: vec![reason],
+        };
+        for &id in ids {
+            let Some(&row) = self.face_index.get(&id) else {
+                resp.unsuccessful_face_associations.push(fail(
+                    id,
+                    user,
+                    FaceReason::FaceNotFound,
+                    None,
+                ));
+                continue;
+            };
+            let owner = self.owner.get(row as usize).copied().unwrap_or(NO_USER);
+            if owner == slot {
+                resp.associated_faces.push(FaceIdEntry {
+                    face_id: face_id_string(id),
+                });
+                continue;
+            }
+            if let Some(other) = self.users.get(owner as usize) {
+                resp.unsuccessful_face_associations.push(fail(
+                    id,
+                    &other.id,
+                    FaceReason::AssociatedToADifferentUser,
+                    None,
+                ));
+                continue;
+            }
+            if !existing.is_empty() {
+                let probe = self.vector(row as usize);
+                let best = existing
+                    .iter()
+                    .map(|&r| similarity(super::search::dot(self.vector(r as usize), probe)))
+                    .fold(0.0f32, f32::max);
+                if best < threshold {
+                    resp.unsuccessful_face_associations.push(fail(
+                        id,
+                        user,
+                        FaceReason::LowMatchConfidence,
+                        Some(score(best)),
+                    ));
+                    continue;
+                }
+            }
+            new_ids.push(id);
+            resp.associated_faces.push(FaceIdEntry {
+                face_id: face_id_string(id),
+            });
+        }
+        let total = existing.len() + new_ids.len();
+        if total > MAX_FACES_PER_USER {
+            return Err(AwsError::new(
+                ErrorType::ServiceQuotaExceededException,
+                format!(
+                    "user '{user}' would hold {total} faces; a user holds at most {MAX_FACES_PER_USER}"
+                ),
+            ));
+        }
+        resp.user_status = if total > 0 {
+            UserStatus::Active
+        } else {
+            UserStatus::Created
+        };
+        Ok((Op::Associate(user.to_string(), new_ids), resp))
+    }
+
+    pub(crate) fn plan_disassociate(
+        &self,
+        user: &str,
+        ids: &[u128],
+    ) -> Result<(Op, DisassociateFacesResponse), AwsError> {
+        let slot = self.user_slot(user)?;
+        let mut resp = DisassociateFacesResponse::default();
+        let mut gone = Vec::new();
+        for &id in ids {
+            let fail = |owner: &str, reason| UnsuccessfulFaceDisassociation {
+                face_id: face_id_string(id),
+                user_id: owner.to_string(),
+                reasons: vec![reason],
+            };
+            let Some(&row) = self.face_index.get(&id) else {
+                resp.unsuccessful_face_disassociations
+                    .push(fail(user, FaceReason::FaceNotFound));
+                continue;
+            };
+            let owner = self.owner.get(row as usize).copied().unwrap_or(NO_USER);
+            if owner == slot {
+                gone.push(id);
+                resp.disassociated_faces.push(FaceIdEntry {
+                    face_id: face_id_string(id),
+                });
+            } else if let Some(other) = self.users.get(owner as usize) {
+                resp.unsuccessful_face_disassociations
+                    .push(fail(&other.id, FaceReason::AssociatedToADifferentUser));
+            }
+        }
+        let left = self.users.get(slot as usize).map_or(0, |u| u.faces.len()) - gone.len();
+        resp.user_status = if left > 0 {
+            UserStatus::Active
+        } else {
+            UserStatus::Created
+        };
+        Ok((Op::Disassociate(user.to_string(), gone), resp))
+    }
+
+    // ---- searching ----
+
+    /// The `k` best live faces for each probe (row-major, `dim` columns),
+    /// similarity >= `threshold`, excluding `exclude`.
+    pub(crate) fn search_faces(
+        &self,
+        probes: &[f32],
+        k: usize,
+        threshold: f32,
+        exclude: Option<usize>,
+    ) -> Vec<Vec<FaceMatch>> {
+        let rows = RowInfo {
+            owner: &self.owner,
+            face_ids: &self.ids,
+        };
+        top_faces(
+            &self.vectors,
+            self.dim,
+            probes,
+            &rows,
+            k,
+            threshold,
+            exclude,
+        )
+        .into_iter()
+        .map(|hits| {
+            hits.into_iter()
+                .map(|h| FaceMatch {
+                    similarity: score(h.sim),
+                    face: self.face(h.index as usize),
+                })
+                .collect()
+        })
+        .collect()
+    }
+
+    /// The probe vector of face `row`.
+    pub(crate) fn probe_of_face(&self, row: usize) -> Vec<f32> {
+        self.vector(row).to_vec()
+    }
+
+    /// The probe vectors of a user's faces (row-major) and its slot.
+    pub(crate) fn probes_of_user(&self, user: &str) -> Result<(Vec<f32>, u32), AwsError> {
+        let slot = self.user_slot(user)?;
+        let mut probes = Vec::new();
+        for &r in self
+            .users
+            .get(slot as usize)
+            .map(|u| u.faces.as_slice())
+            .unwrap_or_default()
+        {
+            probes.extend_from_slice(self.vector(r as usize));
+        }
+        Ok((probes, slot))
+    }
+
+    /// The `k` users whose best face is most similar to any probe, in one
+    /// pass; `exclude` (a user slot) is never returned, nor users without faces.
+    pub(crate) fn search_users(
+        &self,
+        probes: &[f32],
+        k: usize,
+        threshold: f32,
+        exclude: Option<u32>,
+    ) -> Vec<UserMatch> {
+        let best = best_per_user(
+            &self.vectors,
+            self.dim,
+            probes,
+            &self.owner,
+            self.users.len(),
+        );
+        let mut top: TopK<&str> = TopK::new(k);
+        for (slot, &cos) in best.iter().enumerate() {
+            let sim = similarity(cos);
+            if cos.is_finite()
+                && sim >= threshold
+                && top.admits(sim)
+                && exclude != Some(slot as u32)
+            {
+                if let Some(u) = self
+                    .users
+                    .get(slot)
+                    .filter(|u| !u.deleted && !u.faces.is_empty())
+                {
+                    top.push(Hit {
+                        sim,
+                        key: u.id.as_str(),
+                        index: slot as u32,
+                    });
+                }
+            }
+        }
+        top.into_sorted()
+            .into_iter()
+            .map(|h| UserMatch {
+                similarity: score(h.sim),
+                user: User {
+                    user_id: h.key.to_string(),
+                    user_status: self.status(h.index),
+                },
+            })
+            .collect()
+    }
+
+    // ---- listing ----
+
+    /// Opaque paging token for position `seq` in list `kind`.
+    pub(crate) fn page_token(&self, kind: char, seq: u64) -> String {
+        page_token(&self.id, kind, seq)
+    }
+
+    /// Up to `max` live faces from token position on, filtered; and the next token.
+    pub(crate) fn list_faces(
+        &self,
+        start: u64,
+        max: usize,
+        user: Option<u32>,
+        only: Option<&[u128]>,
+    ) -> (Vec<Face>, Option<String>) {
+        let first = self.faces.partition_point(|f| f.seq < start);
+        let mut out = Vec::new();
+        for row in first..self.faces.len() {
+            let owner = self.owner[row];
+            if owner == DELETED
+                || user.is_some_and(|u| u != owner)
+                || only.is_some_and(|ids| !ids.contains(&self.ids[row]))
+            {
+                continue;
+            }
+            if out.len() == max {
+                return (out, Some(self.page_token('f', self.faces[row].seq)));
+            }
+            out.push(self.face(row));
+        }
+        (out, None)
+    }
+
+    /// Up to `max` users from token position on, in creation order; and the next token.
+    pub(crate) fn list_users(&self, start: u64, max: usize) -> (Vec<User>, Option<String>) {
+        let first = self.users.partition_point(|u| u.seq < start);
+        let mut out = Vec::new();
+        for (slot, u) in self.users.iter().enumerate().skip(first) {
+            if u.deleted {
+                continue;
+            }
+            if out.len() == max {
+                return (out, Some(self.page_token('u', u.seq)));
+            }
+            out.push(User {
+                user_id: u.id.clone(),
+                user_status: self.status(slot as u32),
+            });
+        }
+        (out, None)
+    }
+
+    /// The slot of a user, for filters.
+    pub(crate) fn slot_of(&self, user: &str) -> Result<u32, AwsError> {
+        self.user_slot(user)
+    }
+}
+
+/// Opaque paging token: list kind, position and a checksum binding both to
+/// the collection (or to the collection list when `scope` is empty).
+pub(crate) fn page_token(scope: &str, kind: char, pos: u64) -> String {
+    let crc = crc32fast::hash(format!("{scope}\u{0}{kind}{pos}").as_bytes());
+    format!("{kind}{pos:x}.{crc:08x}")
+}
+
+/// Reads a token made by [`page_token`]; `InvalidPaginationTokenException` otherwise.
+pub(crate) fn read_page_token(
+    scope: &str,
+    kind: char,
+    token: Option<&str>,
+) -> Result<u64, AwsError> {
+    let Some(token) = token else { return Ok(0) };
+    let bad = || {
+        AwsError::new(
+            ErrorType::InvalidPaginationTokenException,
+            format!("NextToken '{token}' was not issued for this list"),
+        )
+    };
+    let rest = token.strip_prefix(kind).ok_or_else(bad)?;
+    let (pos, _) = rest.split_once('.').ok_or_else(bad)?;
+    let pos = u64::from_str_radix(pos, 16).map_err(|_| bad())?;
+    if page_token(scope, kind, pos) != token {
+        return Err(bad());
+    }
+    Ok(pos)
+}
+
+/// A fingerprint of a request's parameters, for idempotency checks.
+pub(crate) fn fingerprint<T: Serialize>(params: &T) -> String {
+    serde_json::to_string(params).unwrap_or_default()
+}

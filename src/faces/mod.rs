@@ -1,0 +1,953 @@
+//! Rekognition face matching, offline: takes AWS-shaped requests (typed or
+//! JSON) over collections of face embedding vectors, gives AWS-shaped
+//! responses; every acknowledged write is on disk.
+//!
+//! An [`Engine`] owns `DATA_DIR/rekognition/`, one directory per
+//! collection. Faces are vectors: through this API a `&[f32]`, through the
+//! JSON API a NumPy `.npy` file base64-encoded in `Image.Bytes`.
+//!
+//! ```
+//! use rollcall::faces::Engine;
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut engine = Engine::open(dir.path()).unwrap();
+//! engine.create_collection_with_dim("staff", 3).unwrap();
+//! let a = engine.index_face("staff", &[1.0, 0.0, 0.0], Some("alice-1")).unwrap();
+//! let b = engine.index_face("staff", &[0.9, 0.1, 0.0], Some("alice-2")).unwrap();
+//! engine.call("CreateUser", r#"{"CollectionId": "staff", "UserId": "alice"}"#).unwrap();
+//! let body = format!(r#"{{"CollectionId": "staff", "UserId": "alice", "FaceIds": ["{a}"]}}"#);
+//! engine.call("associate-faces", &body).unwrap();
+//! let hits = engine.search_users_by_vector("staff", &[1.0, 0.05, 0.0], 10, 80.0).unwrap();
+//! assert_eq!(hits[0].user.user_id, "alice");
+//! let faces = engine.search_vector("staff", &[1.0, 0.0, 0.0], 1, 0.0).unwrap();
+//! assert_eq!(faces[0].face.face_id, a);
+//! # let _ = b;
+//! ```
+
+mod codec;
+mod collection;
+mod npy;
+mod search;
+mod store;
+mod wire;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{AwsError, ErrorType};
+use collection::{
+    face_id_string, fingerprint, model_version, normalise, page_token, read_page_token, Api,
+    Collection, Op, Record, TokenEntry,
+};
+use store::{storage_error, Meta, Store};
+use wire::{
+    check_collection_id, check_token, check_user_id, int_in, parse, parse_face_id, parse_face_ids,
+    percent,
+};
+
+pub use collection::{MAX_FACES_PER_USER, TOKEN_TTL_SECS};
+pub use npy::{npy_bytes, read_npy, NpyError, NpyMatrix, ACCEPTED};
+pub use wire::*;
+
+/// Default `FaceMatchThreshold` of `SearchFaces`.
+pub const DEFAULT_FACE_MATCH_THRESHOLD: f32 = 80.0;
+/// Default `UserMatchThreshold` of `SearchUsers`.
+pub const DEFAULT_USER_SEARCH_THRESHOLD: f32 = 80.0;
+/// Default `UserMatchThreshold` of `AssociateFaces`.
+pub const DEFAULT_ASSOCIATE_THRESHOLD: f32 = 75.0;
+/// Largest decoded `Image.Bytes`, as in the service model.
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+
+const ARN_PREFIX: &str = "aws:rekognition:us-east-1:000000000000:collection/";
+
+struct Loaded {
+    coll: Collection,
+    store: Store,
+}
+
+/// The face-matching engine over a data directory.
+pub struct Engine {
+    root: PathBuf,
+    open: HashMap<String, Loaded>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn dir_name(id: &str) -> String {
+    let digest = Sha256::digest(id.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("c-{hex}")
+}
+
+fn image_error(msg: String) -> AwsError {
+    AwsError::new(ErrorType::InvalidImageFormatException, msg)
+}
+
+/// The face vectors of an `Image`: its `Bytes`, base64 of a `.npy` file.
+fn decode_image(image: &Image) -> Result<NpyMatrix, AwsError> {
+    if image.s3_object.is_some() {
+        return Err(image_error(format!(
+            "Image.S3Object: S3 is not reachable offline; send Image.Bytes holding {ACCEPTED}, base64-encoded"
+        )));
+    }
+    let b64 = image.bytes.as_deref().ok_or_else(|| {
+        image_error(format!(
+            "Image: no Bytes; expected {ACCEPTED}, base64-encoded"
+        ))
+    })?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| {
+            image_error(format!(
+                "Image.Bytes: not base64 ({e}); expected {ACCEPTED}"
+            ))
+        })?;
+    if bytes.len() > MAX_IMAGE_BYTES {
+        return Err(AwsError::new(
+            ErrorType::ImageTooLargeException,
+            format!(
+                "Image.Bytes: {} bytes; at most {MAX_IMAGE_BYTES}",
+                bytes.len()
+            ),
+        ));
+    }
+    read_npy(&bytes[..]).map_err(|e| image_error(format!("Image.Bytes: {e}")))
+}
+
+/// The single probe of a search image: its first row; `UnsearchedFaces` for the rest.
+fn first_row(m: &NpyMatrix) -> Result<&[f32], AwsError> {
+    m.data
+        .get(..m.dim)
+        .filter(|_| m.rows > 0)
+        .ok_or_else(|| AwsError::invalid_parameter("Image: there are no faces (rows) in the image"))
+}
+
+fn token_entry<R: Serialize>(
+    api: Api,
+    token: Option<&str>,
+    fingerprint: String,
+    response: &R,
+    at: u64,
+) -> Option<TokenEntry> {
+    token.map(|t| TokenEntry {
+        api,
+        token: t.to_string(),
+        fingerprint,
+        response: serde_json::to_string(response).unwrap_or_default(),
+        at,
+    })
+}
+
+fn is_noop(op: &Op) -> bool {
+    match op {
+        Op::Nothing => true,
+        Op::DeleteFaces(ids) | Op::Associate(_, ids) | Op::Disassociate(_, ids) => ids.is_empty(),
+        _ => false,
+    }
+}
+
+/// Logs (fsynced) and applies one change; snapshots when the log is long.
+fn commit(l: &mut Loaded, op: Op, token: Option<TokenEntry>) -> Result<(), AwsError> {
+    let op = match (is_noop(&op), &token) {
+        (true, None) => return Ok(()),
+        (true, Some(_)) => Op::Nothing,
+        (false, _) => op,
+    };
+    let rec = Record {
+        seq: l.coll.last_record + 1,
+        op,
+        token,
+    };
+    l.store.append(&rec)?;
+    l.coll.apply(rec);
+    if l.store.wants_snapshot() {
+        l.coll.expire_tokens(now());
+        l.store.snapshot(&mut l.coll)?;
+    }
+    Ok(())
+}
+
+fn to_value<R: Serialize>(r: Result<R, AwsError>) -> Result<serde_json::Value, AwsError> {
+    serde_json::to_value(r?)
+        .map_err(|e| AwsError::new(ErrorType::InternalServerError, e.to_string()))
+}
+
+/// `rows` random unit vectors of length `dim` (Gaussian directions, so
+/// uniform on the sphere), row-major, reproducible from `seed`. With
+/// `around`, each row is instead `around` plus Gaussian noise of standard
+/// deviation `noise` per component, normalised: a "new photo" of that face.
+///
+/// ```
+/// let v = rollcall::faces::random_vectors(3, 8, 42, None);
+/// assert_eq!(v.len(), 24);
+/// let norm: f32 = v[..8].iter().map(|x| x * x).sum();
+/// assert!((norm - 1.0).abs() < 1e-5);
+/// assert_eq!(v, rollcall::faces::random_vectors(3, 8, 42, None));
+/// ```
+pub fn random_vectors(
+    rows: usize,
+    dim: usize,
+    seed: u64,
+    around: Option<(&[f32], f32)>,
+) -> Vec<f32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut gauss = move || {
+        // Box-Muller; 1 - u keeps the logarithm finite.
+        let (u, v): (f64, f64) = (rng.random(), rng.random());
+        ((-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    };
+    let mut out = Vec::with_capacity(rows * dim);
+    for _ in 0..rows {
+        let start = out.len();
+        for i in 0..dim {
+            let g = gauss();
+            out.push(match around {
+                Some((base, noise)) => base.get(i).copied().unwrap_or(0.0) + noise * g,
+                None => g,
+            });
+        }
+        let row = &mut out[start..];
+        let norm = row
+            .iter()
+            .map(|x| x * x)
+            .sum::<f32>()
+            .sqrt()
+            .max(f32::MIN_POSITIVE);
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+    out
+}
+
+/// The operation names served, as AWS spells them.
+pub const OPERATIONS: [&str; 16] = [
+    "CreateCollection",
+    "DeleteCollection",
+    "DescribeCollection",
+    "ListCollections",
+    "IndexFaces",
+    "ListFaces",
+    "DeleteFaces",
+    "SearchFaces",
+    "SearchFacesByImage",
+    "CreateUser",
+    "DeleteUser",
+    "ListUsers",
+    "AssociateFaces",
+    "DisassociateFaces",
+    "SearchUsers",
+    "SearchUsersByImage",
+];
+
+/// `SearchUsers` -> itself; `search-users` -> `SearchUsers`; unknown -> `None`.
+///
+/// ```
+/// assert_eq!(rollcall::faces::operation_name("search-users-by-image"), Some("SearchUsersByImage"));
+/// assert_eq!(rollcall::faces::operation_name("Frobnicate"), None);
+/// ```
+pub fn operation_name(name: &str) -> Option<&'static str> {
+    let pascal: String = name
+        .split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    OPERATIONS.iter().copied().find(|op| *op == pascal)
+}
+
+impl Engine {
+    /// Opens (creating if needed) the Rekognition part of a data directory:
+    /// `data_dir/rekognition/`. Collections load on first use.
+    pub fn open(data_dir: impl AsRef<Path>) -> Result<Engine, AwsError> {
+        let root = data_dir.as_ref().join("rekognition");
+        std::fs::create_dir_all(&root).map_err(|e| storage_error("cannot create", &root, e))?;
+        store::clean_root(&root).map_err(|e| storage_error("cannot clean", &root, e))?;
+        Ok(Engine {
+            root,
+            open: HashMap::new(),
+        })
+    }
+
+    fn load(&mut self, id: &str) -> Result<&mut Loaded, AwsError> {
+        check_collection_id(id)?;
+        if !self.open.contains_key(id) {
+            let dir = self.root.join(dir_name(id));
+            if !dir.join("meta.json").exists() {
+                return Err(AwsError::not_found(format!(
+                    "collection '{id}' does not exist"
+                )));
+            }
+            let (store, coll, _) = Store::open(&dir)?;
+            self.open.insert(id.to_string(), Loaded { coll, store });
+        }
+        self.open
+            .get_mut(id)
+            .ok_or_else(|| AwsError::not_found(format!("collection '{id}' does not exist")))
+    }
+
+    /// Runs one operation from its AWS JSON request body; gives the AWS JSON
+    /// response. `operation` is as AWS spells it (`SearchUsers`) or kebab-case
+    /// (`search-users`).
+    pub fn call(&mut self, operation: &str, body: &str) -> Result<serde_json::Value, AwsError> {
+        let op = operation_name(operation).ok_or_else(|| {
+            AwsError::invalid_parameter(format!(
+                "unknown operation '{operation}'; expected one of {}",
+                OPERATIONS.join(", ")
+            ))
+        })?;
+        match op {
+            "CreateCollection" => to_value(self.create_collection(&parse(body)?)),
+            "DeleteCollection" => to_value(self.delete_collection(&parse(body)?)),
+            "DescribeCollection" => to_value(self.describe_collection(&parse(body)?)),
+            "ListCollections" => to_value(self.list_collections(&parse(body)?)),
+            "IndexFaces" => to_value(self.index_faces(&parse(body)?)),
+            "ListFaces" => to_value(self.list_faces(&parse(body)?)),
+            "DeleteFaces" => to_value(self.delete_faces(&parse(body)?)),
+            "SearchFaces" => to_value(self.search_faces(&parse(body)?)),
+            "SearchFacesByImage" => to_value(self.search_faces_by_image(&parse(body)?)),
+            "CreateUser" => to_value(self.create_user(&parse(body)?)),
+            "DeleteUser" => to_value(self.delete_user(&parse(body)?)),
+            "ListUsers" => to_value(self.list_users(&parse(body)?)),
+            "AssociateFaces" => to_value(self.associate_faces(&parse(body)?)),
+            "DisassociateFaces" => to_value(self.disassociate_faces(&parse(body)?)),
+            "SearchUsers" => to_value(self.search_users(&parse(body)?)),
+            _ => to_value(self.search_users_by_image(&parse(body)?)),
+        }
+    }
+
+    // ---- collections ----
+
+    /// `CreateCollection`; the first face indexed fixes the dimension.
+    pub fn create_collection(
+        &mut self,
+        req: &CreateCollectionRequest,
+    ) -> Result<CreateCollectionResponse, AwsError> {
+        wire::check_tags(req.tags.as_ref())?;
+        self.create(&req.collection_id, 0, req.tags.clone().unwrap_or_default())
+    }
+
+    /// `CreateCollection` with the dimension fixed up front.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut e = rollcall::faces::Engine::open(dir.path()).unwrap();
+    /// let r = e.create_collection_with_dim("c", 128).unwrap();
+    /// assert_eq!(r.face_model_version, "vector-128");
+    /// assert!(e.index_face("c", &[1.0; 4], None).is_err()); // 4 != 128
+    /// ```
+    pub fn create_collection_with_dim(
+        &mut self,
+        id: &str,
+        dim: usize,
+    ) -> Result<CreateCollectionResponse, AwsError> {
+        if dim == 0 {
+            return Err(AwsError::invalid_parameter("dimension must be at least 1"));
+        }
+        self.create(id, dim, Default::default())
+    }
+
+    fn create(
+        &mut self,
+        id: &str,
+        dim: usize,
+        tags: std::collections::BTreeMap<String, String>,
+    ) -> Result<CreateCollectionResponse, AwsError> {
+        check_collection_id(id)?;
+        let dir = self.root.join(dir_name(id));
+        if dir.exists() {
+            return Err(AwsError::new(
+                ErrorType::ResourceAlreadyExistsException,
+                format!("collection '{id}' already exists"),
+            ));
+        }
+        let meta = Meta {
+            collection_id: id.to_string(),
+            creation_timestamp: now(),
+            dimension: dim,
+            tags,
+        };
+        store::create_dir(&self.root, &dir_name(id), &meta)
+            .map_err(|e| storage_error("cannot create", &dir, e))?;
+        Ok(CreateCollectionResponse {
+            status_code: 200,
+            collection_arn: format!("{ARN_PREFIX}{id}"),
+            face_model_version: model_version(dim),
+        })
+    }
+
+    /// `DeleteCollection`: the collection and all its faces and users.
+    pub fn delete_collection(
+        &mut self,
+        req: &CollectionRequest,
+    ) -> Result<DeleteCollectionResponse, AwsError> {
+        self.load(&req.collection_id)?;
+        self.open.remove(&req.collection_id);
+        let dir = self.root.join(dir_name(&req.collection_id));
+        store::remove_dir(&self.root, &dir).map_err(|e| storage_error("cannot delete", &dir, e))?;
+        Ok(DeleteCollectionResponse { status_code: 200 })
+    }
+
+    /// `DescribeCollection`.
+    pub fn describe_collection(
+        &mut self,
+        req: &CollectionRequest,
+    ) -> Result<DescribeCollectionResponse, AwsError> {
+        let c = &self.load(&req.collection_id)?.coll;
+        Ok(DescribeCollectionResponse {
+            face_count: c.face_count() as u64,
+            face_model_version: c.model_version(),
+            collection_arn: format!("{ARN_PREFIX}{}", c.id),
+            creation_timestamp: c.created,
+            user_count: c.user_count() as u64,
+        })
+    }
+
+    /// `ListCollections`: ids sorted, paged (`MaxResults` 0..4096, default 1000).
+    pub fn list_collections(
+        &mut self,
+        req: &ListCollectionsRequest,
+    ) -> Result<ListCollectionsResponse, AwsError> {
+        wire::check_next_token(req.next_token.as_deref())?;
+        let max = int_in("MaxResults", req.max_results, 0, 4096, 1000)?;
+        let start = read_page_token("", 'c', req.next_token.as_deref())? as usize;
+        let mut ids = Vec::new();
+        let entries = std::fs::read_dir(&self.root)
+            .map_err(|e| storage_error("cannot list", &self.root, e))?;
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with("c-") {
+                ids.push(store::read_meta(&e.path())?.collection_id);
+            }
+        }
+        ids.sort();
+        let mut resp = ListCollectionsResponse::default();
+        for id in ids.iter().skip(start).take(max) {
+            let v = self.load(id)?.coll.model_version();
+            resp.collection_ids.push(id.clone());
+            resp.face_model_versions.push(v);
+        }
+        if start + max < ids.len() {
+            resp.next_token = Some(page_token("", 'c', (start + max) as u64));
+        }
+        Ok(resp)
+    }
+
+    // ---- faces ----
+
+    /// `IndexFaces`: every row of the `.npy` in `Image.Bytes` becomes a face.
+    pub fn index_faces(&mut self, req: &IndexFacesRequest) -> Result<IndexFacesResponse, AwsError> {
+        check_collection_id(&req.collection_id)?;
+        if let Some(x) = &req.external_image_id {
+            wire::check_external_image_id("ExternalImageId", x)?;
+        }
+        wire::check_attributes(req.detection_attributes.as_deref())?;
+        wire::check_quality_filter(req.quality_filter.as_deref())?;
+        let max = int_in("MaxFaces", req.max_faces, 1, i64::MAX, i64::MAX)?;
+        let m = decode_image(&req.image)?;
+        self.index_rows(&req.collection_id, m, req.external_image_id.as_deref(), max)
+    }
+
+    /// Indexes one face vector; gives its `FaceId`.
+    pub fn index_face(
+        &mut self,
+        collection: &str,
+        vector: &[f32],
+        external_image_id: Option<&str>,
+    ) -> Result<String, AwsError> {
+        if let Some(x) = external_image_id {
+            wire::check_external_image_id("ExternalImageId", x)?;
+        }
+        let m = NpyMatrix {
+            rows: 1,
+            dim: vector.len(),
+            data: vector.to_vec(),
+        };
+        let r = self.index_rows(collection, m, external_image_id, 1)?;
+        Ok(r.face_records
+            .into_iter()
+            .next()
+            .map(|f| f.face.face_id)
+            .unwrap_or_default())
+    }
+
+    fn index_rows(
+        &mut self,
+        collection: &str,
+        mut m: NpyMatrix,
+        ext: Option<&str>,
+        max: usize,
+    ) -> Result<IndexFacesResponse, AwsError> {
+        let l = self.load(collection)?;
+        l.coll.check_dim(m.dim)?;
+        let kept = m.rows.min(max);
+        m.data.truncate(kept * m.dim);
+        normalise(&mut m.data, m.dim)?;
+        let ids: Vec<u128> = (0..kept).map(|_| uuid::Uuid::new_v4().as_u128()).collect();
+        let image = uuid::Uuid::new_v4().as_u128();
+        let mut resp = IndexFacesResponse {
+            face_model_version: model_version(m.dim),
+            unindexed_faces: (kept..m.rows)
+                .map(|_| UnindexedFace {
+                    reasons: vec!["EXCEEDS_MAX_FACES".into()],
+                    face_detail: FaceDetail { confidence: 100.0 },
+                })
+                .collect(),
+            ..Default::default()
+        };
+        if kept == 0 {
+            return Ok(resp);
+        }
+        let exts = vec![ext.map(str::to_string); kept];
+        let op = Op::Index {
+            image,
+            exts,
+            dim: m.dim,
+            ids: ids.clone(),
+            vectors: m.data,
+        };
+        commit(l, op, None)?;
+        for id in ids {
+            let row = l.coll.face_row("FaceId", id)?;
+            resp.face_records.push(FaceRecord {
+                face: l.coll.face(row),
+                face_detail: FaceDetail { confidence: 100.0 },
+            });
+        }
+        Ok(resp)
+    }
+
+    /// Bulk import: `vectors` holds `vectors.len() / dim` rows; each becomes
+    /// a face with the matching external id (if given). Written as one
+    /// snapshot (atomic: all faces or none). Gives the new `FaceId`s.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut e = rollcall::faces::Engine::open(dir.path()).unwrap();
+    /// e.call("CreateCollection", r#"{"CollectionId": "c"}"#).unwrap();
+    /// let ids = e.import_faces("c", vec![1.0, 0.0, 0.0, 1.0], 2, None).unwrap();
+    /// assert_eq!(ids.len(), 2);
+    /// ```
+    pub fn import_faces(
+        &mut self,
+        collection: &str,
+        mut vectors: Vec<f32>,
+        dim: usize,
+        external_ids: Option<Vec<String>>,
+    ) -> Result<Vec<String>, AwsError> {
+        if dim == 0 || vectors.len() % dim != 0 {
+            return Err(AwsError::invalid_parameter(format!(
+                "{} values do not make rows of length {dim}",
+                vectors.len()
+            )));
+        }
+        let rows = vectors.len() / dim;
+        let exts = match external_ids {
+            None => vec![None; rows],
+            Some(x) if x.len() == rows => {
+                for (i, e) in x.iter().enumerate() {
+                    wire::check_external_image_id(&format!("external id {}", i + 1), e)?;
+                }
+                x.into_iter().map(Some).collect()
+            }
+            Some(x) => {
+                return Err(AwsError::invalid_parameter(format!(
+                    "{} external ids for {rows} vectors",
+                    x.len()
+                )))
+            }
+        };
+        let l = self.load(collection)?;
+        l.coll.check_dim(dim)?;
+        vectors
+            .par_chunks_mut(dim * 4096)
+            .try_for_each(|chunk| normalise(chunk, dim))?;
+        let ids: Vec<u128> = (0..rows).map(|_| uuid::Uuid::new_v4().as_u128()).collect();
+        let names = ids.iter().map(|&id| face_id_string(id)).collect();
+        let image = uuid::Uuid::new_v4().as_u128();
+        let rec = Record {
+            seq: l.coll.last_record + 1,
+            op: Op::Index {
+                image,
+                exts,
+                dim,
+                ids,
+                vectors,
+            },
+            token: None,
+        };
+        l.coll.apply(rec);
+        if let Err(e) = l.store.snapshot(&mut l.coll) {
+            // The import is not on disk: forget it in memory too.
+            self.open.remove(collection);
+            return Err(e);
+        }
+        Ok(names)
+    }
+
+    /// Writes a snapshot of the collection now and empties its log.
+    pub fn checkpoint(&mut self, collection: &str) -> Result<(), AwsError> {
+        let l = self.load(collection)?;
+        l.coll.expire_tokens(now());
+        l.store.snapshot(&mut l.coll)
+    }
+
+    /// `ListFaces`: faces in indexing order, paged (`MaxResults` 0..4096,
+    /// default 1000), optionally only a user's or only given ids.
+    pub fn list_faces(&mut self, req: &ListFacesRequest) -> Result<ListFacesResponse, AwsError> {
+        wire::check_next_token(req.next_token.as_deref())?;
+        let max = int_in("MaxResults", req.max_results, 0, 4096, 1000)?;
+        if let Some(u) = &req.user_id {
+            check_user_id("UserId", u)?;
+        }
+        let only = req
+            .face_ids
+            .as_deref()
+            .map(|ids| parse_face_ids("FaceIds", ids, 1, 4096))
+            .transpose()?;
+        let c = &self.load(&req.collection_id)?.coll;
+        let start = read_page_token(&c.id, 'f', req.next_token.as_deref())?;
+        let user = req.user_id.as_deref().map(|u| c.slot_of(u)).transpose()?;
+        let (faces, next_token) = c.list_faces(start, max, user, only.as_deref());
+        Ok(ListFacesResponse {
+            faces,
+            next_token,
+            face_model_version: c.model_version(),
+        })
+    }
+
+    /// `DeleteFaces`: 1..4096 ids; deleted faces leave their users too.
+    pub fn delete_faces(
+        &mut self,
+        req: &DeleteFacesRequest,
+    ) -> Result<DeleteFacesResponse, AwsError> {
+        let ids = parse_face_ids("FaceIds", &req.face_ids, 1, 4096)?;
+        let l = self.load(&req.collection_id)?;
+        let (op, resp) = l.coll.plan_delete_faces(&ids);
+        commit(l, op, None)?;
+        Ok(resp)
+    }
+
+    // ---- face search ----
+
+    fn search_args(max: Option<i64>, threshold: Option<f64>) -> Result<(usize, f32), AwsError> {
+        Ok((
+            int_in("MaxFaces", max, 1, 4096, 80)?,
+            percent(
+                "FaceMatchThreshold",
+                threshold,
+                DEFAULT_FACE_MATCH_THRESHOLD,
+            )?,
+        ))
+    }
+
+    /// `SearchFaces`: the faces most like a stored face (itself excluded).
+    pub fn search_faces(
+        &mut self,
+        req: &SearchFacesRequest,
+    ) -> Result<SearchFacesResponse, AwsError> {
+        let id = parse_face_id("FaceId", &req.face_id)?;
+        let (k, threshold) = Self::search_args(req.max_faces, req.face_match_threshold)?;
+        let c = &self.load(&req.collection_id)?.coll;
+        let row = c.face_row("FaceId", id)?;
+        let probe = c.probe_of_face(row);
+        Ok(SearchFacesResponse {
+            searched_face_id: face_id_string(id),
+            face_matches: c
+                .search_faces(&probe, k, threshold, Some(row))
+                .into_iter()
+                .next()
+                .unwrap_or_default(),
+            face_model_version: c.model_version(),
+        })
+    }
+
+    /// `SearchFacesByImage`: the first row of the `.npy` is the probe.
+    pub fn search_faces_by_image(
+        &mut self,
+        req: &SearchFacesByImageRequest,
+    ) -> Result<SearchFacesByImageResponse, AwsError> {
+        check_collection_id(&req.collection_id)?;
+        let (k, threshold) = Self::search_args(req.max_faces, req.face_match_threshold)?;
+        wire::check_quality_filter(req.quality_filter.as_deref())?;
+        let m = decode_image(&req.image)?;
+        let face_matches = self
+            .search_batch(&req.collection_id, first_row(&m)?, k, threshold)?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let face_model_version = self.load(&req.collection_id)?.coll.model_version();
+        Ok(SearchFacesByImageResponse {
+            searched_face_confidence: 100.0,
+            face_matches,
+            face_model_version,
+        })
+    }
+
+    /// The `k` faces most similar to one probe vector (similarity >= `threshold`).
+    pub fn search_vector(
+        &mut self,
+        collection: &str,
+        probe: &[f32],
+        k: usize,
+        threshold: f32,
+    ) -> Result<Vec<FaceMatch>, AwsError> {
+        Ok(self
+            .search_batch(collection, probe, k, threshold)?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// Several probes at once (`probes` row-major, one probe per row): one
+    /// result list per probe, computed with blocked matrix multiplication.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut e = rollcall::faces::Engine::open(dir.path()).unwrap();
+    /// e.create_collection_with_dim("c", 2).unwrap();
+    /// let x = e.index_face("c", &[1.0, 0.0], None).unwrap();
+    /// let y = e.index_face("c", &[0.0, 1.0], None).unwrap();
+    /// let r = e.search_batch("c", &[1.0, 0.1, 0.1, 1.0], 1, 50.0).unwrap();
+    /// assert_eq!((r[0][0].face.face_id.clone(), r[1][0].face.face_id.clone()), (x, y));
+    /// ```
+    pub fn search_batch(
+        &mut self,
+        collection: &str,
+        probes: &[f32],
+        k: usize,
+        threshold: f32,
+    ) -> Result<Vec<Vec<FaceMatch>>, AwsError> {
+        let c = &self.load(collection)?.coll;
+        let probes = Self::probes(c, probes)?;
+        Ok(c.search_faces(&probes, k, threshold, None))
+    }
+
+    fn probes(c: &Collection, probes: &[f32]) -> Result<Vec<f32>, AwsError> {
+        if c.dim == 0 {
+            return Ok(Vec::new());
+        }
+        if probes.len() % c.dim != 0 || probes.is_empty() {
+            return Err(AwsError::invalid_parameter(format!(
+                "probe length {} is not a multiple of the collection's dimension {}",
+                probes.len(),
+                c.dim
+            )));
+        }
+        let mut p = probes.to_vec();
+        normalise(&mut p, c.dim)?;
+        Ok(p)
+    }
+
+    // ---- users ----
+
+    fn user_args(req: &UserRequest) -> Result<(), AwsError> {
+        check_collection_id(&req.collection_id)?;
+        check_user_id("UserId", &req.user_id)?;
+        check_token(req.client_request_token.as_deref())
+    }
+
+    fn idempotent<R, P>(
+        &mut self,
+        collection: &str,
+        api: Api,
+        token: Option<&str>,
+        params: &P,
+        plan: impl FnOnce(&Collection) -> Result<(Op, R), AwsError>,
+    ) -> Result<R, AwsError>
+    where
+        R: Serialize + DeserializeOwned,
+        P: Serialize,
+    {
+        let at = now();
+        let fp = fingerprint(params);
+        let l = self.load(collection)?;
+        if let Some(r) = l.coll.replay(api, token, &fp, at)? {
+            return Ok(r);
+        }
+        let (op, resp) = plan(&l.coll)?;
+        commit(l, op, token_entry(api, token, fp, &resp, at))?;
+        Ok(resp)
+    }
+
+    /// `CreateUser`: the user starts `CREATED`.
+    pub fn create_user(&mut self, req: &UserRequest) -> Result<EmptyResponse, AwsError> {
+        Self::user_args(req)?;
+        self.idempotent(
+            &req.collection_id,
+            Api::CreateUser,
+            req.client_request_token.as_deref(),
+            &req.user_id,
+            |c| Ok((c.plan_create_user(&req.user_id)?, EmptyResponse {})),
+        )
+    }
+
+    /// `DeleteUser`: its faces stay in the collection, unowned.
+    pub fn delete_user(&mut self, req: &UserRequest) -> Result<EmptyResponse, AwsError> {
+        Self::user_args(req)?;
+        self.idempotent(
+            &req.collection_id,
+            Api::DeleteUser,
+            req.client_request_token.as_deref(),
+            &req.user_id,
+            |c| Ok((c.plan_delete_user(&req.user_id)?, EmptyResponse {})),
+        )
+    }
+
+    /// `ListUsers`: users in creation order, paged (`MaxResults` 1..500, default 100).
+    pub fn list_users(&mut self, req: &ListUsersRequest) -> Result<ListUsersResponse, AwsError> {
+        wire::check_next_token(req.next_token.as_deref())?;
+        let max = int_in("MaxResults", req.max_results, 1, 500, 100)?;
+        let c = &self.load(&req.collection_id)?.coll;
+        let start = read_page_token(&c.id, 'u', req.next_token.as_deref())?;
+        let (users, next_token) = c.list_users(start, max);
+        Ok(ListUsersResponse { users, next_token })
+    }
+
+    /// `AssociateFaces`: 1..100 faces to a user (default threshold 75).
+    pub fn associate_faces(
+        &mut self,
+        req: &AssociateFacesRequest,
+    ) -> Result<AssociateFacesResponse, AwsError> {
+        check_collection_id(&req.collection_id)?;
+        check_user_id("UserId", &req.user_id)?;
+        check_token(req.client_request_token.as_deref())?;
+        let ids = parse_face_ids("FaceIds", &req.face_ids, 1, 100)?;
+        let threshold = percent(
+            "UserMatchThreshold",
+            req.user_match_threshold,
+            DEFAULT_ASSOCIATE_THRESHOLD,
+        )?;
+        let params = (&req.user_id, &ids, threshold);
+        self.idempotent(
+            &req.collection_id,
+            Api::AssociateFaces,
+            req.client_request_token.as_deref(),
+            &params,
+            |c| c.plan_associate(&req.user_id, &ids, threshold),
+        )
+    }
+
+    /// `DisassociateFaces`: 1..100 faces taken from a user.
+    pub fn disassociate_faces(
+        &mut self,
+        req: &DisassociateFacesRequest,
+    ) -> Result<DisassociateFacesResponse, AwsError> {
+        check_collection_id(&req.collection_id)?;
+        check_user_id("UserId", &req.user_id)?;
+        check_token(req.client_request_token.as_deref())?;
+        let ids = parse_face_ids("FaceIds", &req.face_ids, 1, 100)?;
+        let params = (&req.user_id, &ids);
+        self.idempotent(
+            &req.collection_id,
+            Api::DisassociateFaces,
+            req.client_request_token.as_deref(),
+            &params,
+            |c| c.plan_disassociate(&req.user_id, &ids),
+        )
+    }
+
+    // ---- user search ----
+
+    fn user_search_args(
+        max: Option<i64>,
+        threshold: Option<f64>,
+    ) -> Result<(usize, f32), AwsError> {
+        Ok((
+            int_in("MaxUsers", max, 1, 500, 10)?,
+            percent(
+                "UserMatchThreshold",
+                threshold,
+                DEFAULT_USER_SEARCH_THRESHOLD,
+            )?,
+        ))
+    }
+
+    /// `SearchUsers` by `FaceId` or by `UserId` (exactly one).
+    pub fn search_users(
+        &mut self,
+        req: &SearchUsersRequest,
+    ) -> Result<SearchUsersResponse, AwsError> {
+        check_collection_id(&req.collection_id)?;
+        let (k, threshold) = Self::user_search_args(req.max_users, req.user_match_threshold)?;
+        let c = &self.load(&req.collection_id)?.coll;
+        let mut resp = SearchUsersResponse {
+            face_model_version: c.model_version(),
+            ..Default::default()
+        };
+        let (probes, exclude) = match (&req.face_id, &req.user_id) {
+            (Some(face), None) => {
+                let id = parse_face_id("FaceId", face)?;
+                resp.searched_face = Some(FaceIdEntry {
+                    face_id: face_id_string(id),
+                });
+                (c.probe_of_face(c.face_row("FaceId", id)?), None)
+            }
+            (None, Some(user)) => {
+                check_user_id("UserId", user)?;
+                resp.searched_user = Some(SearchedUser {
+                    user_id: user.clone(),
+                });
+                let (p, slot) = c.probes_of_user(user)?;
+                (p, Some(slot))
+            }
+            _ => {
+                return Err(AwsError::invalid_parameter(
+                    "SearchUsers: give exactly one of FaceId and UserId",
+                ))
+            }
+        };
+        resp.user_matches = c.search_users(&probes, k, threshold, exclude);
+        Ok(resp)
+    }
+
+    /// `SearchUsersByImage`: the first row of the `.npy` is the probe.
+    pub fn search_users_by_image(
+        &mut self,
+        req: &SearchUsersByImageRequest,
+    ) -> Result<SearchUsersByImageResponse, AwsError> {
+        check_collection_id(&req.collection_id)?;
+        let (k, threshold) = Self::user_search_args(req.max_users, req.user_match_threshold)?;
+        wire::check_quality_filter(req.quality_filter.as_deref())?;
+        let m = decode_image(&req.image)?;
+        let user_matches =
+            self.search_users_by_vector(&req.collection_id, first_row(&m)?, k, threshold)?;
+        Ok(SearchUsersByImageResponse {
+            user_matches,
+            face_model_version: model_version(m.dim),
+            searched_face: SearchedFaceDetails {
+                face_detail: FaceDetail { confidence: 100.0 },
+            },
+            unsearched_faces: (1..m.rows)
+                .map(|_| UnsearchedFace {
+                    face_details: FaceDetail { confidence: 100.0 },
+                    reasons: vec!["FACE_NOT_LARGEST".into()],
+                })
+                .collect(),
+        })
+    }
+
+    /// The `k` users most similar to a probe vector (a user scores its best face).
+    pub fn search_users_by_vector(
+        &mut self,
+        collection: &str,
+        probe: &[f32],
+        k: usize,
+        threshold: f32,
+    ) -> Result<Vec<UserMatch>, AwsError> {
+        let c = &self.load(collection)?.coll;
+        let probes = Self::probes(c, probe)?;
+        Ok(c.search_users(&probes, k, threshold, None))
+    }
+}

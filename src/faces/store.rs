@@ -1,0 +1,508 @@
+//! Durable storage of one collection: takes records and whole collections,
+//! gives them back after a restart or a crash.
+//!
+//! A collection directory holds `meta.json` (id, creation time, fixed
+//! dimension, tags; written once), `snapshot.bin` (the whole state, written
+//! to a temporary name, fsynced, renamed, directory fsynced) and `log.bin`,
+//! an append-only list of `[len u32][crc32 u32][payload]` records, each
+//! fsynced before the call that made it returns. Opening loads the snapshot
+//! and replays the records after it; a torn or corrupt tail (a crash in the
+//! middle of an append) is cut off.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::codec::{extend_f32_bytes, extend_f32_from_bytes, CodecError, Reader, Writer};
+use super::collection::{Api, Collection, FaceRow, Op, Record, TokenEntry, UserSlot};
+use super::search::DELETED;
+use crate::{AwsError, ErrorType};
+
+const SNAPSHOT_MAGIC: &[u8; 8] = b"RCSNAP01";
+/// Write a snapshot once the log outgrows this and half the snapshot.
+const LOG_SNAPSHOT_MIN: u64 = 64 << 20;
+
+/// `InternalServerError` for a storage failure.
+pub(crate) fn storage_error(what: &str, path: &Path, e: impl std::fmt::Display) -> AwsError {
+    AwsError::new(
+        ErrorType::InternalServerError,
+        format!("{what} '{}': {e}", path.display()),
+    )
+}
+
+/// What `meta.json` records about a collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Meta {
+    pub(crate) collection_id: String,
+    pub(crate) creation_timestamp: u64,
+    pub(crate) dimension: usize,
+    #[serde(default)]
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates a collection directory atomically: built under a temporary name,
+/// then renamed into place.
+pub(crate) fn create_dir(root: &Path, name: &str, meta: &Meta) -> io::Result<PathBuf> {
+    fs::create_dir_all(root)?;
+    let tmp = root.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+    fs::create_dir(&tmp)?;
+    let mut f = File::create(tmp.join("meta.json"))?;
+    f.write_all(&serde_json::to_vec_pretty(meta).map_err(io::Error::other)?)?;
+    f.sync_all()?;
+    File::create(tmp.join("log.bin"))?.sync_all()?;
+    sync_dir(&tmp)?;
+    let dest = root.join(name);
+    fs::rename(&tmp, &dest)?;
+    sync_dir(root)?;
+    Ok(dest)
+}
+
+/// Removes a collection directory: renamed away first (atomic), then deleted.
+pub(crate) fn remove_dir(root: &Path, dir: &Path) -> io::Result<()> {
+    let trash = root.join(format!(".trash-{}", uuid::Uuid::new_v4()));
+    fs::rename(dir, &trash)?;
+    sync_dir(root)?;
+    fs::remove_dir_all(&trash)
+}
+
+/// Removes what a crash may have left half-made in `root`.
+pub(crate) fn clean_root(root: &Path) -> io::Result<()> {
+    let Ok(entries) = fs::read_dir(root) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".tmp-") || name.starts_with(".trash-") {
+            fs::remove_dir_all(e.path())?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn read_meta(dir: &Path) -> Result<Meta, AwsError> {
+    let path = dir.join("meta.json");
+    let text = fs::read_to_string(&path).map_err(|e| storage_error("cannot read", &path, e))?;
+    serde_json::from_str(&text).map_err(|e| storage_error("corrupt", &path, e))
+}
+
+/// The open files of one collection.
+#[derive(Debug)]
+pub(crate) struct Store {
+    dir: PathBuf,
+    log: File,
+    log_len: u64,
+    snapshot_len: u64,
+}
+
+impl Store {
+    /// Opens a collection directory: snapshot, then the log after it.
+    pub(crate) fn open(dir: &Path) -> Result<(Store, Collection, Meta), AwsError> {
+        let meta = read_meta(dir)?;
+        let snap_path = dir.join("snapshot.bin");
+        let (mut coll, snapshot_len) = match File::open(&snap_path) {
+            Ok(f) => {
+                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                (
+                    read_snapshot(f)
+                        .map_err(|e| storage_error("corrupt snapshot", &snap_path, e))?,
+                    len,
+                )
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (
+                Collection::new(
+                    meta.collection_id.clone(),
+                    meta.creation_timestamp,
+                    meta.dimension,
+                ),
+                0,
+            ),
+            Err(e) => return Err(storage_error("cannot open", &snap_path, e)),
+        };
+        let log_path = dir.join("log.bin");
+        let io_err = |e| storage_error("cannot read log", &log_path, e);
+        let mut log = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&log_path)
+            .map_err(io_err)?;
+        let mut bytes = Vec::new();
+        log.read_to_end(&mut bytes).map_err(io_err)?;
+        let mut pos = 0usize;
+        while let Some((rec, next)) = next_record(&bytes, pos) {
+            if rec.seq > coll.last_record {
+                coll.apply(rec);
+            }
+            pos = next;
+        }
+        if pos < bytes.len() {
+            // A torn or corrupt tail: the append it belongs to never returned.
+            log.set_len(pos as u64).map_err(io_err)?;
+            log.sync_all().map_err(io_err)?;
+        }
+        let store = Store {
+            dir: dir.to_path_buf(),
+            log,
+            log_len: pos as u64,
+            snapshot_len,
+        };
+        Ok((store, coll, meta))
+    }
+
+    /// Appends one record and waits until it is on disk.
+    pub(crate) fn append(&mut self, rec: &Record) -> Result<(), AwsError> {
+        let payload = encode_record(rec);
+        let mut frame = Vec::with_capacity(payload.len() + 8);
+        frame.extend_from_slice(
+            &u32::try_from(payload.len())
+                .unwrap_or(u32::MAX)
+                .to_le_bytes(),
+        );
+        frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        frame.extend_from_slice(&payload);
+        let path = self.dir.join("log.bin");
+        if payload.len() > u32::MAX as usize {
+            return Err(storage_error("record too large for", &path, payload.len()));
+        }
+        self.log
+            .write_all(&frame)
+            .map_err(|e| storage_error("cannot append to", &path, e))?;
+        self.log
+            .sync_data()
+            .map_err(|e| storage_error("cannot sync", &path, e))?;
+        self.log_len += frame.len() as u64;
+        Ok(())
+    }
+
+    /// Whether the log has grown enough to fold into a new snapshot.
+    pub(crate) fn wants_snapshot(&self) -> bool {
+        self.log_len > LOG_SNAPSHOT_MIN.max(self.snapshot_len / 2)
+    }
+
+    /// Writes the whole collection as the new snapshot (compacting it
+    /// first), then empties the log.
+    pub(crate) fn snapshot(&mut self, coll: &mut Collection) -> Result<(), AwsError> {
+        coll.compact();
+        let tmp = self.dir.join("snapshot.tmp");
+        let dest = self.dir.join("snapshot.bin");
+        let err = |e| storage_error("cannot write snapshot", &tmp, e);
+        let file = File::create(&tmp).map_err(err)?;
+        self.snapshot_len = write_snapshot(coll, file).map_err(err)?;
+        fs::rename(&tmp, &dest).map_err(err)?;
+        sync_dir(&self.dir).map_err(err)?;
+        let log_path = self.dir.join("log.bin");
+        self.log
+            .set_len(0)
+            .map_err(|e| storage_error("cannot truncate", &log_path, e))?;
+        self.log
+            .sync_all()
+            .map_err(|e| storage_error("cannot sync", &log_path, e))?;
+        self.log_len = 0;
+        Ok(())
+    }
+}
+
+/// The record starting at `pos` and the position after it, if whole and intact.
+fn next_record(bytes: &[u8], pos: usize) -> Option<(Record, usize)> {
+    let head = bytes.get(pos..pos + 8)?;
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    let payload = bytes.get(pos + 8..pos + 8 + len)?;
+    if crc32fast::hash(payload) != crc {
+        return None;
+    }
+    let rec = decode_record(payload).ok()?;
+    Some((rec, pos + 8 + len))
+}
+
+fn encode_record(rec: &Record) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u64(rec.seq);
+    match &rec.op {
+        Op::Index {
+            image,
+            exts,
+            dim,
+            ids,
+            vectors,
+        } => {
+            w.u8(1);
+            w.u128(*image);
+            w.len(*dim);
+            w.len(ids.len());
+            for (&id, ext) in ids.iter().zip(exts) {
+                w.u128(id);
+                w.opt_str(ext.as_deref());
+            }
+            w.f32s(vectors);
+        }
+        Op::DeleteFaces(ids) => {
+            w.u8(2);
+            w.len(ids.len());
+            ids.iter().for_each(|&id| w.u128(id));
+        }
+        Op::CreateUser(u) => {
+            w.u8(3);
+            w.str(u);
+        }
+        Op::DeleteUser(u) => {
+            w.u8(4);
+            w.str(u);
+        }
+        Op::Associate(u, ids) | Op::Disassociate(u, ids) => {
+            w.u8(if matches!(rec.op, Op::Associate(..)) {
+                5
+            } else {
+                6
+            });
+            w.str(u);
+            w.len(ids.len());
+            ids.iter().for_each(|&id| w.u128(id));
+        }
+        Op::Nothing => w.u8(0),
+    }
+    match &rec.token {
+        None => w.u8(0),
+        Some(t) => {
+            w.u8(1);
+            write_token(&mut w, t);
+        }
+    }
+    w.buf
+}
+
+fn write_token(w: &mut Writer, t: &TokenEntry) {
+    w.u8(t.api as u8);
+    w.str(&t.token);
+    w.str(&t.fingerprint);
+    w.str(&t.response);
+    w.u64(t.at);
+}
+
+fn read_token(r: &mut Reader<'_>) -> Result<TokenEntry, CodecError> {
+    Ok(TokenEntry {
+        api: Api::from_u8(r.u8()?).ok_or(CodecError("bad api"))?,
+        token: r.str()?,
+        fingerprint: r.str()?,
+        response: r.str()?,
+        at: r.u64()?,
+    })
+}
+
+fn read_ids(r: &mut Reader<'_>) -> Result<Vec<u128>, CodecError> {
+    let n = r.count(16)?;
+    (0..n).map(|_| r.u128()).collect()
+}
+
+fn decode_record(payload: &[u8]) -> Result<Record, CodecError> {
+    let mut r = Reader::new(payload);
+    let seq = r.u64()?;
+    let op = match r.u8()? {
+        0 => Op::Nothing,
+        1 => {
+            let image = r.u128()?;
+            let dim = r.u64()? as usize;
+            let n = r.count(17)?;
+            let (mut ids, mut exts) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            for _ in 0..n {
+                ids.push(r.u128()?);
+                exts.push(r.opt_str()?);
+            }
+            let vectors = r.f32s()?;
+            Op::Index {
+                image,
+                exts,
+                dim,
+                ids,
+                vectors,
+            }
+        }
+        2 => Op::DeleteFaces(read_ids(&mut r)?),
+        3 => Op::CreateUser(r.str()?),
+        4 => Op::DeleteUser(r.str()?),
+        5 => Op::Associate(r.str()?, read_ids(&mut r)?),
+        6 => Op::Disassociate(r.str()?, read_ids(&mut r)?),
+        _ => return Err(CodecError("bad op")),
+    };
+    let token = match r.u8()? {
+        0 => None,
+        1 => Some(read_token(&mut r)?),
+        _ => return Err(CodecError("bad token tag")),
+    };
+    if !r.is_empty() {
+        return Err(CodecError("trailing bytes"));
+    }
+    Ok(Record { seq, op, token })
+}
+
+/// A writer that keeps a CRC32 of everything written.
+struct Crc<W> {
+    inner: W,
+    hasher: crc32fast::Hasher,
+    written: u64,
+}
+
+impl<W: Write> Crc<W> {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hasher.update(bytes);
+        self.written += bytes.len() as u64;
+        self.inner.write_all(bytes)
+    }
+}
+
+/// Writes a snapshot of a compacted collection; gives its length in bytes.
+fn write_snapshot(coll: &Collection, file: File) -> io::Result<u64> {
+    let mut w = Writer::default();
+    w.str(&coll.id);
+    w.u64(coll.created);
+    w.len(coll.dim);
+    w.u64(coll.next_seq);
+    w.u64(coll.last_record);
+    w.len(coll.faces.len());
+    for ((f, &id), &owner) in coll.faces.iter().zip(&coll.ids).zip(&coll.owner) {
+        w.u128(id);
+        w.u128(f.image);
+        w.u64(f.seq);
+        w.u32(owner);
+        w.opt_str(f.ext.as_deref());
+    }
+    w.len(coll.users.len());
+    for u in &coll.users {
+        w.str(&u.id);
+        w.u64(u.seq);
+        w.len(u.faces.len());
+        u.faces.iter().for_each(|&r| w.u32(r));
+    }
+    w.len(coll.tokens.len());
+    coll.tokens.values().for_each(|t| write_token(&mut w, t));
+
+    let mut out = Crc {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: crc32fast::Hasher::new(),
+        written: 0,
+    };
+    out.put(SNAPSHOT_MAGIC)?;
+    out.put(&(w.buf.len() as u64).to_le_bytes())?;
+    out.put(&w.buf)?;
+    out.put(&(coll.vectors.len() as u64).to_le_bytes())?;
+    let mut buf = Vec::with_capacity(1 << 20);
+    for chunk in coll.vectors.chunks(1 << 18) {
+        buf.clear();
+        extend_f32_bytes(&mut buf, chunk);
+        out.put(&buf)?;
+    }
+    let crc = out.hasher.clone().finalize();
+    out.inner.write_all(&crc.to_le_bytes())?;
+    let file = out.inner.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(out.written + 4)
+}
+
+/// Reads a snapshot, streaming the vectors straight into the matrix.
+fn read_snapshot(file: File) -> io::Result<Collection> {
+    let corrupt = |e: CodecError| io::Error::new(io::ErrorKind::InvalidData, e);
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let mut hasher = crc32fast::Hasher::new();
+    let mut read = |buf: &mut [u8]| -> io::Result<()> {
+        input.read_exact(buf)?;
+        hasher.update(buf);
+        Ok(())
+    };
+    let mut head = [0u8; 16];
+    read(&mut head)?;
+    if &head[..8] != SNAPSHOT_MAGIC {
+        return Err(corrupt(CodecError("not a snapshot")));
+    }
+    let meta_len = u64::from_le_bytes(head[8..16].try_into().unwrap_or_default());
+    let meta_len = usize::try_from(meta_len)
+        .ok()
+        .filter(|&n| n < 1 << 34)
+        .ok_or(corrupt(CodecError("meta too long")))?;
+    let mut meta = vec![0u8; meta_len];
+    read(&mut meta)?;
+    let mut count = [0u8; 8];
+    read(&mut count)?;
+    let count = usize::try_from(u64::from_le_bytes(count))
+        .map_err(|_| corrupt(CodecError("too many values")))?;
+    let mut vectors: Vec<f32> = Vec::new();
+    vectors
+        .try_reserve_exact(count)
+        .map_err(|_| corrupt(CodecError("too many values")))?;
+    let mut buf = vec![0u8; 1 << 20];
+    while vectors.len() < count {
+        let n = ((count - vectors.len()) * 4).min(buf.len());
+        read(&mut buf[..n])?;
+        extend_f32_from_bytes(&mut vectors, &buf[..n]);
+    }
+    let expected = hasher.finalize();
+    let mut crc = [0u8; 4];
+    input.read_exact(&mut crc)?;
+    if u32::from_le_bytes(crc) != expected {
+        return Err(corrupt(CodecError("checksum mismatch")));
+    }
+    decode_snapshot_meta(&meta, vectors).map_err(corrupt)
+}
+
+fn decode_snapshot_meta(meta: &[u8], vectors: Vec<f32>) -> Result<Collection, CodecError> {
+    let mut r = Reader::new(meta);
+    let mut c = Collection::new(r.str()?, r.u64()?, r.u64()? as usize);
+    c.next_seq = r.u64()?;
+    c.last_record = r.u64()?;
+    let n = r.count(16 + 16 + 8 + 4 + 1)?;
+    if vectors.len() != n * c.dim {
+        return Err(CodecError("matrix size does not match faces"));
+    }
+    c.vectors = vectors;
+    c.faces.reserve_exact(n);
+    c.ids.reserve_exact(n);
+    c.owner.reserve_exact(n);
+    c.face_index.reserve(n);
+    for row in 0..n {
+        let id = r.u128()?;
+        let image = r.u128()?;
+        let seq = r.u64()?;
+        c.owner.push(r.u32()?);
+        let ext = r.opt_str()?.map(String::into_boxed_str);
+        c.faces.push(FaceRow { image, seq, ext });
+        c.ids.push(id);
+        c.face_index.insert(id, row as u32);
+    }
+    let users = r.count(8 + 8 + 8)?;
+    for slot in 0..users {
+        let id = r.str()?;
+        let seq = r.u64()?;
+        let k = r.count(4)?;
+        let faces = (0..k).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+        if faces.iter().any(|&f| f as usize >= n) {
+            return Err(CodecError("face row out of range"));
+        }
+        c.user_index.insert(id.clone(), slot as u32);
+        c.users.push(UserSlot {
+            id,
+            seq,
+            faces,
+            deleted: false,
+        });
+    }
+    if c.owner
+        .iter()
+        .any(|&o| o < DELETED && o as usize >= c.users.len())
+    {
+        return Err(CodecError("owner out of range"));
+    }
+    let tokens = r.count(1)?;
+    for _ in 0..tokens {
+        let t = read_token(&mut r)?;
+        c.tokens.insert((t.api, t.token.clone()), t);
+    }
+    Ok(c)
+}

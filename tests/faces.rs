@@ -1,0 +1,982 @@
+//! Black-box tests of the face-matching library API: the search against a
+//! brute-force f64 reference, a state machine against a plain model of
+//! SPEC section 4, one test per error case, and durability (reopen, torn
+//! log tail, kill -9 of a writing child process).
+
+use std::collections::{BTreeMap, HashMap};
+
+use proptest::prelude::*;
+use rollcall::faces::*;
+use rollcall::ErrorType;
+use serde_json::json;
+
+fn engine() -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(dir.path()).unwrap();
+    (dir, e)
+}
+
+fn call(e: &mut Engine, op: &str, body: serde_json::Value) -> Result<serde_json::Value, rollcall::AwsError> {
+    e.call(op, &body.to_string())
+}
+
+fn ok(e: &mut Engine, op: &str, body: serde_json::Value) -> serde_json::Value {
+    call(e, op, body.clone()).unwrap_or_else(|err| panic!("{op} {body}: {err}"))
+}
+
+fn fails(e: &mut Engine, op: &str, body: serde_json::Value, kind: ErrorType, needle: &str) {
+    let err = call(e, op, body.clone()).expect_err(&format!("{op} {body} must fail"));
+    assert_eq!(err.kind, kind, "{op} {body}: {err}");
+    assert!(err.message.contains(needle), "{op}: message {:?} lacks {needle:?}", err.message);
+}
+
+fn image(rows: usize, dim: usize, data: &[f32]) -> serde_json::Value {
+    use base64::Engine as _;
+    json!({ "Bytes": base64::engine::general_purpose::STANDARD.encode(npy_bytes(rows, dim, data)) })
+}
+
+// ---------------------------------------------------------------------------
+// Search against a brute-force f64 reference.
+
+/// A random collection: vectors (some exact copies of others), owners,
+/// deleted faces.
+#[derive(Debug, Clone)]
+struct World {
+    dim: usize,
+    vectors: Vec<Vec<f32>>,
+    /// Pool identity of each vector: copies share it.
+    origin: Vec<usize>,
+    owner: Vec<Option<usize>>,
+    deleted: Vec<bool>,
+    users: usize,
+}
+
+fn world() -> impl Strategy<Value = World> {
+    (2usize..7, 1usize..40, 0usize..6).prop_flat_map(|(dim, n, users)| {
+        (
+            prop::collection::vec(prop::collection::vec(-1.0f32..1.0, dim), n),
+            prop::collection::vec(prop::option::weighted(0.3, 0usize..n), n),
+            prop::collection::vec(prop::option::weighted(0.7, 0usize..users.max(1)), n),
+            prop::collection::vec(prop::bool::weighted(0.15), n),
+        )
+            .prop_map(move |(raw, copy_of, owner, deleted)| {
+                let mut vectors: Vec<Vec<f32>> = Vec::new();
+                let mut origin = Vec::new();
+                for (i, v) in raw.into_iter().enumerate() {
+                    let v = if v.iter().all(|x| x.abs() < 1e-3) { vec![1.0; dim] } else { v };
+                    match copy_of[i].filter(|&j| j < i) {
+                        Some(j) => {
+                            vectors.push(vectors[j].clone());
+                            origin.push(origin[j]);
+                        }
+                        None => {
+                            vectors.push(v);
+                            origin.push(i);
+                        }
+                    }
+                }
+                let owner = owner.into_iter().map(|o| o.filter(|_| users > 0)).collect();
+                World { dim, vectors, origin, owner, deleted, users }
+            })
+    })
+}
+
+fn cos64(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+/// Builds the world in an engine; gives face ids per vector and user names.
+fn build(e: &mut Engine, w: &World) -> (Vec<String>, Vec<String>) {
+    e.create_collection_with_dim("c", w.dim).unwrap();
+    let flat: Vec<f32> = w.vectors.concat();
+    let ids = e.import_faces("c", flat, w.dim, None).unwrap();
+    let users: Vec<String> = (0..w.users).map(|u| format!("user-{u:02}")).collect();
+    for (u, name) in users.iter().enumerate() {
+        ok(e, "CreateUser", json!({"CollectionId": "c", "UserId": name}));
+        let mine: Vec<&String> = ids.iter().zip(&w.owner).filter(|(_, o)| **o == Some(u)).map(|(id, _)| id).collect();
+        for chunk in mine.chunks(100) {
+            ok(e, "AssociateFaces", json!({"CollectionId": "c", "UserId": name, "FaceIds": chunk, "UserMatchThreshold": 0}));
+        }
+    }
+    let gone: Vec<&String> = ids.iter().zip(&w.deleted).filter(|(_, d)| **d).map(|(id, _)| id).collect();
+    if !gone.is_empty() {
+        ok(e, "DeleteFaces", json!({"CollectionId": "c", "FaceIds": gone}));
+    }
+    (ids, users)
+}
+
+/// A ranked reference entry: similarity, tie key, and the identity of the
+/// vector pair that produced the score (equal pairs give bit-equal scores).
+type Ranked = (f64, String, (usize, usize));
+
+/// Rejects cases whose answer depends on rounding: two different vector
+/// pairs within 1e-3 of each other, or a score within 1e-3 of the threshold.
+fn well_separated(scores: &[Ranked], threshold: f64) -> bool {
+    for (i, a) in scores.iter().enumerate() {
+        if (a.0 - threshold).abs() < 1e-3 && a.0 > 0.0 {
+            return false;
+        }
+        if a.0 > 0.0 && a.0 < 1e-3 {
+            return false;
+        }
+        for b in &scores[i + 1..] {
+            if a.2 != b.2 && (a.0 - b.0).abs() < 1e-3 && !(a.0 == 0.0 && b.0 == 0.0) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn pair(a: usize, b: usize) -> (usize, usize) {
+    (a.min(b), a.max(b))
+}
+
+fn ranked(mut v: Vec<Ranked>, threshold: f64, k: usize) -> Vec<(String, f64)> {
+    v.retain(|r| r.0 >= threshold);
+    v.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    v.into_iter().take(k).map(|r| (r.1, r.0)).collect()
+}
+
+fn assert_same(got: Vec<(String, f64)>, want: Vec<(String, f64)>) -> Result<(), TestCaseError> {
+    let got_ids: Vec<&String> = got.iter().map(|g| &g.0).collect();
+    let want_ids: Vec<&String> = want.iter().map(|w| &w.0).collect();
+    prop_assert_eq!(got_ids, want_ids);
+    for (g, w) in got.iter().zip(&want) {
+        prop_assert!((g.1 - w.1).abs() < 1e-3, "score {} vs reference {}", g.1, w.1);
+    }
+    Ok(())
+}
+
+fn sim64(c: f64) -> f64 {
+    100.0 * c.clamp(0.0, 1.0)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, max_global_rejects: 4096, ..ProptestConfig::default() })]
+
+    #[test]
+    fn search_faces_equals_brute_force(w in world(), probe in any::<prop::sample::Index>(), k in 1usize..8, t in prop_oneof![Just(0.0f64), 0.0f64..100.0]) {
+        let live: Vec<usize> = (0..w.vectors.len()).filter(|&i| !w.deleted[i]).collect();
+        prop_assume!(!live.is_empty());
+        let p = live[probe.index(live.len())];
+        let reference: Vec<Ranked> = live.iter().filter(|&&i| i != p).map(|&i| {
+            (sim64(cos64(&w.vectors[p], &w.vectors[i])), String::new(), pair(w.origin[p], w.origin[i]))
+        }).collect();
+        prop_assume!(well_separated(&reference, t));
+        let (_dir, mut e) = engine();
+        let (ids, _) = build(&mut e, &w);
+        let reference: Vec<Ranked> = live.iter().filter(|&&i| i != p).map(|&i| {
+            (sim64(cos64(&w.vectors[p], &w.vectors[i])), ids[i].clone(), pair(w.origin[p], w.origin[i]))
+        }).collect();
+        let r = e.search_faces(&SearchFacesRequest {
+            collection_id: "c".into(), face_id: ids[p].clone(), max_faces: Some(k as i64), face_match_threshold: Some(t),
+        }).unwrap();
+        let got = r.face_matches.iter().map(|m| (m.face.face_id.clone(), m.similarity)).collect();
+        assert_same(got, ranked(reference.clone(), t, k))?;
+        // The batch path (faer matmul) agrees with the single-probe path.
+        let probes: Vec<f32> = [w.vectors[p].clone(), w.vectors[live[0]].clone()].concat();
+        let batch = e.search_batch("c", &probes, k + 1, t as f32).unwrap();
+        let single = e.search_vector("c", &w.vectors[p], k + 1, t as f32).unwrap();
+        let ids_of = |v: &[FaceMatch]| v.iter().map(|m| m.face.face_id.clone()).collect::<Vec<_>>();
+        prop_assert_eq!(ids_of(&batch[0]), ids_of(&single));
+    }
+
+    #[test]
+    fn search_users_equals_brute_force(w in world(), probe in any::<prop::sample::Index>(), by_user in any::<bool>(), k in 1usize..6, t in prop_oneof![Just(0.0f64), 0.0f64..100.0]) {
+        let live: Vec<usize> = (0..w.vectors.len()).filter(|&i| !w.deleted[i]).collect();
+        prop_assume!(!live.is_empty());
+        let p = live[probe.index(live.len())];
+        // Probes: the face, or all live faces of its owner.
+        let (probes, exclude): (Vec<usize>, Option<usize>) = match (by_user, w.owner[p]) {
+            (true, Some(u)) => (live.iter().copied().filter(|&i| w.owner[i] == Some(u)).collect(), Some(u)),
+            (true, None) => { prop_assume!(false); unreachable!() }
+            (false, _) => (vec![p], None),
+        };
+        let mut reference: Vec<Ranked> = Vec::new();
+        for u in (0..w.users).filter(|&u| Some(u) != exclude) {
+            let best = live.iter().filter(|&&i| w.owner[i] == Some(u)).flat_map(|&i| probes.iter().map(move |&q| (i, q)))
+                .map(|(i, q)| (cos64(&w.vectors[q], &w.vectors[i]), pair(w.origin[q], w.origin[i])))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((c, key)) = best {
+                reference.push((sim64(c), format!("user-{u:02}"), key));
+            }
+        }
+        prop_assume!(well_separated(&reference, t));
+        let (_dir, mut e) = engine();
+        let (ids, users) = build(&mut e, &w);
+        let req = SearchUsersRequest {
+            collection_id: "c".into(),
+            face_id: (!by_user).then(|| ids[p].clone()),
+            user_id: exclude.map(|u| users[u].clone()),
+            user_match_threshold: Some(t),
+            max_users: Some(k as i64),
+        };
+        let r = e.search_users(&req).unwrap();
+        let got = r.user_matches.iter().map(|m| (m.user.user_id.clone(), m.similarity)).collect();
+        assert_same(got, ranked(reference, t, k))?;
+        prop_assert!(r.user_matches.iter().all(|m| m.user.user_status == UserStatus::Active));
+    }
+}
+
+#[test]
+fn search_users_breaks_ties_by_user_id_and_skips_faceless_users() {
+    let (_dir, mut e) = engine();
+    e.create_collection_with_dim("c", 2).unwrap();
+    let a = e.index_face("c", &[1.0, 0.0], None).unwrap();
+    let b = e.index_face("c", &[1.0, 0.0], None).unwrap();
+    for u in ["zed", "amy", "empty"] {
+        ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": u}));
+    }
+    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "zed", "FaceIds": [a]}));
+    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "amy", "FaceIds": [b]}));
+    let r = e.search_users_by_vector("c", &[1.0, 0.0], 10, 0.0).unwrap();
+    let names: Vec<&str> = r.iter().map(|m| m.user.user_id.as_str()).collect();
+    assert_eq!(names, ["amy", "zed"]);
+    // The searched user itself is never returned.
+    let r = ok(&mut e, "SearchUsers", json!({"CollectionId": "c", "UserId": "amy"}));
+    assert_eq!(r["UserMatches"][0]["User"]["UserId"], "zed");
+    assert_eq!(r["UserMatches"].as_array().unwrap().len(), 1);
+    assert_eq!(r["SearchedUser"]["UserId"], "amy");
+}
+
+// ---------------------------------------------------------------------------
+// State machine against a plain model of SPEC section 4.
+
+/// Four directions with well-separated similarities (100, 96, 28, 0).
+const DIRECTIONS: [[f32; 3]; 4] = [[1.0, 0.0, 0.0], [0.96, 0.28, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+
+#[derive(Debug, Clone)]
+enum Step {
+    CreateUser(usize, Option<usize>),
+    DeleteUser(usize, Option<usize>),
+    Index(Vec<usize>),
+    DeleteFaces(Vec<usize>),
+    Associate(usize, Vec<usize>, Option<usize>),
+    Disassociate(usize, Vec<usize>, Option<usize>),
+    Reopen,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let token = prop::option::of(0usize..3);
+    let faces = prop::collection::vec(0usize..12, 1..4);
+    prop_oneof![
+        2 => (0usize..4, token.clone()).prop_map(|(u, t)| Step::CreateUser(u, t)),
+        1 => (0usize..4, token.clone()).prop_map(|(u, t)| Step::DeleteUser(u, t)),
+        2 => prop::collection::vec(0usize..4, 1..4).prop_map(Step::Index),
+        1 => faces.clone().prop_map(Step::DeleteFaces),
+        3 => (0usize..4, faces.clone(), token.clone()).prop_map(|(u, f, t)| Step::Associate(u, f, t)),
+        2 => (0usize..4, faces, token).prop_map(|(u, f, t)| Step::Disassociate(u, f, t)),
+        1 => Just(Step::Reopen),
+    ]
+}
+
+#[derive(Debug, Default)]
+struct Model {
+    /// Face id -> (direction, owner); absent when deleted.
+    faces: BTreeMap<String, (usize, Option<String>)>,
+    /// Faces in indexing order (including deleted ones, for references).
+    created: Vec<String>,
+    /// Users in creation order with their faces.
+    users: Vec<(String, Vec<String>)>,
+    tokens: HashMap<(&'static str, String), (String, serde_json::Value)>,
+}
+
+impl Model {
+    fn user(&self, u: &str) -> Option<usize> {
+        self.users.iter().position(|(n, _)| n == u)
+    }
+    fn status(&self, u: &str) -> &'static str {
+        match self.user(u) {
+            Some(i) if !self.users[i].1.is_empty() => "ACTIVE",
+            _ => "CREATED",
+        }
+    }
+    fn sim(&self, a: &str, b: &str) -> f64 {
+        let d = |f: &str| DIRECTIONS[self.faces[f].0].map(f64::from);
+        let (x, y) = (d(a), d(b));
+        100.0 * (x[0] * y[0] + x[1] * y[1] + x[2] * y[2]).max(0.0)
+    }
+    fn face_ref(&self, i: usize) -> String {
+        self.created.get(i).cloned().unwrap_or_else(|| format!("00000000-0000-4000-8000-{i:012}"))
+    }
+    /// Runs `f` under token semantics: replay, mismatch, or record success.
+    fn with_token(
+        &mut self,
+        api: &'static str,
+        token: Option<usize>,
+        params: String,
+        f: impl FnOnce(&mut Model) -> Result<serde_json::Value, &'static str>,
+    ) -> Result<serde_json::Value, &'static str> {
+        let key = token.map(|t| (api, format!("tok-{t}")));
+        if let Some((p, resp)) = key.as_ref().and_then(|k| self.tokens.get(k)) {
+            return if *p == params { Ok(resp.clone()) } else { Err("IdempotentParameterMismatchException") };
+        }
+        let r = f(self)?;
+        if let Some(k) = key {
+            self.tokens.insert(k, (params, r.clone()));
+        }
+        Ok(r)
+    }
+}
+
+fn dedup(ids: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for i in ids {
+        if !out.contains(i) {
+            out.push(i.clone());
+        }
+    }
+    out
+}
+
+fn model_step(m: &mut Model, s: &Step) -> Result<serde_json::Value, &'static str> {
+    match s {
+        Step::CreateUser(u, t) => {
+            let name = format!("u{u}");
+            m.with_token("create", *t, name.clone(), |m| {
+                if m.user(&name).is_some() {
+                    return Err("ConflictException");
+                }
+                m.users.push((name, Vec::new()));
+                Ok(json!({}))
+            })
+        }
+        Step::DeleteUser(u, t) => {
+            let name = format!("u{u}");
+            m.with_token("delete", *t, name.clone(), |m| {
+                let i = m.user(&name).ok_or("ResourceNotFoundException")?;
+                let (_, faces) = m.users.remove(i);
+                for f in faces {
+                    if let Some(x) = m.faces.get_mut(&f) {
+                        x.1 = None;
+                    }
+                }
+                Ok(json!({}))
+            })
+        }
+        Step::DeleteFaces(refs) => {
+            let ids = dedup(&refs.iter().map(|&r| m.face_ref(r)).collect::<Vec<_>>());
+            let (mut deleted, mut failed) = (Vec::new(), Vec::new());
+            for id in ids {
+                match m.faces.remove(&id) {
+                    Some((_, owner)) => {
+                        if let Some(i) = owner.and_then(|o| m.user(&o)) {
+                            m.users[i].1.retain(|f| *f != id);
+                        }
+                        deleted.push(json!(id));
+                    }
+                    None => failed.push(json!({"FaceId": id, "Reasons": ["FACE_NOT_FOUND"]})),
+                }
+            }
+            let mut r = serde_json::Map::new();
+            r.insert("DeletedFaces".into(), json!(deleted));
+            r.insert("UnsuccessfulFaceDeletions".into(), json!(failed));
+            Ok(serde_json::Value::Object(r))
+        }
+        Step::Associate(u, refs, t) => {
+            let name = format!("u{u}");
+            let ids = dedup(&refs.iter().map(|&r| m.face_ref(r)).collect::<Vec<_>>());
+            m.with_token("associate", *t, format!("{name}{ids:?}"), |m| {
+                let i = m.user(&name).ok_or("ResourceNotFoundException")?;
+                let existing = m.users[i].1.clone();
+                let (mut ok, mut failed, mut new) = (Vec::new(), Vec::new(), Vec::new());
+                for id in &ids {
+                    match m.faces.get(id) {
+                        None => failed.push(json!({"FaceId": id, "UserId": name, "Reasons": ["FACE_NOT_FOUND"]})),
+                        Some((_, Some(o))) if *o == name => ok.push(json!({"FaceId": id})),
+                        Some((_, Some(o))) => failed.push(json!({"FaceId": id, "UserId": o, "Reasons": ["ASSOCIATED_TO_A_DIFFERENT_USER"]})),
+                        Some((_, None)) => {
+                            let best = existing.iter().map(|f| m.sim(f, id)).fold(0.0, f64::max);
+                            if !existing.is_empty() && best < 75.0 {
+                                failed.push(json!({"FaceId": id, "UserId": name, "Confidence": best, "Reasons": ["LOW_MATCH_CONFIDENCE"]}));
+                            } else {
+                                new.push(id.clone());
+                                ok.push(json!({"FaceId": id}));
+                            }
+                        }
+                    }
+                }
+                for id in &new {
+                    m.faces.get_mut(id).unwrap().1 = Some(name.clone());
+                    m.users[i].1.push(id.clone());
+                }
+                let mut r = serde_json::Map::new();
+                r.insert("AssociatedFaces".into(), json!(ok));
+                r.insert("UnsuccessfulFaceAssociations".into(), json!(failed));
+                r.insert("UserStatus".into(), json!(m.status(&name)));
+                Ok(serde_json::Value::Object(r))
+            })
+        }
+        Step::Disassociate(u, refs, t) => {
+            let name = format!("u{u}");
+            let ids = dedup(&refs.iter().map(|&r| m.face_ref(r)).collect::<Vec<_>>());
+            m.with_token("disassociate", *t, format!("{name}{ids:?}"), |m| {
+                let i = m.user(&name).ok_or("ResourceNotFoundException")?;
+                let (mut ok, mut failed) = (Vec::new(), Vec::new());
+                for id in &ids {
+                    match m.faces.get_mut(id) {
+                        None => failed.push(json!({"FaceId": id, "UserId": name, "Reasons": ["FACE_NOT_FOUND"]})),
+                        Some((_, owner)) if owner.as_deref() == Some(name.as_str()) => {
+                            *owner = None;
+                            m.users[i].1.retain(|f| f != id);
+                            ok.push(json!({"FaceId": id}));
+                        }
+                        Some((_, Some(o))) => failed.push(json!({"FaceId": id, "UserId": o, "Reasons": ["ASSOCIATED_TO_A_DIFFERENT_USER"]})),
+                        Some((_, None)) => {}
+                    }
+                }
+                let mut r = serde_json::Map::new();
+                r.insert("DisassociatedFaces".into(), json!(ok));
+                r.insert("UnsuccessfulFaceDisassociations".into(), json!(failed));
+                r.insert("UserStatus".into(), json!(m.status(&name)));
+                Ok(serde_json::Value::Object(r))
+            })
+        }
+        Step::Index(_) | Step::Reopen => Ok(json!({})),
+    }
+}
+
+/// Rounds every `Confidence` to 3 decimals so f32 and f64 scores compare.
+fn rounded(mut v: serde_json::Value) -> serde_json::Value {
+    match &mut v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "Confidence" {
+                    *x = json!((x.as_f64().unwrap_or(0.0) * 1000.0).round() / 1000.0);
+                } else {
+                    *x = rounded(x.take());
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| *x = rounded(x.take())),
+        _ => {}
+    }
+    v
+}
+
+fn engine_step(e: &mut Engine, m: &Model, s: &Step) -> Result<serde_json::Value, String> {
+    let tok = |t: &Option<usize>| t.map(|t| format!("tok-{t}"));
+    let ids = |refs: &Vec<usize>| refs.iter().map(|&r| m.face_ref(r)).collect::<Vec<_>>();
+    let (op, mut body) = match s {
+        Step::CreateUser(u, t) => ("CreateUser", json!({"UserId": format!("u{u}"), "ClientRequestToken": tok(t)})),
+        Step::DeleteUser(u, t) => ("DeleteUser", json!({"UserId": format!("u{u}"), "ClientRequestToken": tok(t)})),
+        Step::DeleteFaces(refs) => ("DeleteFaces", json!({"FaceIds": ids(refs)})),
+        Step::Associate(u, refs, t) => ("AssociateFaces", json!({"UserId": format!("u{u}"), "FaceIds": ids(refs), "ClientRequestToken": tok(t)})),
+        Step::Disassociate(u, refs, t) => ("DisassociateFaces", json!({"UserId": format!("u{u}"), "FaceIds": ids(refs), "ClientRequestToken": tok(t)})),
+        Step::Index(_) | Step::Reopen => return Ok(json!({})),
+    };
+    body["CollectionId"] = json!("c");
+    if body.get("ClientRequestToken") == Some(&serde_json::Value::Null) {
+        body.as_object_mut().unwrap().remove("ClientRequestToken");
+    }
+    e.call(op, &body.to_string()).map_err(|err| err.kind.as_str().to_string())
+}
+
+fn compare_state(e: &mut Engine, m: &Model) -> Result<(), TestCaseError> {
+    let users = ok(e, "ListUsers", json!({"CollectionId": "c", "MaxResults": 500}));
+    let want: Vec<serde_json::Value> =
+        m.users.iter().map(|(n, _)| json!({"UserId": n, "UserStatus": m.status(n)})).collect();
+    prop_assert_eq!(users.get("Users").cloned().unwrap_or(json!([])), json!(want));
+    let faces = ok(e, "ListFaces", json!({"CollectionId": "c"}));
+    let got: Vec<(String, Option<String>)> = faces
+        .get("Faces")
+        .and_then(|f| f.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|f| (f["FaceId"].as_str().unwrap().to_string(), f.get("UserId").and_then(|u| u.as_str()).map(str::to_string)))
+        .collect();
+    let want: Vec<(String, Option<String>)> =
+        m.created.iter().filter_map(|id| m.faces.get(id).map(|(_, o)| (id.clone(), o.clone()))).collect();
+    prop_assert_eq!(got, want);
+    for (n, faces) in &m.users {
+        let r = ok(e, "ListFaces", json!({"CollectionId": "c", "UserId": n}));
+        let got: Vec<String> = r.get("Faces").and_then(|f| f.as_array().cloned()).unwrap_or_default()
+            .iter().map(|f| f["FaceId"].as_str().unwrap().to_string()).collect();
+        let mut want: Vec<String> = faces.clone();
+        want.sort_by_key(|f| m.created.iter().position(|c| c == f));
+        prop_assert_eq!(got, want);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn state_machine_matches_model(steps in prop::collection::vec(step(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = Engine::open(dir.path()).unwrap();
+        e.create_collection_with_dim("c", 3).unwrap();
+        let mut m = Model::default();
+        for s in &steps {
+            match s {
+                Step::Index(dirs) => {
+                    for &d in dirs {
+                        let id = e.index_face("c", &DIRECTIONS[d], None).unwrap();
+                        m.faces.insert(id.clone(), (d, None));
+                        m.created.push(id);
+                    }
+                }
+                Step::Reopen => {
+                    e = Engine::open(dir.path()).unwrap();
+                    compare_state(&mut e, &m)?;
+                }
+                _ => {
+                    let got = engine_step(&mut e, &m, s).map(rounded);
+                    let want = model_step(&mut m, s).map(rounded).map_err(str::to_string);
+                    prop_assert_eq!(got, want, "step {:?}", s);
+                }
+            }
+        }
+        compare_state(&mut e, &m)?;
+        let mut reopened = Engine::open(dir.path()).unwrap();
+        compare_state(&mut reopened, &m)?;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One test per error case of SPEC section 4 and of the model's limits.
+
+/// Collection `c` (dimension 2) with face `FACE` owned by user `u`, face
+/// `FREE` owned by nobody, and user `v` without faces.
+fn fixture() -> (tempfile::TempDir, Engine, String, String) {
+    let (dir, mut e) = engine();
+    e.create_collection_with_dim("c", 2).unwrap();
+    let face = e.index_face("c", &[1.0, 0.0], Some("img-1")).unwrap();
+    let free = e.index_face("c", &[0.0, 1.0], None).unwrap();
+    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "u"}));
+    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "v"}));
+    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [face]}));
+    (dir, e, face, free)
+}
+
+macro_rules! error_case {
+    ($name:ident, $op:literal, $body:tt, $kind:ident, $needle:literal) => {
+        #[test]
+        fn $name() {
+            let (_dir, mut e, face, free) = fixture();
+            let body = json!($body).to_string().replace("FACE", &face).replace("FREE", &free);
+            let body = body.replace("\"LONG\"", &format!("\"{}\"", "x".repeat(300)));
+            let body = body.replace("\"NOTNPY\"", "\"R0lGODlhAQABAAAAACw=\"");
+            let err = e.call($op, &body).expect_err("must fail");
+            assert_eq!(err.kind, ErrorType::$kind, "{}", err.message);
+            assert!(err.message.contains($needle), "{:?} lacks {:?}", err.message, $needle);
+        }
+    };
+}
+
+error_case!(create_existing_collection, "CreateCollection", {"CollectionId": "c"}, ResourceAlreadyExistsException, "'c' already exists");
+error_case!(unknown_collection, "DescribeCollection", {"CollectionId": "nope"}, ResourceNotFoundException, "'nope'");
+error_case!(collection_id_pattern, "CreateCollection", {"CollectionId": "a/b"}, InvalidParameterException, "CollectionId");
+error_case!(collection_id_too_long, "CreateCollection", {"CollectionId": "LONG"}, InvalidParameterException, "CollectionId: length must be 1..255");
+error_case!(collection_id_missing, "DescribeCollection", {}, InvalidParameterException, "CollectionId");
+error_case!(tag_key_reserved, "CreateCollection", {"CollectionId": "t", "Tags": {"aws:x": "1"}}, InvalidParameterException, "aws:");
+error_case!(unknown_member, "ListUsers", {"CollectionId": "c", "Colour": 1}, InvalidParameterException, "unknown field `Colour`");
+error_case!(wrong_member_type, "ListUsers", {"CollectionId": "c", "MaxResults": "ten"}, SerializationException, "MaxResults");
+error_case!(unknown_operation, "Frobnicate", {}, InvalidParameterException, "unknown operation");
+error_case!(list_collections_bad_token, "ListCollections", {"NextToken": "c1.00000000"}, InvalidPaginationTokenException, "NextToken");
+error_case!(list_users_bad_token, "ListUsers", {"CollectionId": "c", "NextToken": "garbage"}, InvalidPaginationTokenException, "NextToken");
+error_case!(list_faces_bad_token, "ListFaces", {"CollectionId": "c", "NextToken": "f1.12345678"}, InvalidPaginationTokenException, "NextToken");
+error_case!(next_token_too_long, "ListUsers", {"CollectionId": "c", "NextToken": "LONG"}, InvalidParameterException, "NextToken: length");
+error_case!(list_users_max_results_zero, "ListUsers", {"CollectionId": "c", "MaxResults": 0}, InvalidParameterException, "MaxResults: must be 1..500");
+error_case!(list_users_max_results_501, "ListUsers", {"CollectionId": "c", "MaxResults": 501}, InvalidParameterException, "MaxResults: must be 1..500");
+error_case!(list_faces_max_results_4097, "ListFaces", {"CollectionId": "c", "MaxResults": 4097}, InvalidParameterException, "MaxResults: must be 0..4096");
+error_case!(list_collections_max_results_negative, "ListCollections", {"MaxResults": -1}, InvalidParameterException, "MaxResults");
+error_case!(list_faces_unknown_user, "ListFaces", {"CollectionId": "c", "UserId": "ghost"}, ResourceNotFoundException, "'ghost'");
+error_case!(list_faces_empty_face_ids, "ListFaces", {"CollectionId": "c", "FaceIds": []}, InvalidParameterException, "FaceIds: must hold 1..4096");
+error_case!(image_s3_object, "IndexFaces", {"CollectionId": "c", "Image": {"S3Object": {"Bucket": "b", "Name": "n"}}}, InvalidImageFormatException, ".npy");
+error_case!(image_missing, "IndexFaces", {"CollectionId": "c"}, InvalidImageFormatException, "float32");
+error_case!(image_not_base64, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "***"}}, InvalidImageFormatException, "not base64");
+error_case!(image_not_npy, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}}, InvalidImageFormatException, "expected a NumPy .npy file of float32");
+error_case!(external_image_id_pattern, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "ExternalImageId": "a b"}, InvalidParameterException, "ExternalImageId");
+error_case!(index_max_faces_zero, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "MaxFaces": 0}, InvalidParameterException, "MaxFaces");
+error_case!(quality_filter_enum, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "QualityFilter": "GREAT"}, InvalidParameterException, "QualityFilter");
+error_case!(detection_attributes_enum, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "DetectionAttributes": ["HATS"]}, InvalidParameterException, "DetectionAttributes[0]");
+error_case!(delete_faces_none, "DeleteFaces", {"CollectionId": "c", "FaceIds": []}, InvalidParameterException, "FaceIds: must hold 1..4096");
+error_case!(face_id_uppercase, "SearchFaces", {"CollectionId": "c", "FaceId": "ABCDEF00-0000-4000-8000-000000000000"}, InvalidParameterException, "FaceId");
+error_case!(search_faces_unknown_face, "SearchFaces", {"CollectionId": "c", "FaceId": "abcdef00-0000-4000-8000-000000000000"}, ResourceNotFoundException, "abcdef00");
+error_case!(search_faces_max_faces_zero, "SearchFaces", {"CollectionId": "c", "FaceId": "FACE", "MaxFaces": 0}, InvalidParameterException, "MaxFaces: must be 1..4096");
+error_case!(search_faces_max_faces_4097, "SearchFaces", {"CollectionId": "c", "FaceId": "FACE", "MaxFaces": 4097}, InvalidParameterException, "MaxFaces: must be 1..4096");
+error_case!(face_match_threshold_above_100, "SearchFaces", {"CollectionId": "c", "FaceId": "FACE", "FaceMatchThreshold": 100.5}, InvalidParameterException, "FaceMatchThreshold: must be 0..100");
+error_case!(face_match_threshold_negative, "SearchFacesByImage", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "FaceMatchThreshold": -1}, InvalidParameterException, "FaceMatchThreshold");
+error_case!(create_user_existing, "CreateUser", {"CollectionId": "c", "UserId": "u"}, ConflictException, "'u' already exists");
+error_case!(user_id_pattern, "CreateUser", {"CollectionId": "c", "UserId": "a b"}, InvalidParameterException, "UserId");
+error_case!(user_id_too_long, "CreateUser", {"CollectionId": "c", "UserId": "LONG"}, InvalidParameterException, "UserId: length must be 1..128");
+error_case!(token_pattern, "CreateUser", {"CollectionId": "c", "UserId": "w", "ClientRequestToken": "a.b"}, InvalidParameterException, "ClientRequestToken");
+error_case!(token_too_long, "DeleteUser", {"CollectionId": "c", "UserId": "u", "ClientRequestToken": "LONG"}, InvalidParameterException, "ClientRequestToken: length must be 1..64");
+error_case!(delete_unknown_user, "DeleteUser", {"CollectionId": "c", "UserId": "ghost"}, ResourceNotFoundException, "'ghost'");
+error_case!(associate_unknown_user, "AssociateFaces", {"CollectionId": "c", "UserId": "ghost", "FaceIds": ["FREE"]}, ResourceNotFoundException, "'ghost'");
+error_case!(associate_no_faces, "AssociateFaces", {"CollectionId": "c", "UserId": "u", "FaceIds": []}, InvalidParameterException, "FaceIds: must hold 1..100");
+error_case!(associate_threshold_above_100, "AssociateFaces", {"CollectionId": "c", "UserId": "u", "FaceIds": ["FREE"], "UserMatchThreshold": 101}, InvalidParameterException, "UserMatchThreshold");
+error_case!(disassociate_unknown_user, "DisassociateFaces", {"CollectionId": "c", "UserId": "ghost", "FaceIds": ["FREE"]}, ResourceNotFoundException, "'ghost'");
+error_case!(disassociate_bad_face_id, "DisassociateFaces", {"CollectionId": "c", "UserId": "u", "FaceIds": ["nope"]}, InvalidParameterException, "FaceIds[0]");
+error_case!(search_users_neither_probe, "SearchUsers", {"CollectionId": "c"}, InvalidParameterException, "exactly one of FaceId and UserId");
+error_case!(search_users_both_probes, "SearchUsers", {"CollectionId": "c", "UserId": "u", "FaceId": "FACE"}, InvalidParameterException, "exactly one of FaceId and UserId");
+error_case!(search_users_max_users_zero, "SearchUsers", {"CollectionId": "c", "UserId": "u", "MaxUsers": 0}, InvalidParameterException, "MaxUsers: must be 1..500");
+error_case!(search_users_max_users_501, "SearchUsersByImage", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "MaxUsers": 501}, InvalidParameterException, "MaxUsers: must be 1..500");
+error_case!(search_users_unknown_user, "SearchUsers", {"CollectionId": "c", "UserId": "ghost"}, ResourceNotFoundException, "'ghost'");
+error_case!(search_users_threshold_negative, "SearchUsers", {"CollectionId": "c", "FaceId": "FACE", "UserMatchThreshold": -0.5}, InvalidParameterException, "UserMatchThreshold");
+
+#[test]
+fn image_too_large() {
+    let (_dir, mut e, _, _) = fixture();
+    let rows = MAX_IMAGE_BYTES / 8 + 1;
+    let err = call(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": image(rows, 2, &vec![1.0; rows * 2])})).unwrap_err();
+    assert_eq!(err.kind, ErrorType::ImageTooLargeException, "{}", err.message);
+}
+
+#[test]
+fn image_of_float64_is_invalid_format() {
+    let (_dir, mut e, _, _) = fixture();
+    let mut bytes = npy_bytes(1, 2, &[1.0, 0.0]);
+    let at = bytes.windows(3).position(|w| w == b"<f4").unwrap();
+    bytes[at + 2] = b'8';
+    bytes.extend_from_slice(&[0; 8]);
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    fails(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": {"Bytes": b64}}), ErrorType::InvalidImageFormatException, "'<f8' is not float32");
+}
+
+#[test]
+fn vector_length_mismatch_names_both_lengths() {
+    let (_dir, mut e, _, _) = fixture();
+    fails(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": image(1, 3, &[1.0, 2.0, 3.0])}), ErrorType::InvalidParameterException, "length 3 does not match the collection's dimension 2");
+    fails(&mut e, "SearchUsersByImage", json!({"CollectionId": "c", "Image": image(1, 3, &[1.0, 2.0, 3.0])}), ErrorType::InvalidParameterException, "dimension 2");
+}
+
+#[test]
+fn first_face_fixes_the_dimension() {
+    let (_dir, mut e) = engine();
+    ok(&mut e, "CreateCollection", json!({"CollectionId": "c"}));
+    assert_eq!(ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"], "vector");
+    ok(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": image(2, 4, &[1.0; 8])}));
+    assert_eq!(ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"], "vector-4");
+    fails(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": image(1, 5, &[1.0; 5])}), ErrorType::InvalidParameterException, "length 5 does not match the collection's dimension 4");
+}
+
+#[test]
+fn nan_infinite_and_zero_vectors_are_rejected() {
+    let (_dir, mut e, _, _) = fixture();
+    for (v, needle) in [([f32::NAN, 1.0], "NaN"), ([f32::INFINITY, 1.0], "inf"), ([0.0, 0.0], "zero length")] {
+        let err = e.index_face("c", &v, None).unwrap_err();
+        assert_eq!(err.kind, ErrorType::InvalidParameterException);
+        assert!(err.message.contains(needle), "{}", err.message);
+    }
+    assert_eq!(ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceCount"], 2);
+}
+
+#[test]
+fn search_image_without_rows_is_invalid_parameter() {
+    let (_dir, mut e, _, _) = fixture();
+    fails(&mut e, "SearchFacesByImage", json!({"CollectionId": "c", "Image": image(0, 2, &[])}), ErrorType::InvalidParameterException, "no faces");
+}
+
+#[test]
+fn user_holds_at_most_100_faces() {
+    let (_dir, mut e) = engine();
+    e.create_collection_with_dim("c", 2).unwrap();
+    let ids = e.import_faces("c", [1.0f32, 0.0].repeat(101), 2, None).unwrap();
+    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "u"}));
+    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": ids[..100]}));
+    fails(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [ids[100]]}), ErrorType::ServiceQuotaExceededException, "at most 100");
+    // Re-associating faces the user has is not a new face.
+    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [ids[0]]}));
+    let err = call(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": ids[..101]})).unwrap_err();
+    assert_eq!(err.kind, ErrorType::InvalidParameterException, "101 ids: {}", err.message);
+}
+
+#[test]
+fn token_reused_with_other_parameters_is_a_mismatch() {
+    let (_dir, mut e, face, free) = fixture();
+    let t = "tok-1";
+    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "w", "ClientRequestToken": t}));
+    fails(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "x", "ClientRequestToken": t}), ErrorType::IdempotentParameterMismatchException, t);
+    ok(&mut e, "DeleteUser", json!({"CollectionId": "c", "UserId": "w", "ClientRequestToken": t}));
+    fails(&mut e, "DeleteUser", json!({"CollectionId": "c", "UserId": "v", "ClientRequestToken": t}), ErrorType::IdempotentParameterMismatchException, t);
+    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "UserMatchThreshold": 0, "ClientRequestToken": t}));
+    fails(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "ClientRequestToken": t}), ErrorType::IdempotentParameterMismatchException, t);
+    ok(&mut e, "DisassociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [face], "ClientRequestToken": t}));
+    fails(&mut e, "DisassociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "ClientRequestToken": t}), ErrorType::IdempotentParameterMismatchException, t);
+}
+
+// ---------------------------------------------------------------------------
+// Semantics not covered by the state machine.
+
+#[test]
+fn same_token_same_parameters_returns_first_response_and_changes_nothing() {
+    let (_dir, mut e, _, free) = fixture();
+    let body = json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free], "ClientRequestToken": "again"});
+    let first = ok(&mut e, "AssociateFaces", body.clone());
+    assert_eq!(first["UserStatus"], "ACTIVE");
+    ok(&mut e, "DisassociateFaces", json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free]}));
+    // The repeat answers as the first time, and does not associate again.
+    assert_eq!(ok(&mut e, "AssociateFaces", body), first);
+    let v = ok(&mut e, "ListUsers", json!({"CollectionId": "c"}));
+    assert_eq!(v["Users"][1], json!({"UserId": "v", "UserStatus": "CREATED"}));
+    // ... also after a restart.
+    let mut e2 = Engine::open(_dir.path()).unwrap();
+    let again = ok(&mut e2, "AssociateFaces", json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free], "ClientRequestToken": "again"}));
+    assert_eq!(again, first);
+}
+
+#[test]
+fn low_match_confidence_reports_the_best_similarity() {
+    let (_dir, mut e, _, free) = fixture();
+    let r = ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free]}));
+    assert_eq!(r["UnsuccessfulFaceAssociations"][0]["Reasons"], json!(["LOW_MATCH_CONFIDENCE"]));
+    assert_eq!(r["UnsuccessfulFaceAssociations"][0]["Confidence"], json!(0.0));
+    assert_eq!(r["AssociatedFaces"], json!([]));
+}
+
+#[test]
+fn delete_user_frees_faces_and_delete_faces_leaves_users() {
+    let (_dir, mut e, face, _) = fixture();
+    ok(&mut e, "DeleteUser", json!({"CollectionId": "c", "UserId": "u"}));
+    let faces = ok(&mut e, "ListFaces", json!({"CollectionId": "c"}));
+    assert_eq!(faces["Faces"].as_array().unwrap().len(), 2);
+    assert!(faces["Faces"][0].get("UserId").is_none());
+    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "u2"}));
+    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u2", "FaceIds": [face]}));
+    let r = ok(&mut e, "DeleteFaces", json!({"CollectionId": "c", "FaceIds": [face, "abcdef00-0000-4000-8000-000000000000"]}));
+    assert_eq!(r["DeletedFaces"], json!([face]));
+    assert_eq!(r["UnsuccessfulFaceDeletions"][0]["Reasons"], json!(["FACE_NOT_FOUND"]));
+    let users = ok(&mut e, "ListUsers", json!({"CollectionId": "c"}));
+    assert_eq!(users["Users"], json!([{"UserId": "v", "UserStatus": "CREATED"}, {"UserId": "u2", "UserStatus": "CREATED"}]));
+}
+
+#[test]
+fn paging_never_repeats_or_skips() {
+    let (_dir, mut e) = engine();
+    e.create_collection_with_dim("c", 2).unwrap();
+    let ids = e.import_faces("c", [1.0f32, 0.5].repeat(25), 2, None).unwrap();
+    for i in 0..12 {
+        ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": format!("user-{i:02}")}));
+    }
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let r = ok(&mut e, "ListFaces", json!({"CollectionId": "c", "MaxResults": 7, "NextToken": token}));
+        seen.extend(r["Faces"].as_array().unwrap().iter().map(|f| f["FaceId"].as_str().unwrap().to_string()));
+        // Deleting a face already returned does not disturb the pages after it.
+        if seen.len() == 7 {
+            ok(&mut e, "DeleteFaces", json!({"CollectionId": "c", "FaceIds": [ids[0]]}));
+        }
+        match r.get("NextToken").and_then(|t| t.as_str()) {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    let mut users = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let r = ok(&mut e, "ListUsers", json!({"CollectionId": "c", "MaxResults": 5, "NextToken": token}));
+        users.extend(r["Users"].as_array().unwrap().iter().map(|u| u["UserId"].as_str().unwrap().to_string()));
+        match r.get("NextToken").and_then(|t| t.as_str()) {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(users, (0..12).map(|i| format!("user-{i:02}")).collect::<Vec<_>>());
+}
+
+#[test]
+fn collections_list_sorted_and_paged_and_delete() {
+    let (_dir, mut e) = engine();
+    for id in ["b", "a", "c"] {
+        ok(&mut e, "CreateCollection", json!({"CollectionId": id}));
+    }
+    let p1 = ok(&mut e, "ListCollections", json!({"MaxResults": 2}));
+    assert_eq!(p1["CollectionIds"], json!(["a", "b"]));
+    let p2 = ok(&mut e, "ListCollections", json!({"NextToken": p1["NextToken"]}));
+    assert_eq!(p2["CollectionIds"], json!(["c"]));
+    assert!(p2.get("NextToken").is_none());
+    ok(&mut e, "DeleteCollection", json!({"CollectionId": "b"}));
+    fails(&mut e, "DeleteCollection", json!({"CollectionId": "b"}), ErrorType::ResourceNotFoundException, "'b'");
+    assert_eq!(ok(&mut e, "ListCollections", json!({}))["CollectionIds"], json!(["a", "c"]));
+}
+
+#[test]
+fn index_faces_honours_max_faces_and_external_image_id() {
+    let (_dir, mut e) = engine();
+    ok(&mut e, "CreateCollection", json!({"CollectionId": "c"}));
+    let r = ok(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": image(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]), "MaxFaces": 2, "ExternalImageId": "photo:7"}));
+    assert_eq!(r["FaceRecords"].as_array().unwrap().len(), 2);
+    assert_eq!(r["FaceRecords"][0]["Face"]["ExternalImageId"], "photo:7");
+    assert_eq!(r["UnindexedFaces"][0]["Reasons"], json!(["EXCEEDS_MAX_FACES"]));
+    assert_eq!(r["FaceModelVersion"], "vector-2");
+}
+
+// ---------------------------------------------------------------------------
+// Durability.
+
+fn all_faces(e: &mut Engine) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let r = ok(e, "ListFaces", json!({"CollectionId": "c", "MaxResults": 4096, "NextToken": token}));
+        out.extend(r["Faces"].as_array().unwrap().iter().cloned());
+        match r.get("NextToken").and_then(|t| t.as_str()) {
+            Some(t) => token = Some(t.to_string()),
+            None => return out,
+        }
+    }
+}
+
+fn live_face_ids(e: &mut Engine) -> Vec<String> {
+    all_faces(e).iter().map(|f| f["FaceId"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn reopen_sees_snapshot_and_log() {
+    let (dir, mut e, face, free) = fixture();
+    e.checkpoint("c").unwrap();
+    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free]}));
+    ok(&mut e, "DeleteUser", json!({"CollectionId": "c", "UserId": "u"}));
+    let before = (live_face_ids(&mut e), ok(&mut e, "ListUsers", json!({"CollectionId": "c"})));
+    let mut e = Engine::open(dir.path()).unwrap();
+    assert_eq!((live_face_ids(&mut e), ok(&mut e, "ListUsers", json!({"CollectionId": "c"}))), before);
+    let r = e.search_vector("c", &[1.0, 0.0], 1, 0.0).unwrap();
+    assert_eq!(r[0].face.face_id, face);
+}
+
+#[test]
+fn torn_log_tail_is_cut_off() {
+    let (dir, mut e, _, _) = fixture();
+    let before = ok(&mut e, "ListUsers", json!({"CollectionId": "c"}));
+    drop(e);
+    let coll_dir = std::fs::read_dir(dir.path().join("rekognition")).unwrap().next().unwrap().unwrap().path();
+    let log = coll_dir.join("log.bin");
+    let good_len = std::fs::metadata(&log).unwrap().len();
+    // Half a record: a length, a checksum and a few payload bytes.
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.extend_from_slice(&[40, 0, 0, 0, 1, 2, 3, 4, 9, 9]);
+    std::fs::write(&log, &bytes).unwrap();
+    let mut e = Engine::open(dir.path()).unwrap();
+    assert_eq!(ok(&mut e, "ListUsers", json!({"CollectionId": "c"})), before);
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), good_len);
+    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "after"}));
+    let mut e = Engine::open(dir.path()).unwrap();
+    assert_eq!(ok(&mut e, "ListUsers", json!({"CollectionId": "c"}))["Users"][2]["UserId"], "after");
+    // A flipped bit in the last record drops that record only.
+    let mut bytes = std::fs::read(&log).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&log, &bytes).unwrap();
+    let mut e = Engine::open(dir.path()).unwrap();
+    assert_eq!(ok(&mut e, "ListUsers", json!({"CollectionId": "c"})), before);
+}
+
+const CHILD_ENV: &str = "ROLLCALL_FACES_DURABILITY_CHILD";
+
+/// Not a test on its own: the writer process of `kill_9_loses_no_acknowledged_write`.
+#[test]
+fn durability_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
+    let round: usize = std::env::var("ROLLCALL_FACES_ROUND").unwrap().parse().unwrap();
+    let mut e = Engine::open(&dir).unwrap();
+    if round == 0 {
+        e.create_collection_with_dim("c", 8).unwrap();
+        println!("ACK collection");
+    }
+    for i in 0.. {
+        let v = random_vectors(1, 8, (round * 1_000_000 + i) as u64, None);
+        let id = e.index_face("c", &v, Some(&format!("r{round}-f{i}"))).unwrap();
+        println!("ACK face {id}");
+        if i % 3 == 0 {
+            let user = format!("r{round}-u{i}");
+            ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": user}));
+            println!("ACK user {user}");
+            ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": user, "FaceIds": [id]}));
+            println!("ACK assoc {user} {id}");
+        }
+        if i % 10 == 5 {
+            let ext: Vec<String> = (0..40).map(|j| format!("r{round}-imp{i}-{j}")).collect();
+            e.import_faces("c", random_vectors(40, 8, i as u64, None), 8, Some(ext)).unwrap();
+            println!("ACK import r{round}-imp{i}");
+        }
+        if i % 7 == 6 {
+            ok(&mut e, "DeleteFaces", json!({"CollectionId": "c", "FaceIds": [id]}));
+            println!("ACK delete {id}");
+        }
+    }
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_write() {
+    use rand::{Rng, SeedableRng};
+    use std::io::BufRead;
+    let seed: u64 = std::env::var("ROLLCALL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    println!("seed = {seed}");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut acks: Vec<String> = Vec::new();
+    for round in 0..6 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "durability_child", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, dir.path())
+            .env("ROLLCALL_FACES_ROUND", round.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(ack) = line.strip_prefix("ACK ") {
+                    let _ = tx.send(ack.to_string());
+                }
+            }
+        });
+        // Let it run until some writes are acknowledged, then a random while more.
+        let first = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("child acknowledges");
+        acks.push(first);
+        std::thread::sleep(std::time::Duration::from_millis(rng.random_range(5..250)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        reader.join().unwrap();
+        acks.extend(rx.try_iter());
+
+        let mut e = Engine::open(dir.path()).unwrap();
+        let faces: std::collections::HashSet<String> = live_face_ids(&mut e).into_iter().collect();
+        let users: std::collections::HashSet<String> = ok(&mut e, "ListUsers", json!({"CollectionId": "c", "MaxResults": 500}))["Users"]
+            .as_array().unwrap().iter().map(|u| u["UserId"].as_str().unwrap().to_string()).collect();
+        let mut deleted = std::collections::HashSet::new();
+        for a in acks.iter().rev() {
+            let parts: Vec<&str> = a.split(' ').collect();
+            match parts[..] {
+                ["delete", id] => {
+                    deleted.insert(id.to_string());
+                    assert!(!faces.contains(id), "round {round}: deleted face {id} is back (seed {seed})");
+                }
+                ["face", id] if !deleted.contains(id) => assert!(faces.contains(id), "round {round}: face {id} lost (seed {seed})"),
+                ["user", u] => assert!(users.contains(u), "round {round}: user {u} lost (seed {seed})"),
+                ["assoc", u, id] if !deleted.contains(id) => {
+                    let r = ok(&mut e, "ListFaces", json!({"CollectionId": "c", "FaceIds": [id]}));
+                    assert_eq!(r["Faces"][0]["UserId"], u, "round {round}: association lost (seed {seed})");
+                }
+                _ => {}
+            }
+        }
+        // Imports are all or nothing, and acknowledged ones are whole.
+        let mut per_import: HashMap<String, usize> = HashMap::new();
+        for f in &all_faces(&mut e) {
+            if let Some((prefix, _)) = f.get("ExternalImageId").and_then(|x| x.as_str()).and_then(|x| x.rsplit_once('-')) {
+                if prefix.contains("-imp") {
+                    *per_import.entry(prefix.to_string()).or_default() += 1;
+                }
+            }
+        }
+        assert!(per_import.values().all(|&n| n == 40), "half an import: {per_import:?} (seed {seed})");
+        for a in &acks {
+            if let Some(name) = a.strip_prefix("import ") {
+                assert_eq!(per_import.get(name), Some(&40), "import {name} lost (seed {seed})");
+            }
+        }
+    }
+    assert!(acks.len() > 6);
+}
