@@ -7,7 +7,9 @@ mod error;
 
 pub use error::{AwsError, ErrorType};
 pub mod criteria;
+pub mod directory;
 pub mod gen;
+pub mod plan;
 pub mod records;
 pub mod syntax;
 pub mod faces;

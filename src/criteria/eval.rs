@@ -87,7 +87,9 @@ fn tag_matches(t: &TagCondition, user: &User) -> bool {
     }
 }
 
-fn proficiency_matches(item: &ProficiencyCondition, p: &Proficiency) -> bool {
+/// True when one proficiency passes one item of a `proficiency[...]` list
+/// (the index engine tests its proficiency tuples with this).
+pub fn proficiency_matches(item: &ProficiencyCondition, p: &Proficiency) -> bool {
     match item {
         ProficiencyCondition::String { field, op, value } => {
             let have = match field {

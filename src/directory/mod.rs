@@ -1,0 +1,742 @@
+//! The directory engine: Connect users in a persistent tantivy index per
+//! instance, answering `SearchUsers` exactly as the reference evaluator
+//! ([`crate::criteria::eval`]) does.
+//!
+//! Takes in users and hierarchy groups (JSON lines or [`User`] values) and
+//! validated [`Search`]es; gives out [`SearchUsersResponse`]s and plan
+//! explanations.
+//!
+//! Layout on disk: `DIR/connect/<instance>/` is one tantivy index, where
+//! `<instance>` is the instance id percent-encoded (bytes outside
+//! `[A-Za-z0-9_-]` become `%XX`). The instance's hierarchy groups travel in
+//! the payload of the index's commit (`meta.json`), so users and groups
+//! change together in one atomic commit. `DIR/rekognition/` belongs to the
+//! faces engine.
+//!
+//! ```
+//! use rollcall::directory::Instance;
+//! use rollcall::criteria::{wire::Search, Filter};
+//! let inst = Instance::in_memory().unwrap();
+//! let users = "{\"Id\":\"2\",\"Username\":\"bob\"}\n{\"Id\":\"1\",\"Username\":\"Ann\"}\n";
+//! inst.import(users.as_bytes(), None).unwrap();
+//! let page = inst.search(&Search::new(Filter::all())).unwrap();
+//! assert_eq!(page.users[0].username.as_deref(), Some("Ann"));
+//! assert_eq!(page.approximate_total_count, 2);
+//! ```
+
+mod exec;
+mod schema;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, RwLock};
+
+use tantivy::collector::Count;
+use tantivy::schema::Value;
+use tantivy::{DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::criteria::paging::{decode_token, encode_token, SortKey};
+use crate::criteria::wire::{Search, SearchUsersRequest, SearchUsersResponse, UserSearchSummary};
+use crate::plan::{self, sort_key_bytes, IndexField, Node};
+use crate::records::{read_users, Groups, HierarchyGroup, RecordError, User};
+use crate::AwsError;
+use exec::{Ctx, PageCollector};
+use schema::Fields;
+
+fn storage(e: impl std::fmt::Display) -> AwsError {
+    AwsError::internal(format!("storage: {e}"))
+}
+
+/// A data directory holding Connect instances (`DIR/connect/...`).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    root: PathBuf,
+}
+
+/// Percent-encodes an instance id into a directory name.
+///
+/// ```
+/// assert_eq!(rollcall::directory::dir_name("a/b.c"), "a%2Fb%2Ec");
+/// assert_eq!(rollcall::directory::instance_of_dir("a%2Fb%2Ec").as_deref(), Some("a/b.c"));
+/// ```
+pub fn dir_name(instance_id: &str) -> String {
+    let mut out = String::new();
+    for b in instance_id.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The instance id of a directory name made by [`dir_name`].
+pub fn instance_of_dir(name: &str) -> Option<String> {
+    let bytes = name.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else if bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'-' {
+            out.push(bytes[i]);
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    String::from_utf8(out).ok().filter(|s| !s.is_empty())
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportSummary {
+    /// Users read and stored.
+    pub imported: u64,
+    /// Of those, users that replaced an existing user with the same `Id`.
+    pub replaced: u64,
+    /// Users in the instance after the import.
+    pub total: u64,
+    /// Hierarchy groups of the instance after the import.
+    pub groups: usize,
+}
+
+impl Engine {
+    /// Opens (creating if needed) the data directory `root`.
+    pub fn open(root: impl AsRef<Path>) -> Result<Engine, AwsError> {
+        let root = root.as_ref().to_path_buf();
+        std::fs::create_dir_all(root.join("connect")).map_err(storage)?;
+        Ok(Engine { root })
+    }
+
+    fn instance_dir(&self, id: &str) -> PathBuf {
+        self.root.join("connect").join(dir_name(id))
+    }
+
+    /// The instance ids present, sorted.
+    pub fn instances(&self) -> Result<Vec<String>, AwsError> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(self.root.join("connect")).map_err(storage)? {
+            let e = e.map_err(storage)?;
+            if let Some(id) = e.file_name().to_str().and_then(instance_of_dir) {
+                if e.path().join("meta.json").exists() {
+                    out.push(id);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Opens an instance; `ResourceNotFoundException` when it does not exist.
+    pub fn instance(&self, id: &str) -> Result<Instance, AwsError> {
+        let dir = self.instance_dir(id);
+        if !dir.join("meta.json").exists() {
+            return Err(AwsError::not_found(format!(
+                "InstanceId: instance '{id}' does not exist"
+            )));
+        }
+        Instance::open(&dir)
+    }
+
+    /// Creates an empty instance (atomically), or opens it if it exists.
+    pub fn create_instance(&self, id: &str) -> Result<Instance, AwsError> {
+        if let Ok(i) = self.instance(id) {
+            return Ok(i);
+        }
+        self.import(id, std::io::empty(), None)?;
+        self.instance(id)
+    }
+
+    /// Imports users (JSON lines) and optionally a new set of groups into an
+    /// instance, creating it when needed. All or nothing: on a bad line the
+    /// error names it and nothing of the import is visible; an instance
+    /// created by a failed (or killed) import does not appear.
+    pub fn import(
+        &self,
+        id: &str,
+        users: impl BufRead,
+        groups: Option<Vec<HierarchyGroup>>,
+    ) -> Result<ImportSummary, AwsError> {
+        if id.is_empty() || id.chars().count() > 100 {
+            return Err(AwsError::invalid_parameter(
+                "InstanceId: must be 1..100 characters",
+            ));
+        }
+        let dir = self.instance_dir(id);
+        if dir.join("meta.json").exists() {
+            let inst = Instance::open(&dir)?;
+            let summary = inst.import(users, groups)?;
+            inst.close()?;
+            return Ok(summary);
+        }
+        self.clean_temp();
+        let tmp = self.root.join("connect").join(format!(
+            ".import-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&tmp).map_err(storage)?;
+        let result = Instance::create(&tmp).and_then(|inst| {
+            let s = inst.import(users, groups)?;
+            inst.close()?;
+            Ok(s)
+        });
+        match result {
+            Ok(s) => {
+                std::fs::rename(&tmp, &dir).map_err(storage)?;
+                if let Ok(d) = std::fs::File::open(self.root.join("connect")) {
+                    let _ = d.sync_all();
+                }
+                Ok(s)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes staging directories left by imports that were killed.
+    fn clean_temp(&self) {
+        let Ok(entries) = std::fs::read_dir(self.root.join("connect")) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(rest) = name.strip_prefix(".import-") else {
+                continue;
+            };
+            let pid: Option<u32> = rest.split('-').next().and_then(|p| p.parse().ok());
+            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
+    /// Answers an AWS `SearchUsers` request (with its `InstanceId`).
+    pub fn search_users(
+        &self,
+        request: &SearchUsersRequest,
+    ) -> Result<SearchUsersResponse, AwsError> {
+        let search = request.lower()?;
+        let id = search
+            .instance_id
+            .clone()
+            .ok_or_else(|| AwsError::invalid_parameter("InstanceId: is required"))?;
+        self.instance(&id)?.search(&search)
+    }
+}
+
+/// One Connect instance: its users (a tantivy index) and hierarchy groups.
+pub struct Instance {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    groups: RwLock<Groups>,
+    writer: Mutex<Option<IndexWriter>>,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").finish_non_exhaustive()
+    }
+}
+
+/// Hashes names and ids for the duplicate checks of one import (128 bits).
+struct Hasher2(RandomState, RandomState);
+
+impl Hasher2 {
+    fn new() -> Self {
+        Hasher2(RandomState::new(), RandomState::new())
+    }
+    fn h(&self, s: &str) -> u128 {
+        (u128::from(self.0.hash_one(s)) << 64) | u128::from(self.1.hash_one(s))
+    }
+}
+
+/// The writes of one commit, checked as [`crate::records::Directory::upsert`]
+/// would check them one after another.
+struct Stager<'a> {
+    inst: &'a Instance,
+    writer: &'a IndexWriter,
+    searcher: tantivy::Searcher,
+    hasher: Hasher2,
+    names: HashMap<u128, u128>,
+    ids: HashMap<u128, Option<u128>>,
+    imported: u64,
+    replaced: u64,
+}
+
+impl Stager<'_> {
+    fn upsert(&mut self, user: &User) -> Result<(), String> {
+        let n = self.hasher.h(&user.username);
+        let i = self.hasher.h(&user.id);
+        let owner = match self.names.get(&n) {
+            Some(o) => Some(*o),
+            None => self
+                .inst
+                .owner_of(&self.searcher, &user.username)
+                .map(|id| self.hasher.h(&id))
+                .filter(|o| !self.ids.contains_key(o)),
+        };
+        if let Some(o) = owner {
+            if o != i {
+                return Err(format!(
+                    "Username '{}' is already used by another user",
+                    user.username
+                ));
+            }
+        }
+        let existed = match self.ids.get(&i) {
+            Some(prev) => prev.is_some(),
+            None => self.inst.has_id(&self.searcher, &user.id),
+        };
+        if let Some(Some(old)) = self.ids.get(&i) {
+            self.names.remove(old);
+        }
+        self.names.insert(n, i);
+        self.ids.insert(i, Some(n));
+        let json = serde_json::to_string(user).map_err(|e| e.to_string())?;
+        let f = &self.inst.fields;
+        self.writer
+            .delete_term(Term::from_field_text(f.get(IndexField::Id), &user.id));
+        self.writer
+            .add_document(f.document(user, json))
+            .map_err(|e| e.to_string())?;
+        self.imported += 1;
+        self.replaced += u64::from(existed);
+        Ok(())
+    }
+
+    fn delete(&mut self, id: &str) -> bool {
+        let i = self.hasher.h(id);
+        let existed = match self.ids.get(&i) {
+            Some(prev) => prev.is_some(),
+            None => self.inst.has_id(&self.searcher, id),
+        };
+        if let Some(Some(old)) = self.ids.get(&i) {
+            self.names.remove(old);
+        }
+        self.ids.insert(i, None);
+        self.writer.delete_term(Term::from_field_text(
+            self.inst.fields.get(IndexField::Id),
+            id,
+        ));
+        existed
+    }
+}
+
+impl Instance {
+    fn from_index(index: Index) -> Result<Instance, AwsError> {
+        let fields = Fields::from_schema(index.schema()).map_err(storage)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(storage)?;
+        let metas = index.load_metas().map_err(storage)?;
+        let groups = match metas.payload.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(p) => serde_json::from_str::<Vec<HierarchyGroup>>(p).map_err(storage)?,
+        };
+        Ok(Instance {
+            index,
+            reader,
+            fields,
+            groups: RwLock::new(Groups::new(groups)),
+            writer: Mutex::new(None),
+        })
+    }
+
+    fn settings() -> tantivy::IndexSettings {
+        tantivy::IndexSettings {
+            docstore_blocksize: 4096,
+            ..Default::default()
+        }
+    }
+
+    /// A new, empty instance held in memory (tests, the REPL).
+    pub fn in_memory() -> Result<Instance, AwsError> {
+        let index = Index::builder()
+            .schema(Fields::new().schema)
+            .settings(Self::settings())
+            .create_in_ram()
+            .map_err(storage)?;
+        Self::from_index(index)
+    }
+
+    /// Creates an instance in an empty directory.
+    pub fn create(dir: &Path) -> Result<Instance, AwsError> {
+        let index = Index::builder()
+            .schema(Fields::new().schema)
+            .settings(Self::settings())
+            .create_in_dir(dir)
+            .map_err(storage)?;
+        Self::from_index(index)
+    }
+
+    /// Opens the instance stored in `dir`.
+    pub fn open(dir: &Path) -> Result<Instance, AwsError> {
+        Self::from_index(Index::open_in_dir(dir).map_err(storage)?)
+    }
+
+    fn writer(&self) -> Result<MutexGuard<'_, Option<IndexWriter>>, AwsError> {
+        let mut guard = self
+            .writer
+            .lock()
+            .map_err(|_| AwsError::internal("writer lock poisoned"))?;
+        if guard.is_none() {
+            let threads = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .clamp(1, 4);
+            *guard = Some(
+                self.index
+                    .writer_with_num_threads(threads, threads * 120_000_000)
+                    .map_err(storage)?,
+            );
+        }
+        Ok(guard)
+    }
+
+    /// Waits for background merges and releases the writer (and its lock).
+    pub fn close(&self) -> Result<(), AwsError> {
+        let taken = self
+            .writer
+            .lock()
+            .map_err(|_| AwsError::internal("writer lock poisoned"))?
+            .take();
+        if let Some(w) = taken {
+            w.wait_merging_threads().map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `stage` and commits its writes (and `groups`, when given) in one
+    /// commit; on error rolls everything back.
+    fn apply<T>(
+        &self,
+        groups: Option<Vec<HierarchyGroup>>,
+        stage: impl FnOnce(&mut Stager<'_>) -> Result<T, AwsError>,
+    ) -> Result<(T, u64, u64), AwsError> {
+        let mut guard = self.writer()?;
+        let Some(writer) = guard.as_mut() else {
+            return Err(AwsError::internal("no index writer"));
+        };
+        let mut stager = Stager {
+            inst: self,
+            writer,
+            searcher: self.reader.searcher(),
+            hasher: Hasher2::new(),
+            names: HashMap::new(),
+            ids: HashMap::new(),
+            imported: 0,
+            replaced: 0,
+        };
+        let result = stage(&mut stager);
+        let (imported, replaced) = (stager.imported, stager.replaced);
+        drop(stager);
+        let value = match result {
+            Ok(v) => v,
+            Err(e) => {
+                writer.rollback().map_err(storage)?;
+                return Err(e);
+            }
+        };
+        let payload = match &groups {
+            Some(g) => serde_json::to_string(g).map_err(storage)?,
+            None => {
+                let current = self
+                    .groups
+                    .read()
+                    .map_err(|_| AwsError::internal("groups lock poisoned"))?;
+                let mut all: Vec<&HierarchyGroup> = current.iter().collect();
+                all.sort_by(|a, b| a.id.cmp(&b.id));
+                serde_json::to_string(&all).map_err(storage)?
+            }
+        };
+        let mut prepared = writer.prepare_commit().map_err(storage)?;
+        prepared.set_payload(&payload);
+        prepared.commit().map_err(storage)?;
+        self.reader.reload().map_err(storage)?;
+        if let Some(g) = groups {
+            *self
+                .groups
+                .write()
+                .map_err(|_| AwsError::internal("groups lock poisoned"))? = Groups::new(g);
+        }
+        Ok((value, imported, replaced))
+    }
+
+    /// Imports users (JSON lines, `User` or `{"User": ...}` per line) and,
+    /// when given, replaces the hierarchy groups, all in one commit. A
+    /// malformed line, a missing required member or a `Username` held by
+    /// another user fails the whole import, naming the line.
+    pub fn import(
+        &self,
+        users: impl BufRead,
+        groups: Option<Vec<HierarchyGroup>>,
+    ) -> Result<ImportSummary, AwsError> {
+        let ((), imported, replaced) = self.apply(groups, |st| {
+            read_users(users, |line, user| {
+                st.upsert(&user)
+                    .map_err(|message| RecordError { line, message })
+            })
+            .map_err(AwsError::from)
+        })?;
+        Ok(ImportSummary {
+            imported,
+            replaced,
+            total: self.len(),
+            groups: self.groups().iter().count(),
+        })
+    }
+
+    /// Adds a user or replaces the user with the same `Id` (one commit).
+    pub fn upsert(&self, user: &User) -> Result<(), AwsError> {
+        user.validate().map_err(AwsError::invalid_parameter)?;
+        self.apply(None, |st| {
+            st.upsert(user).map_err(AwsError::invalid_parameter)
+        })?;
+        Ok(())
+    }
+
+    /// Deletes a user by id (one commit); true when it existed.
+    pub fn delete(&self, id: &str) -> Result<bool, AwsError> {
+        Ok(self.apply(None, |st| Ok(st.delete(id)))?.0)
+    }
+
+    /// Replaces the hierarchy groups (one commit).
+    pub fn replace_groups(&self, groups: Vec<HierarchyGroup>) -> Result<(), AwsError> {
+        self.apply(Some(groups), |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// The hierarchy groups.
+    pub fn groups(&self) -> Groups {
+        self.groups.read().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// Number of users.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// True when the instance holds no user.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Alive documents holding `term`.
+    fn alive_docs(&self, searcher: &tantivy::Searcher, term: &Term) -> Vec<tantivy::DocAddress> {
+        let mut out = Vec::new();
+        for (seg_ord, seg) in searcher.segment_readers().iter().enumerate() {
+            let Ok(inv) = seg.inverted_index(term.field()) else {
+                continue;
+            };
+            let Ok(Some(mut postings)) =
+                inv.read_postings(term, tantivy::schema::IndexRecordOption::Basic)
+            else {
+                continue;
+            };
+            let mut doc = postings.doc();
+            while doc != tantivy::TERMINATED {
+                if seg.alive_bitset().is_none_or(|a| a.is_alive(doc)) {
+                    out.push(tantivy::DocAddress::new(seg_ord as u32, doc));
+                }
+                doc = postings.advance();
+            }
+        }
+        out
+    }
+
+    fn has_id(&self, searcher: &tantivy::Searcher, id: &str) -> bool {
+        searcher.num_docs() > 0
+            && !self
+                .alive_docs(
+                    searcher,
+                    &Term::from_field_text(self.fields.get(IndexField::Id), id),
+                )
+                .is_empty()
+    }
+
+    /// The id of the user holding exactly this username in the committed index.
+    fn owner_of(&self, searcher: &tantivy::Searcher, username: &str) -> Option<String> {
+        if searcher.num_docs() == 0 {
+            return None;
+        }
+        let term = Term::from_field_text(self.fields.get(IndexField::Username), username);
+        let addr = *self.alive_docs(searcher, &term).first()?;
+        let col = searcher
+            .segment_reader(addr.segment_ord)
+            .fast_fields()
+            .str(IndexField::Id.name())
+            .ok()??;
+        let ord = col.term_ords(addr.doc_id).next()?;
+        let mut s = String::new();
+        col.ord_to_str(ord, &mut s).ok()?.then_some(s)
+    }
+
+    fn load_user(
+        &self,
+        searcher: &tantivy::Searcher,
+        addr: tantivy::DocAddress,
+    ) -> Result<User, AwsError> {
+        let doc: TantivyDocument = searcher.doc(addr).map_err(storage)?;
+        let json = doc
+            .get_first(self.fields.user)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| storage("user document without its record"))?;
+        serde_json::from_str(json).map_err(storage)
+    }
+
+    /// Every stored user (in no particular order); for tests and export.
+    pub fn users(&self) -> Result<Vec<User>, AwsError> {
+        let searcher = self.reader.searcher();
+        let mut out = Vec::new();
+        for (seg_ord, seg) in searcher.segment_readers().iter().enumerate() {
+            for doc in seg.doc_ids_alive() {
+                out.push(self.load_user(&searcher, tantivy::DocAddress::new(seg_ord as u32, doc))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Answers a search: the page in (folded username, id) order, the exact
+    /// total and the token for the next page, exactly as
+    /// [`crate::criteria::eval::search`] does.
+    pub fn search(&self, search: &Search) -> Result<SearchUsersResponse, AwsError> {
+        let after = match &search.next_token {
+            Some(t) => Some(decode_token(&search.filter, t)?),
+            None => None,
+        };
+        let plan = plan::compile(&search.filter);
+        let searcher = self.reader.searcher();
+        let groups = self
+            .groups
+            .read()
+            .map_err(|_| AwsError::internal("groups lock poisoned"))?;
+        let ctx = Ctx {
+            fields: &self.fields,
+            searcher: &searcher,
+            groups: &groups,
+        };
+        let query = ctx.query(&plan.root).map_err(storage)?;
+        let collector = PageCollector {
+            after: after.map(|k| sort_key_bytes(&k.folded, &k.id)),
+            limit: search.max_results as usize,
+        };
+        let page = searcher.search(&*query, &collector).map_err(storage)?;
+        let mut users = Vec::with_capacity(page.hits.len());
+        let mut last = None;
+        for (_, addr) in &page.hits {
+            let user = self.load_user(&searcher, *addr)?;
+            last = Some(SortKey::new(&user.username, &user.id));
+            users.push(UserSearchSummary::from(&user));
+        }
+        let next_token = match last {
+            Some(k) if page.remaining > users.len() as u64 => {
+                Some(encode_token(&search.filter, &k))
+            }
+            _ => None,
+        };
+        Ok(SearchUsersResponse {
+            users,
+            next_token,
+            approximate_total_count: page.total,
+        })
+    }
+
+    /// The plan of a search as a tree, each node with its estimated count
+    /// (from term statistics) and, when `analyze` is set, the actual number
+    /// of users it matches.
+    pub fn explain(&self, search: &Search, analyze: bool) -> Result<String, AwsError> {
+        let plan = plan::compile(&search.filter);
+        let searcher = self.reader.searcher();
+        let groups = self
+            .groups
+            .read()
+            .map_err(|_| AwsError::internal("groups lock poisoned"))?;
+        let ctx = Ctx {
+            fields: &self.fields,
+            searcher: &searcher,
+            groups: &groups,
+        };
+        let nodes = plan.nodes();
+        let mut notes = Vec::with_capacity(nodes.len());
+        let mut estimates = HashMap::new();
+        for (i, n) in nodes.iter().enumerate().rev() {
+            let est = self.estimate(&ctx, n, &nodes, &estimates)?;
+            estimates.insert(i, est);
+        }
+        for (i, n) in nodes.iter().enumerate() {
+            let mut note = format!("est {}", estimates.get(&i).copied().unwrap_or(0));
+            if analyze {
+                let q = ctx.query(n).map_err(storage)?;
+                let actual = searcher.search(&*q, &Count).map_err(storage)?;
+                note.push_str(&format!(", actual {actual}"));
+            }
+            notes.push(note);
+        }
+        Ok(plan.render(|i| notes.get(i).cloned().unwrap_or_default()))
+    }
+
+    fn estimate(
+        &self,
+        ctx: &Ctx<'_>,
+        node: &Node,
+        nodes: &[&Node],
+        known: &HashMap<usize, u64>,
+    ) -> Result<u64, AwsError> {
+        let all = ctx.searcher.num_docs();
+        let index_of = |child: &Node| {
+            nodes
+                .iter()
+                .position(|n| std::ptr::eq(*n, child))
+                .and_then(|i| known.get(&i).copied())
+                .unwrap_or(all)
+        };
+        Ok(match node {
+            Node::And(c) => c.iter().map(index_of).min().unwrap_or(all),
+            Node::Or(c) => c.iter().map(index_of).sum::<u64>().min(all),
+            Node::Leaf(_) => {
+                // Term statistics of the access path (an upper bound with a residual).
+                let q = ctx.query(node).map_err(storage)?;
+                let w = q
+                    .weight(tantivy::query::EnableScoring::disabled_from_searcher(
+                        ctx.searcher,
+                    ))
+                    .map_err(storage)?;
+                let mut n = 0u64;
+                for seg in ctx.searcher.segment_readers() {
+                    n += u64::from(w.count(seg).map_err(storage)?);
+                }
+                n.min(all)
+            }
+        })
+    }
+}
+
+/// Builds an in-memory instance of `users` and `groups` in one commit
+/// (tests and benchmarks).
+pub fn instance_of(
+    users: impl IntoIterator<Item = User>,
+    groups: Vec<HierarchyGroup>,
+) -> Result<Instance, AwsError> {
+    let inst = Instance::in_memory()?;
+    inst.apply(Some(groups), |st| {
+        for u in users {
+            st.upsert(&u).map_err(AwsError::invalid_parameter)?;
+        }
+        Ok(())
+    })?;
+    Ok(inst)
+}
