@@ -13,3 +13,4 @@ pub mod plan;
 pub mod records;
 pub mod syntax;
 pub mod faces;
+pub mod serve;

@@ -6,6 +6,7 @@
 mod language;
 mod faces;
 mod rekognition;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ enum Command {
     /// Face bulk operations.
     #[command(subcommand)]
     Faces(faces::FacesCommand),
+    /// Serve Connect and Rekognition as an AWS-compatible HTTP endpoint.
+    Serve(serve::ServeArgs),
 }
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
@@ -108,5 +111,6 @@ pub fn main() -> ExitCode {
         Command::Demo => language::demo(),
         Command::Rekognition(args) => rekognition::run(args),
         Command::Faces(cmd) => faces::run(cmd),
+        Command::Serve(args) => serve::run(args),
     }
 }
