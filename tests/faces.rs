@@ -16,7 +16,11 @@ fn engine() -> (tempfile::TempDir, Engine) {
     (dir, e)
 }
 
-fn call(e: &mut Engine, op: &str, body: serde_json::Value) -> Result<serde_json::Value, rollcall::AwsError> {
+fn call(
+    e: &mut Engine,
+    op: &str,
+    body: serde_json::Value,
+) -> Result<serde_json::Value, rollcall::AwsError> {
     e.call(op, &body.to_string())
 }
 
@@ -27,7 +31,11 @@ fn ok(e: &mut Engine, op: &str, body: serde_json::Value) -> serde_json::Value {
 fn fails(e: &mut Engine, op: &str, body: serde_json::Value, kind: ErrorType, needle: &str) {
     let err = call(e, op, body.clone()).expect_err(&format!("{op} {body} must fail"));
     assert_eq!(err.kind, kind, "{op} {body}: {err}");
-    assert!(err.message.contains(needle), "{op}: message {:?} lacks {needle:?}", err.message);
+    assert!(
+        err.message.contains(needle),
+        "{op}: message {:?} lacks {needle:?}",
+        err.message
+    );
 }
 
 fn image(rows: usize, dim: usize, data: &[f32]) -> serde_json::Value {
@@ -63,7 +71,11 @@ fn world() -> impl Strategy<Value = World> {
                 let mut vectors: Vec<Vec<f32>> = Vec::new();
                 let mut origin = Vec::new();
                 for (i, v) in raw.into_iter().enumerate() {
-                    let v = if v.iter().all(|x| x.abs() < 1e-3) { vec![1.0; dim] } else { v };
+                    let v = if v.iter().all(|x| x.abs() < 1e-3) {
+                        vec![1.0; dim]
+                    } else {
+                        v
+                    };
                     match copy_of[i].filter(|&j| j < i) {
                         Some(j) => {
                             vectors.push(vectors[j].clone());
@@ -76,13 +88,24 @@ fn world() -> impl Strategy<Value = World> {
                     }
                 }
                 let owner = owner.into_iter().map(|o| o.filter(|_| users > 0)).collect();
-                World { dim, vectors, origin, owner, deleted, users }
+                World {
+                    dim,
+                    vectors,
+                    origin,
+                    owner,
+                    deleted,
+                    users,
+                }
             })
     })
 }
 
 fn cos64(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     dot / (na * nb)
@@ -95,15 +118,37 @@ fn build(e: &mut Engine, w: &World) -> (Vec<String>, Vec<String>) {
     let ids = e.import_faces("c", flat, w.dim, None).unwrap();
     let users: Vec<String> = (0..w.users).map(|u| format!("user-{u:02}")).collect();
     for (u, name) in users.iter().enumerate() {
-        ok(e, "CreateUser", json!({"CollectionId": "c", "UserId": name}));
-        let mine: Vec<&String> = ids.iter().zip(&w.owner).filter(|(_, o)| **o == Some(u)).map(|(id, _)| id).collect();
+        ok(
+            e,
+            "CreateUser",
+            json!({"CollectionId": "c", "UserId": name}),
+        );
+        let mine: Vec<&String> = ids
+            .iter()
+            .zip(&w.owner)
+            .filter(|(_, o)| **o == Some(u))
+            .map(|(id, _)| id)
+            .collect();
         for chunk in mine.chunks(100) {
-            ok(e, "AssociateFaces", json!({"CollectionId": "c", "UserId": name, "FaceIds": chunk, "UserMatchThreshold": 0}));
+            ok(
+                e,
+                "AssociateFaces",
+                json!({"CollectionId": "c", "UserId": name, "FaceIds": chunk, "UserMatchThreshold": 0}),
+            );
         }
     }
-    let gone: Vec<&String> = ids.iter().zip(&w.deleted).filter(|(_, d)| **d).map(|(id, _)| id).collect();
+    let gone: Vec<&String> = ids
+        .iter()
+        .zip(&w.deleted)
+        .filter(|(_, d)| **d)
+        .map(|(id, _)| id)
+        .collect();
     if !gone.is_empty() {
-        ok(e, "DeleteFaces", json!({"CollectionId": "c", "FaceIds": gone}));
+        ok(
+            e,
+            "DeleteFaces",
+            json!({"CollectionId": "c", "FaceIds": gone}),
+        );
     }
     (ids, users)
 }
@@ -146,7 +191,12 @@ fn assert_same(got: Vec<(String, f64)>, want: Vec<(String, f64)>) -> Result<(), 
     let want_ids: Vec<&String> = want.iter().map(|w| &w.0).collect();
     prop_assert_eq!(got_ids, want_ids);
     for (g, w) in got.iter().zip(&want) {
-        prop_assert!((g.1 - w.1).abs() < 1e-3, "score {} vs reference {}", g.1, w.1);
+        prop_assert!(
+            (g.1 - w.1).abs() < 1e-3,
+            "score {} vs reference {}",
+            g.1,
+            w.1
+        );
     }
     Ok(())
 }
@@ -229,15 +279,31 @@ fn search_users_breaks_ties_by_user_id_and_skips_faceless_users() {
     let a = e.index_face("c", &[1.0, 0.0], None).unwrap();
     let b = e.index_face("c", &[1.0, 0.0], None).unwrap();
     for u in ["zed", "amy", "empty"] {
-        ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": u}));
+        ok(
+            &mut e,
+            "CreateUser",
+            json!({"CollectionId": "c", "UserId": u}),
+        );
     }
-    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "zed", "FaceIds": [a]}));
-    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "amy", "FaceIds": [b]}));
+    ok(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "zed", "FaceIds": [a]}),
+    );
+    ok(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "amy", "FaceIds": [b]}),
+    );
     let r = e.search_users_by_vector("c", &[1.0, 0.0], 10, 0.0).unwrap();
     let names: Vec<&str> = r.iter().map(|m| m.user.user_id.as_str()).collect();
     assert_eq!(names, ["amy", "zed"]);
     // The searched user itself is never returned.
-    let r = ok(&mut e, "SearchUsers", json!({"CollectionId": "c", "UserId": "amy"}));
+    let r = ok(
+        &mut e,
+        "SearchUsers",
+        json!({"CollectionId": "c", "UserId": "amy"}),
+    );
     assert_eq!(r["UserMatches"][0]["User"]["UserId"], "zed");
     assert_eq!(r["UserMatches"].as_array().unwrap().len(), 1);
     assert_eq!(r["SearchedUser"]["UserId"], "amy");
@@ -247,7 +313,12 @@ fn search_users_breaks_ties_by_user_id_and_skips_faceless_users() {
 // State machine against a plain model of SPEC section 4.
 
 /// Four directions with well-separated similarities (100, 96, 28, 0).
-const DIRECTIONS: [[f32; 3]; 4] = [[1.0, 0.0, 0.0], [0.96, 0.28, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+const DIRECTIONS: [[f32; 3]; 4] = [
+    [1.0, 0.0, 0.0],
+    [0.96, 0.28, 0.0],
+    [0.0, 1.0, 0.0],
+    [0.0, 0.0, 1.0],
+];
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -301,7 +372,10 @@ impl Model {
         100.0 * (x[0] * y[0] + x[1] * y[1] + x[2] * y[2]).max(0.0)
     }
     fn face_ref(&self, i: usize) -> String {
-        self.created.get(i).cloned().unwrap_or_else(|| format!("00000000-0000-4000-8000-{i:012}"))
+        self.created
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("00000000-0000-4000-8000-{i:012}"))
     }
     /// Runs `f` under token semantics: replay, mismatch, or record success.
     fn with_token(
@@ -313,7 +387,11 @@ impl Model {
     ) -> Result<serde_json::Value, &'static str> {
         let key = token.map(|t| (api, format!("tok-{t}")));
         if let Some((p, resp)) = key.as_ref().and_then(|k| self.tokens.get(k)) {
-            return if *p == params { Ok(resp.clone()) } else { Err("IdempotentParameterMismatchException") };
+            return if *p == params {
+                Ok(resp.clone())
+            } else {
+                Err("IdempotentParameterMismatchException")
+            };
         }
         let r = f(self)?;
         if let Some(k) = key {
@@ -462,40 +540,76 @@ fn engine_step(e: &mut Engine, m: &Model, s: &Step) -> Result<serde_json::Value,
     let tok = |t: &Option<usize>| t.map(|t| format!("tok-{t}"));
     let ids = |refs: &Vec<usize>| refs.iter().map(|&r| m.face_ref(r)).collect::<Vec<_>>();
     let (op, mut body) = match s {
-        Step::CreateUser(u, t) => ("CreateUser", json!({"UserId": format!("u{u}"), "ClientRequestToken": tok(t)})),
-        Step::DeleteUser(u, t) => ("DeleteUser", json!({"UserId": format!("u{u}"), "ClientRequestToken": tok(t)})),
+        Step::CreateUser(u, t) => (
+            "CreateUser",
+            json!({"UserId": format!("u{u}"), "ClientRequestToken": tok(t)}),
+        ),
+        Step::DeleteUser(u, t) => (
+            "DeleteUser",
+            json!({"UserId": format!("u{u}"), "ClientRequestToken": tok(t)}),
+        ),
         Step::DeleteFaces(refs) => ("DeleteFaces", json!({"FaceIds": ids(refs)})),
-        Step::Associate(u, refs, t) => ("AssociateFaces", json!({"UserId": format!("u{u}"), "FaceIds": ids(refs), "ClientRequestToken": tok(t)})),
-        Step::Disassociate(u, refs, t) => ("DisassociateFaces", json!({"UserId": format!("u{u}"), "FaceIds": ids(refs), "ClientRequestToken": tok(t)})),
+        Step::Associate(u, refs, t) => (
+            "AssociateFaces",
+            json!({"UserId": format!("u{u}"), "FaceIds": ids(refs), "ClientRequestToken": tok(t)}),
+        ),
+        Step::Disassociate(u, refs, t) => (
+            "DisassociateFaces",
+            json!({"UserId": format!("u{u}"), "FaceIds": ids(refs), "ClientRequestToken": tok(t)}),
+        ),
         Step::Index(_) | Step::Reopen => return Ok(json!({})),
     };
     body["CollectionId"] = json!("c");
     if body.get("ClientRequestToken") == Some(&serde_json::Value::Null) {
         body.as_object_mut().unwrap().remove("ClientRequestToken");
     }
-    e.call(op, &body.to_string()).map_err(|err| err.kind.as_str().to_string())
+    e.call(op, &body.to_string())
+        .map_err(|err| err.kind.as_str().to_string())
 }
 
 fn compare_state(e: &mut Engine, m: &Model) -> Result<(), TestCaseError> {
-    let users = ok(e, "ListUsers", json!({"CollectionId": "c", "MaxResults": 500}));
-    let want: Vec<serde_json::Value> =
-        m.users.iter().map(|(n, _)| json!({"UserId": n, "UserStatus": m.status(n)})).collect();
-    prop_assert_eq!(users.get("Users").cloned().unwrap_or(json!([])), json!(want));
+    let users = ok(
+        e,
+        "ListUsers",
+        json!({"CollectionId": "c", "MaxResults": 500}),
+    );
+    let want: Vec<serde_json::Value> = m
+        .users
+        .iter()
+        .map(|(n, _)| json!({"UserId": n, "UserStatus": m.status(n)}))
+        .collect();
+    prop_assert_eq!(
+        users.get("Users").cloned().unwrap_or(json!([])),
+        json!(want)
+    );
     let faces = ok(e, "ListFaces", json!({"CollectionId": "c"}));
     let got: Vec<(String, Option<String>)> = faces
         .get("Faces")
         .and_then(|f| f.as_array().cloned())
         .unwrap_or_default()
         .iter()
-        .map(|f| (f["FaceId"].as_str().unwrap().to_string(), f.get("UserId").and_then(|u| u.as_str()).map(str::to_string)))
+        .map(|f| {
+            (
+                f["FaceId"].as_str().unwrap().to_string(),
+                f.get("UserId").and_then(|u| u.as_str()).map(str::to_string),
+            )
+        })
         .collect();
-    let want: Vec<(String, Option<String>)> =
-        m.created.iter().filter_map(|id| m.faces.get(id).map(|(_, o)| (id.clone(), o.clone()))).collect();
+    let want: Vec<(String, Option<String>)> = m
+        .created
+        .iter()
+        .filter_map(|id| m.faces.get(id).map(|(_, o)| (id.clone(), o.clone())))
+        .collect();
     prop_assert_eq!(got, want);
     for (n, faces) in &m.users {
         let r = ok(e, "ListFaces", json!({"CollectionId": "c", "UserId": n}));
-        let got: Vec<String> = r.get("Faces").and_then(|f| f.as_array().cloned()).unwrap_or_default()
-            .iter().map(|f| f["FaceId"].as_str().unwrap().to_string()).collect();
+        let got: Vec<String> = r
+            .get("Faces")
+            .and_then(|f| f.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|f| f["FaceId"].as_str().unwrap().to_string())
+            .collect();
         let mut want: Vec<String> = faces.clone();
         want.sort_by_key(|f| m.created.iter().position(|c| c == f));
         prop_assert_eq!(got, want);
@@ -548,9 +662,21 @@ fn fixture() -> (tempfile::TempDir, Engine, String, String) {
     e.create_collection_with_dim("c", 2).unwrap();
     let face = e.index_face("c", &[1.0, 0.0], Some("img-1")).unwrap();
     let free = e.index_face("c", &[0.0, 1.0], None).unwrap();
-    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "u"}));
-    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "v"}));
-    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [face]}));
+    ok(
+        &mut e,
+        "CreateUser",
+        json!({"CollectionId": "c", "UserId": "u"}),
+    );
+    ok(
+        &mut e,
+        "CreateUser",
+        json!({"CollectionId": "c", "UserId": "v"}),
+    );
+    ok(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "u", "FaceIds": [face]}),
+    );
     (dir, e, face, free)
 }
 
@@ -559,12 +685,20 @@ macro_rules! error_case {
         #[test]
         fn $name() {
             let (_dir, mut e, face, free) = fixture();
-            let body = json!($body).to_string().replace("FACE", &face).replace("FREE", &free);
+            let body = json!($body)
+                .to_string()
+                .replace("FACE", &face)
+                .replace("FREE", &free);
             let body = body.replace("\"LONG\"", &format!("\"{}\"", "x".repeat(300)));
             let body = body.replace("\"NOTNPY\"", "\"R0lGODlhAQABAAAAACw=\"");
             let err = e.call($op, &body).expect_err("must fail");
             assert_eq!(err.kind, ErrorType::$kind, "{}", err.message);
-            assert!(err.message.contains($needle), "{:?} lacks {:?}", err.message, $needle);
+            assert!(
+                err.message.contains($needle),
+                "{:?} lacks {:?}",
+                err.message,
+                $needle
+            );
         }
     };
 }
@@ -573,11 +707,23 @@ error_case!(create_existing_collection, "CreateCollection", {"CollectionId": "c"
 error_case!(unknown_collection, "DescribeCollection", {"CollectionId": "nope"}, ResourceNotFoundException, "'nope'");
 error_case!(collection_id_pattern, "CreateCollection", {"CollectionId": "a/b"}, InvalidParameterException, "CollectionId");
 error_case!(collection_id_too_long, "CreateCollection", {"CollectionId": "LONG"}, InvalidParameterException, "CollectionId: length must be 1..255");
-error_case!(collection_id_missing, "DescribeCollection", {}, InvalidParameterException, "CollectionId");
+error_case!(
+    collection_id_missing,
+    "DescribeCollection",
+    {},
+    InvalidParameterException,
+    "CollectionId"
+);
 error_case!(tag_key_reserved, "CreateCollection", {"CollectionId": "t", "Tags": {"aws:x": "1"}}, InvalidParameterException, "aws:");
 error_case!(unknown_member, "ListUsers", {"CollectionId": "c", "Colour": 1}, InvalidParameterException, "unknown field `Colour`");
 error_case!(wrong_member_type, "ListUsers", {"CollectionId": "c", "MaxResults": "ten"}, SerializationException, "MaxResults");
-error_case!(unknown_operation, "Frobnicate", {}, InvalidParameterException, "unknown operation");
+error_case!(
+    unknown_operation,
+    "Frobnicate",
+    {},
+    InvalidParameterException,
+    "unknown operation"
+);
 error_case!(list_collections_bad_token, "ListCollections", {"NextToken": "c1.00000000"}, InvalidPaginationTokenException, "NextToken");
 error_case!(list_users_bad_token, "ListUsers", {"CollectionId": "c", "NextToken": "garbage"}, InvalidPaginationTokenException, "NextToken");
 error_case!(list_faces_bad_token, "ListFaces", {"CollectionId": "c", "NextToken": "f1.12345678"}, InvalidPaginationTokenException, "NextToken");
@@ -625,8 +771,18 @@ error_case!(search_users_threshold_negative, "SearchUsers", {"CollectionId": "c"
 fn image_too_large() {
     let (_dir, mut e, _, _) = fixture();
     let rows = MAX_IMAGE_BYTES / 8 + 1;
-    let err = call(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": image(rows, 2, &vec![1.0; rows * 2])})).unwrap_err();
-    assert_eq!(err.kind, ErrorType::ImageTooLargeException, "{}", err.message);
+    let err = call(
+        &mut e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": image(rows, 2, &vec![1.0; rows * 2])}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorType::ImageTooLargeException,
+        "{}",
+        err.message
+    );
 }
 
 #[test]
@@ -638,69 +794,186 @@ fn image_of_float64_is_invalid_format() {
     bytes.extend_from_slice(&[0; 8]);
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-    fails(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": {"Bytes": b64}}), ErrorType::InvalidImageFormatException, "'<f8' is not float32");
+    fails(
+        &mut e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": {"Bytes": b64}}),
+        ErrorType::InvalidImageFormatException,
+        "'<f8' is not float32",
+    );
 }
 
 #[test]
 fn vector_length_mismatch_names_both_lengths() {
     let (_dir, mut e, _, _) = fixture();
-    fails(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": image(1, 3, &[1.0, 2.0, 3.0])}), ErrorType::InvalidParameterException, "length 3 does not match the collection's dimension 2");
-    fails(&mut e, "SearchUsersByImage", json!({"CollectionId": "c", "Image": image(1, 3, &[1.0, 2.0, 3.0])}), ErrorType::InvalidParameterException, "dimension 2");
+    fails(
+        &mut e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": image(1, 3, &[1.0, 2.0, 3.0])}),
+        ErrorType::InvalidParameterException,
+        "length 3 does not match the collection's dimension 2",
+    );
+    fails(
+        &mut e,
+        "SearchUsersByImage",
+        json!({"CollectionId": "c", "Image": image(1, 3, &[1.0, 2.0, 3.0])}),
+        ErrorType::InvalidParameterException,
+        "dimension 2",
+    );
 }
 
 #[test]
 fn first_face_fixes_the_dimension() {
     let (_dir, mut e) = engine();
     ok(&mut e, "CreateCollection", json!({"CollectionId": "c"}));
-    assert_eq!(ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"], "vector");
-    ok(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": image(2, 4, &[1.0; 8])}));
-    assert_eq!(ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"], "vector-4");
-    fails(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": image(1, 5, &[1.0; 5])}), ErrorType::InvalidParameterException, "length 5 does not match the collection's dimension 4");
+    assert_eq!(
+        ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"],
+        "vector"
+    );
+    ok(
+        &mut e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": image(2, 4, &[1.0; 8])}),
+    );
+    assert_eq!(
+        ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"],
+        "vector-4"
+    );
+    fails(
+        &mut e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": image(1, 5, &[1.0; 5])}),
+        ErrorType::InvalidParameterException,
+        "length 5 does not match the collection's dimension 4",
+    );
 }
 
 #[test]
 fn nan_infinite_and_zero_vectors_are_rejected() {
     let (_dir, mut e, _, _) = fixture();
-    for (v, needle) in [([f32::NAN, 1.0], "NaN"), ([f32::INFINITY, 1.0], "inf"), ([0.0, 0.0], "zero length")] {
+    for (v, needle) in [
+        ([f32::NAN, 1.0], "NaN"),
+        ([f32::INFINITY, 1.0], "inf"),
+        ([0.0, 0.0], "zero length"),
+    ] {
         let err = e.index_face("c", &v, None).unwrap_err();
         assert_eq!(err.kind, ErrorType::InvalidParameterException);
         assert!(err.message.contains(needle), "{}", err.message);
     }
-    assert_eq!(ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceCount"], 2);
+    assert_eq!(
+        ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceCount"],
+        2
+    );
 }
 
 #[test]
 fn search_image_without_rows_is_invalid_parameter() {
     let (_dir, mut e, _, _) = fixture();
-    fails(&mut e, "SearchFacesByImage", json!({"CollectionId": "c", "Image": image(0, 2, &[])}), ErrorType::InvalidParameterException, "no faces");
+    fails(
+        &mut e,
+        "SearchFacesByImage",
+        json!({"CollectionId": "c", "Image": image(0, 2, &[])}),
+        ErrorType::InvalidParameterException,
+        "no faces",
+    );
 }
 
 #[test]
 fn user_holds_at_most_100_faces() {
     let (_dir, mut e) = engine();
     e.create_collection_with_dim("c", 2).unwrap();
-    let ids = e.import_faces("c", [1.0f32, 0.0].repeat(101), 2, None).unwrap();
-    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "u"}));
-    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": ids[..100]}));
-    fails(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [ids[100]]}), ErrorType::ServiceQuotaExceededException, "at most 100");
+    let ids = e
+        .import_faces("c", [1.0f32, 0.0].repeat(101), 2, None)
+        .unwrap();
+    ok(
+        &mut e,
+        "CreateUser",
+        json!({"CollectionId": "c", "UserId": "u"}),
+    );
+    ok(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "u", "FaceIds": ids[..100]}),
+    );
+    fails(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "u", "FaceIds": [ids[100]]}),
+        ErrorType::ServiceQuotaExceededException,
+        "at most 100",
+    );
     // Re-associating faces the user has is not a new face.
-    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [ids[0]]}));
-    let err = call(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": ids[..101]})).unwrap_err();
-    assert_eq!(err.kind, ErrorType::InvalidParameterException, "101 ids: {}", err.message);
+    ok(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "u", "FaceIds": [ids[0]]}),
+    );
+    let err = call(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "u", "FaceIds": ids[..101]}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorType::InvalidParameterException,
+        "101 ids: {}",
+        err.message
+    );
 }
 
 #[test]
 fn token_reused_with_other_parameters_is_a_mismatch() {
     let (_dir, mut e, face, free) = fixture();
     let t = "tok-1";
-    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "w", "ClientRequestToken": t}));
-    fails(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "x", "ClientRequestToken": t}), ErrorType::IdempotentParameterMismatchException, t);
-    ok(&mut e, "DeleteUser", json!({"CollectionId": "c", "UserId": "w", "ClientRequestToken": t}));
-    fails(&mut e, "DeleteUser", json!({"CollectionId": "c", "UserId": "v", "ClientRequestToken": t}), ErrorType::IdempotentParameterMismatchException, t);
-    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "UserMatchThreshold": 0, "ClientRequestToken": t}));
-    fails(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "ClientRequestToken": t}), ErrorType::IdempotentParameterMismatchException, t);
-    ok(&mut e, "DisassociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [face], "ClientRequestToken": t}));
-    fails(&mut e, "DisassociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "ClientRequestToken": t}), ErrorType::IdempotentParameterMismatchException, t);
+    ok(
+        &mut e,
+        "CreateUser",
+        json!({"CollectionId": "c", "UserId": "w", "ClientRequestToken": t}),
+    );
+    fails(
+        &mut e,
+        "CreateUser",
+        json!({"CollectionId": "c", "UserId": "x", "ClientRequestToken": t}),
+        ErrorType::IdempotentParameterMismatchException,
+        t,
+    );
+    ok(
+        &mut e,
+        "DeleteUser",
+        json!({"CollectionId": "c", "UserId": "w", "ClientRequestToken": t}),
+    );
+    fails(
+        &mut e,
+        "DeleteUser",
+        json!({"CollectionId": "c", "UserId": "v", "ClientRequestToken": t}),
+        ErrorType::IdempotentParameterMismatchException,
+        t,
+    );
+    ok(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "UserMatchThreshold": 0, "ClientRequestToken": t}),
+    );
+    fails(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "ClientRequestToken": t}),
+        ErrorType::IdempotentParameterMismatchException,
+        t,
+    );
+    ok(
+        &mut e,
+        "DisassociateFaces",
+        json!({"CollectionId": "c", "UserId": "u", "FaceIds": [face], "ClientRequestToken": t}),
+    );
+    fails(
+        &mut e,
+        "DisassociateFaces",
+        json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "ClientRequestToken": t}),
+        ErrorType::IdempotentParameterMismatchException,
+        t,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -712,58 +985,121 @@ fn same_token_same_parameters_returns_first_response_and_changes_nothing() {
     let body = json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free], "ClientRequestToken": "again"});
     let first = ok(&mut e, "AssociateFaces", body.clone());
     assert_eq!(first["UserStatus"], "ACTIVE");
-    ok(&mut e, "DisassociateFaces", json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free]}));
+    ok(
+        &mut e,
+        "DisassociateFaces",
+        json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free]}),
+    );
     // The repeat answers as the first time, and does not associate again.
     assert_eq!(ok(&mut e, "AssociateFaces", body), first);
     let v = ok(&mut e, "ListUsers", json!({"CollectionId": "c"}));
-    assert_eq!(v["Users"][1], json!({"UserId": "v", "UserStatus": "CREATED"}));
+    assert_eq!(
+        v["Users"][1],
+        json!({"UserId": "v", "UserStatus": "CREATED"})
+    );
     // ... also after a restart.
     let mut e2 = Engine::open(_dir.path()).unwrap();
-    let again = ok(&mut e2, "AssociateFaces", json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free], "ClientRequestToken": "again"}));
+    let again = ok(
+        &mut e2,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free], "ClientRequestToken": "again"}),
+    );
     assert_eq!(again, first);
 }
 
 #[test]
 fn low_match_confidence_reports_the_best_similarity() {
     let (_dir, mut e, _, free) = fixture();
-    let r = ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free]}));
-    assert_eq!(r["UnsuccessfulFaceAssociations"][0]["Reasons"], json!(["LOW_MATCH_CONFIDENCE"]));
-    assert_eq!(r["UnsuccessfulFaceAssociations"][0]["Confidence"], json!(0.0));
+    let r = ok(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free]}),
+    );
+    assert_eq!(
+        r["UnsuccessfulFaceAssociations"][0]["Reasons"],
+        json!(["LOW_MATCH_CONFIDENCE"])
+    );
+    assert_eq!(
+        r["UnsuccessfulFaceAssociations"][0]["Confidence"],
+        json!(0.0)
+    );
     assert_eq!(r["AssociatedFaces"], json!([]));
 }
 
 #[test]
 fn delete_user_frees_faces_and_delete_faces_leaves_users() {
     let (_dir, mut e, face, _) = fixture();
-    ok(&mut e, "DeleteUser", json!({"CollectionId": "c", "UserId": "u"}));
+    ok(
+        &mut e,
+        "DeleteUser",
+        json!({"CollectionId": "c", "UserId": "u"}),
+    );
     let faces = ok(&mut e, "ListFaces", json!({"CollectionId": "c"}));
     assert_eq!(faces["Faces"].as_array().unwrap().len(), 2);
     assert!(faces["Faces"][0].get("UserId").is_none());
-    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "u2"}));
-    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "u2", "FaceIds": [face]}));
-    let r = ok(&mut e, "DeleteFaces", json!({"CollectionId": "c", "FaceIds": [face, "abcdef00-0000-4000-8000-000000000000"]}));
+    ok(
+        &mut e,
+        "CreateUser",
+        json!({"CollectionId": "c", "UserId": "u2"}),
+    );
+    ok(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "u2", "FaceIds": [face]}),
+    );
+    let r = ok(
+        &mut e,
+        "DeleteFaces",
+        json!({"CollectionId": "c", "FaceIds": [face, "abcdef00-0000-4000-8000-000000000000"]}),
+    );
     assert_eq!(r["DeletedFaces"], json!([face]));
-    assert_eq!(r["UnsuccessfulFaceDeletions"][0]["Reasons"], json!(["FACE_NOT_FOUND"]));
+    assert_eq!(
+        r["UnsuccessfulFaceDeletions"][0]["Reasons"],
+        json!(["FACE_NOT_FOUND"])
+    );
     let users = ok(&mut e, "ListUsers", json!({"CollectionId": "c"}));
-    assert_eq!(users["Users"], json!([{"UserId": "v", "UserStatus": "CREATED"}, {"UserId": "u2", "UserStatus": "CREATED"}]));
+    assert_eq!(
+        users["Users"],
+        json!([{"UserId": "v", "UserStatus": "CREATED"}, {"UserId": "u2", "UserStatus": "CREATED"}])
+    );
 }
 
 #[test]
 fn paging_never_repeats_or_skips() {
     let (_dir, mut e) = engine();
     e.create_collection_with_dim("c", 2).unwrap();
-    let ids = e.import_faces("c", [1.0f32, 0.5].repeat(25), 2, None).unwrap();
+    let ids = e
+        .import_faces("c", [1.0f32, 0.5].repeat(25), 2, None)
+        .unwrap();
     for i in 0..12 {
-        ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": format!("user-{i:02}")}));
+        ok(
+            &mut e,
+            "CreateUser",
+            json!({"CollectionId": "c", "UserId": format!("user-{i:02}")}),
+        );
     }
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let r = ok(&mut e, "ListFaces", json!({"CollectionId": "c", "MaxResults": 7, "NextToken": token}));
-        seen.extend(r["Faces"].as_array().unwrap().iter().map(|f| f["FaceId"].as_str().unwrap().to_string()));
+        let r = ok(
+            &mut e,
+            "ListFaces",
+            json!({"CollectionId": "c", "MaxResults": 7, "NextToken": token}),
+        );
+        seen.extend(
+            r["Faces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["FaceId"].as_str().unwrap().to_string()),
+        );
         // Deleting a face already returned does not disturb the pages after it.
         if seen.len() == 7 {
-            ok(&mut e, "DeleteFaces", json!({"CollectionId": "c", "FaceIds": [ids[0]]}));
+            ok(
+                &mut e,
+                "DeleteFaces",
+                json!({"CollectionId": "c", "FaceIds": [ids[0]]}),
+            );
         }
         match r.get("NextToken").and_then(|t| t.as_str()) {
             Some(t) => token = Some(t.to_string()),
@@ -774,14 +1110,27 @@ fn paging_never_repeats_or_skips() {
     let mut users = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let r = ok(&mut e, "ListUsers", json!({"CollectionId": "c", "MaxResults": 5, "NextToken": token}));
-        users.extend(r["Users"].as_array().unwrap().iter().map(|u| u["UserId"].as_str().unwrap().to_string()));
+        let r = ok(
+            &mut e,
+            "ListUsers",
+            json!({"CollectionId": "c", "MaxResults": 5, "NextToken": token}),
+        );
+        users.extend(
+            r["Users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["UserId"].as_str().unwrap().to_string()),
+        );
         match r.get("NextToken").and_then(|t| t.as_str()) {
             Some(t) => token = Some(t.to_string()),
             None => break,
         }
     }
-    assert_eq!(users, (0..12).map(|i| format!("user-{i:02}")).collect::<Vec<_>>());
+    assert_eq!(
+        users,
+        (0..12).map(|i| format!("user-{i:02}")).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -792,22 +1141,42 @@ fn collections_list_sorted_and_paged_and_delete() {
     }
     let p1 = ok(&mut e, "ListCollections", json!({"MaxResults": 2}));
     assert_eq!(p1["CollectionIds"], json!(["a", "b"]));
-    let p2 = ok(&mut e, "ListCollections", json!({"NextToken": p1["NextToken"]}));
+    let p2 = ok(
+        &mut e,
+        "ListCollections",
+        json!({"NextToken": p1["NextToken"]}),
+    );
     assert_eq!(p2["CollectionIds"], json!(["c"]));
     assert!(p2.get("NextToken").is_none());
     ok(&mut e, "DeleteCollection", json!({"CollectionId": "b"}));
-    fails(&mut e, "DeleteCollection", json!({"CollectionId": "b"}), ErrorType::ResourceNotFoundException, "'b'");
-    assert_eq!(ok(&mut e, "ListCollections", json!({}))["CollectionIds"], json!(["a", "c"]));
+    fails(
+        &mut e,
+        "DeleteCollection",
+        json!({"CollectionId": "b"}),
+        ErrorType::ResourceNotFoundException,
+        "'b'",
+    );
+    assert_eq!(
+        ok(&mut e, "ListCollections", json!({}))["CollectionIds"],
+        json!(["a", "c"])
+    );
 }
 
 #[test]
 fn index_faces_honours_max_faces_and_external_image_id() {
     let (_dir, mut e) = engine();
     ok(&mut e, "CreateCollection", json!({"CollectionId": "c"}));
-    let r = ok(&mut e, "IndexFaces", json!({"CollectionId": "c", "Image": image(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]), "MaxFaces": 2, "ExternalImageId": "photo:7"}));
+    let r = ok(
+        &mut e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": image(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]), "MaxFaces": 2, "ExternalImageId": "photo:7"}),
+    );
     assert_eq!(r["FaceRecords"].as_array().unwrap().len(), 2);
     assert_eq!(r["FaceRecords"][0]["Face"]["ExternalImageId"], "photo:7");
-    assert_eq!(r["UnindexedFaces"][0]["Reasons"], json!(["EXCEEDS_MAX_FACES"]));
+    assert_eq!(
+        r["UnindexedFaces"][0]["Reasons"],
+        json!(["EXCEEDS_MAX_FACES"])
+    );
     assert_eq!(r["FaceModelVersion"], "vector-2");
 }
 
@@ -818,7 +1187,11 @@ fn all_faces(e: &mut Engine) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let r = ok(e, "ListFaces", json!({"CollectionId": "c", "MaxResults": 4096, "NextToken": token}));
+        let r = ok(
+            e,
+            "ListFaces",
+            json!({"CollectionId": "c", "MaxResults": 4096, "NextToken": token}),
+        );
         out.extend(r["Faces"].as_array().unwrap().iter().cloned());
         match r.get("NextToken").and_then(|t| t.as_str()) {
             Some(t) => token = Some(t.to_string()),
@@ -828,18 +1201,38 @@ fn all_faces(e: &mut Engine) -> Vec<serde_json::Value> {
 }
 
 fn live_face_ids(e: &mut Engine) -> Vec<String> {
-    all_faces(e).iter().map(|f| f["FaceId"].as_str().unwrap().to_string()).collect()
+    all_faces(e)
+        .iter()
+        .map(|f| f["FaceId"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
 fn reopen_sees_snapshot_and_log() {
     let (dir, mut e, face, free) = fixture();
     e.checkpoint("c").unwrap();
-    ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free]}));
-    ok(&mut e, "DeleteUser", json!({"CollectionId": "c", "UserId": "u"}));
-    let before = (live_face_ids(&mut e), ok(&mut e, "ListUsers", json!({"CollectionId": "c"})));
+    ok(
+        &mut e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free]}),
+    );
+    ok(
+        &mut e,
+        "DeleteUser",
+        json!({"CollectionId": "c", "UserId": "u"}),
+    );
+    let before = (
+        live_face_ids(&mut e),
+        ok(&mut e, "ListUsers", json!({"CollectionId": "c"})),
+    );
     let mut e = Engine::open(dir.path()).unwrap();
-    assert_eq!((live_face_ids(&mut e), ok(&mut e, "ListUsers", json!({"CollectionId": "c"}))), before);
+    assert_eq!(
+        (
+            live_face_ids(&mut e),
+            ok(&mut e, "ListUsers", json!({"CollectionId": "c"}))
+        ),
+        before
+    );
     let r = e.search_vector("c", &[1.0, 0.0], 1, 0.0).unwrap();
     assert_eq!(r[0].face.face_id, face);
 }
@@ -849,7 +1242,12 @@ fn torn_log_tail_is_cut_off() {
     let (dir, mut e, _, _) = fixture();
     let before = ok(&mut e, "ListUsers", json!({"CollectionId": "c"}));
     drop(e);
-    let coll_dir = std::fs::read_dir(dir.path().join("rekognition")).unwrap().next().unwrap().unwrap().path();
+    let coll_dir = std::fs::read_dir(dir.path().join("rekognition"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let log = coll_dir.join("log.bin");
     let good_len = std::fs::metadata(&log).unwrap().len();
     // Half a record: a length, a checksum and a few payload bytes.
@@ -857,18 +1255,31 @@ fn torn_log_tail_is_cut_off() {
     bytes.extend_from_slice(&[40, 0, 0, 0, 1, 2, 3, 4, 9, 9]);
     std::fs::write(&log, &bytes).unwrap();
     let mut e = Engine::open(dir.path()).unwrap();
-    assert_eq!(ok(&mut e, "ListUsers", json!({"CollectionId": "c"})), before);
+    assert_eq!(
+        ok(&mut e, "ListUsers", json!({"CollectionId": "c"})),
+        before
+    );
     assert_eq!(std::fs::metadata(&log).unwrap().len(), good_len);
-    ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": "after"}));
+    ok(
+        &mut e,
+        "CreateUser",
+        json!({"CollectionId": "c", "UserId": "after"}),
+    );
     let mut e = Engine::open(dir.path()).unwrap();
-    assert_eq!(ok(&mut e, "ListUsers", json!({"CollectionId": "c"}))["Users"][2]["UserId"], "after");
+    assert_eq!(
+        ok(&mut e, "ListUsers", json!({"CollectionId": "c"}))["Users"][2]["UserId"],
+        "after"
+    );
     // A flipped bit in the last record drops that record only.
     let mut bytes = std::fs::read(&log).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x40;
     std::fs::write(&log, &bytes).unwrap();
     let mut e = Engine::open(dir.path()).unwrap();
-    assert_eq!(ok(&mut e, "ListUsers", json!({"CollectionId": "c"})), before);
+    assert_eq!(
+        ok(&mut e, "ListUsers", json!({"CollectionId": "c"})),
+        before
+    );
 }
 
 const CHILD_ENV: &str = "ROLLCALL_FACES_DURABILITY_CHILD";
@@ -876,8 +1287,13 @@ const CHILD_ENV: &str = "ROLLCALL_FACES_DURABILITY_CHILD";
 /// Not a test on its own: the writer process of `kill_9_loses_no_acknowledged_write`.
 #[test]
 fn durability_child() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
-    let round: usize = std::env::var("ROLLCALL_FACES_ROUND").unwrap().parse().unwrap();
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let round: usize = std::env::var("ROLLCALL_FACES_ROUND")
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut e = Engine::open(&dir).unwrap();
     if round == 0 {
         e.create_collection_with_dim("c", 8).unwrap();
@@ -885,22 +1301,37 @@ fn durability_child() {
     }
     for i in 0.. {
         let v = random_vectors(1, 8, (round * 1_000_000 + i) as u64, None);
-        let id = e.index_face("c", &v, Some(&format!("r{round}-f{i}"))).unwrap();
+        let id = e
+            .index_face("c", &v, Some(&format!("r{round}-f{i}")))
+            .unwrap();
         println!("ACK face {id}");
         if i % 3 == 0 {
             let user = format!("r{round}-u{i}");
-            ok(&mut e, "CreateUser", json!({"CollectionId": "c", "UserId": user}));
+            ok(
+                &mut e,
+                "CreateUser",
+                json!({"CollectionId": "c", "UserId": user}),
+            );
             println!("ACK user {user}");
-            ok(&mut e, "AssociateFaces", json!({"CollectionId": "c", "UserId": user, "FaceIds": [id]}));
+            ok(
+                &mut e,
+                "AssociateFaces",
+                json!({"CollectionId": "c", "UserId": user, "FaceIds": [id]}),
+            );
             println!("ACK assoc {user} {id}");
         }
         if i % 10 == 5 {
             let ext: Vec<String> = (0..40).map(|j| format!("r{round}-imp{i}-{j}")).collect();
-            e.import_faces("c", random_vectors(40, 8, i as u64, None), 8, Some(ext)).unwrap();
+            e.import_faces("c", random_vectors(40, 8, i as u64, None), 8, Some(ext))
+                .unwrap();
             println!("ACK import r{round}-imp{i}");
         }
         if i % 7 == 6 {
-            ok(&mut e, "DeleteFaces", json!({"CollectionId": "c", "FaceIds": [id]}));
+            ok(
+                &mut e,
+                "DeleteFaces",
+                json!({"CollectionId": "c", "FaceIds": [id]}),
+            );
             println!("ACK delete {id}");
         }
     }
@@ -910,14 +1341,22 @@ fn durability_child() {
 fn kill_9_loses_no_acknowledged_write() {
     use rand::{Rng, SeedableRng};
     use std::io::BufRead;
-    let seed: u64 = std::env::var("ROLLCALL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let seed: u64 = std::env::var("ROLLCALL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
     println!("seed = {seed}");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let mut acks: Vec<String> = Vec::new();
     for round in 0..6 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "durability_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "durability_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, dir.path())
             .env("ROLLCALL_FACES_ROUND", round.to_string())
             .stdout(std::process::Stdio::piped())
@@ -926,14 +1365,19 @@ fn kill_9_loses_no_acknowledged_write() {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if let Some(ack) = line.strip_prefix("ACK ") {
                     let _ = tx.send(ack.to_string());
                 }
             }
         });
         // Let it run until some writes are acknowledged, then a random while more.
-        let first = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("child acknowledges");
+        let first = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("child acknowledges");
         acks.push(first);
         std::thread::sleep(std::time::Duration::from_millis(rng.random_range(5..250)));
         child.kill().unwrap();
@@ -943,21 +1387,45 @@ fn kill_9_loses_no_acknowledged_write() {
 
         let mut e = Engine::open(dir.path()).unwrap();
         let faces: std::collections::HashSet<String> = live_face_ids(&mut e).into_iter().collect();
-        let users: std::collections::HashSet<String> = ok(&mut e, "ListUsers", json!({"CollectionId": "c", "MaxResults": 500}))["Users"]
-            .as_array().unwrap().iter().map(|u| u["UserId"].as_str().unwrap().to_string()).collect();
+        let users: std::collections::HashSet<String> = ok(
+            &mut e,
+            "ListUsers",
+            json!({"CollectionId": "c", "MaxResults": 500}),
+        )["Users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["UserId"].as_str().unwrap().to_string())
+            .collect();
         let mut deleted = std::collections::HashSet::new();
         for a in acks.iter().rev() {
             let parts: Vec<&str> = a.split(' ').collect();
             match parts[..] {
                 ["delete", id] => {
                     deleted.insert(id.to_string());
-                    assert!(!faces.contains(id), "round {round}: deleted face {id} is back (seed {seed})");
+                    assert!(
+                        !faces.contains(id),
+                        "round {round}: deleted face {id} is back (seed {seed})"
+                    );
                 }
-                ["face", id] if !deleted.contains(id) => assert!(faces.contains(id), "round {round}: face {id} lost (seed {seed})"),
-                ["user", u] => assert!(users.contains(u), "round {round}: user {u} lost (seed {seed})"),
+                ["face", id] if !deleted.contains(id) => assert!(
+                    faces.contains(id),
+                    "round {round}: face {id} lost (seed {seed})"
+                ),
+                ["user", u] => assert!(
+                    users.contains(u),
+                    "round {round}: user {u} lost (seed {seed})"
+                ),
                 ["assoc", u, id] if !deleted.contains(id) => {
-                    let r = ok(&mut e, "ListFaces", json!({"CollectionId": "c", "FaceIds": [id]}));
-                    assert_eq!(r["Faces"][0]["UserId"], u, "round {round}: association lost (seed {seed})");
+                    let r = ok(
+                        &mut e,
+                        "ListFaces",
+                        json!({"CollectionId": "c", "FaceIds": [id]}),
+                    );
+                    assert_eq!(
+                        r["Faces"][0]["UserId"], u,
+                        "round {round}: association lost (seed {seed})"
+                    );
                 }
                 _ => {}
             }
@@ -965,16 +1433,27 @@ fn kill_9_loses_no_acknowledged_write() {
         // Imports are all or nothing, and acknowledged ones are whole.
         let mut per_import: HashMap<String, usize> = HashMap::new();
         for f in &all_faces(&mut e) {
-            if let Some((prefix, _)) = f.get("ExternalImageId").and_then(|x| x.as_str()).and_then(|x| x.rsplit_once('-')) {
+            if let Some((prefix, _)) = f
+                .get("ExternalImageId")
+                .and_then(|x| x.as_str())
+                .and_then(|x| x.rsplit_once('-'))
+            {
                 if prefix.contains("-imp") {
                     *per_import.entry(prefix.to_string()).or_default() += 1;
                 }
             }
         }
-        assert!(per_import.values().all(|&n| n == 40), "half an import: {per_import:?} (seed {seed})");
+        assert!(
+            per_import.values().all(|&n| n == 40),
+            "half an import: {per_import:?} (seed {seed})"
+        );
         for a in &acks {
             if let Some(name) = a.strip_prefix("import ") {
-                assert_eq!(per_import.get(name), Some(&40), "import {name} lost (seed {seed})");
+                assert_eq!(
+                    per_import.get(name),
+                    Some(&40),
+                    "import {name} lost (seed {seed})"
+                );
             }
         }
     }

@@ -53,11 +53,16 @@ pub(crate) fn extend_f32_bytes(out: &mut Vec<u8>, v: &[f32]) {
 
 /// Appends the `f32`s stored little-endian in `bytes` (a multiple of 4 long) to `out`.
 pub(crate) fn extend_f32_from_bytes(out: &mut Vec<f32>, bytes: &[u8]) {
-    out.extend(
-        bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-    );
+    let start = out.len();
+    out.resize(start + bytes.len() / 4, 0.0);
+    copy_f32_from_bytes(&mut out[start..], bytes);
+}
+
+/// Fills `dst` with the `f32`s stored little-endian in `src`.
+pub(crate) fn copy_f32_from_bytes(dst: &mut [f32], src: &[u8]) {
+    for (d, c) in dst.iter_mut().zip(src.chunks_exact(4)) {
+        *d = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
 }
 
 /// The input ended early or held a value that cannot be.

@@ -418,7 +418,7 @@ impl Collection {
         let dim = self.dim;
         let mut row_map = vec![u32::MAX; self.faces.len()];
         let mut kept = 0usize;
-        for row in 0..self.faces.len() {
+        for (row, new_row) in row_map.iter_mut().enumerate() {
             let o = self.owner[row];
             if o == DELETED {
                 continue;
@@ -430,7 +430,7 @@ impl Collection {
                 self.ids.swap(kept, row);
             }
             self.owner[kept] = slot_map.get(o as usize).copied().unwrap_or(NO_USER);
-            row_map[row] = kept as u32;
+            *new_row = kept as u32;
             kept += 1;
         }
         self.vectors.truncate(kept * dim);
@@ -818,4 +818,130 @@ pub(crate) fn read_page_token(
 /// A fingerprint of a request's parameters, for idempotency checks.
 pub(crate) fn fingerprint<T: Serialize>(params: &T) -> String {
     serde_json::to_string(params).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_faces(n: usize) -> (Collection, Vec<u128>) {
+        let mut c = Collection::new("c".into(), 0, 2);
+        let ids: Vec<u128> = (1..=n as u128).collect();
+        let vectors = (0..n).flat_map(|i| [1.0, i as f32]).collect::<Vec<f32>>();
+        let mut v = vectors;
+        normalise(&mut v, 2).unwrap();
+        c.apply(Record {
+            seq: 1,
+            op: Op::Index {
+                image: 9,
+                exts: vec![None; n],
+                dim: 2,
+                ids: ids.clone(),
+                vectors: v,
+            },
+            token: None,
+        });
+        (c, ids)
+    }
+
+    #[test]
+    fn tokens_expire_after_24_hours() {
+        let (mut c, _) = with_faces(1);
+        let token = TokenEntry {
+            api: Api::CreateUser,
+            token: "t".into(),
+            fingerprint: "\"u\"".into(),
+            response: "{}".into(),
+            at: 1000,
+        };
+        c.apply(Record {
+            seq: 2,
+            op: Op::CreateUser("u".into()),
+            token: Some(token),
+        });
+        let replayed: Option<serde_json::Value> = c
+            .replay(
+                Api::CreateUser,
+                Some("t"),
+                "\"u\"",
+                1000 + TOKEN_TTL_SECS - 1,
+            )
+            .unwrap();
+        assert_eq!(replayed, Some(serde_json::json!({})));
+        let mismatch = c
+            .replay::<serde_json::Value>(Api::CreateUser, Some("t"), "\"x\"", 1000)
+            .unwrap_err();
+        assert_eq!(
+            mismatch.kind,
+            ErrorType::IdempotentParameterMismatchException
+        );
+        // Other APIs have their own tokens.
+        assert_eq!(
+            c.replay::<serde_json::Value>(Api::DeleteUser, Some("t"), "\"x\"", 1000),
+            Ok(None)
+        );
+        // After 24 hours the token is new again.
+        assert_eq!(
+            c.replay::<serde_json::Value>(
+                Api::CreateUser,
+                Some("t"),
+                "\"x\"",
+                1000 + TOKEN_TTL_SECS
+            ),
+            Ok(None)
+        );
+        c.expire_tokens(1000 + TOKEN_TTL_SECS);
+        assert!(c.tokens.is_empty());
+    }
+
+    #[test]
+    fn compaction_keeps_order_owners_and_vectors() {
+        let (mut c, ids) = with_faces(8);
+        c.apply(Record {
+            seq: 2,
+            op: Op::CreateUser("a".into()),
+            token: None,
+        });
+        c.apply(Record {
+            seq: 3,
+            op: Op::CreateUser("b".into()),
+            token: None,
+        });
+        c.apply(Record {
+            seq: 4,
+            op: Op::Associate("b".into(), vec![ids[5], ids[7]]),
+            token: None,
+        });
+        c.apply(Record {
+            seq: 5,
+            op: Op::DeleteUser("a".into()),
+            token: None,
+        });
+        let before: Vec<Face> = [5, 6, 7].iter().map(|&r| c.face(r)).collect();
+        let probe = c.probe_of_face(7);
+        c.apply(Record {
+            seq: 6,
+            op: Op::DeleteFaces(ids[..4].to_vec()),
+            token: None,
+        });
+        // Half the rows were tombstones: compacted away.
+        assert_eq!(c.faces.len(), 4);
+        assert_eq!(c.users.len(), 1);
+        let after: Vec<Face> = [1, 2, 3].iter().map(|&r| c.face(r)).collect();
+        assert_eq!(before, after);
+        assert_eq!(c.probe_of_face(3), probe);
+        assert_eq!(c.status(c.slot_of("b").unwrap()), UserStatus::Active);
+        let (faces, next) = c.list_faces(0, 10, c.slot_of("b").ok(), None);
+        assert_eq!(faces.len(), 2);
+        assert!(next.is_none());
+    }
+
+    #[test]
+    fn page_tokens_are_bound_to_scope_and_kind() {
+        let t = page_token("c", 'f', 42);
+        assert_eq!(read_page_token("c", 'f', Some(&t)), Ok(42));
+        assert!(read_page_token("d", 'f', Some(&t)).is_err());
+        assert!(read_page_token("c", 'u', Some(&t)).is_err());
+        assert!(read_page_token("c", 'f', Some("f2a.00000000")).is_err());
+    }
 }

@@ -201,7 +201,14 @@ pub fn random_vectors(
     around: Option<(&[f32], f32)>,
 ) -> Vec<f32> {
     use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    // Noise draws from another stream than fresh vectors, so that a noisy
+    // copy of a row made with the row's own seed is not a scaled copy.
+    let stream = if around.is_some() {
+        seed ^ 0x9e37_79b9_7f4a_7c15
+    } else {
+        seed
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(stream);
     let mut gauss = move || {
         // Box-Muller; 1 - u keeps the logarithm finite.
         let (u, v): (f64, f64) = (rng.random(), rng.random());

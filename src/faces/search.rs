@@ -247,7 +247,7 @@ pub(crate) fn top_faces(
     threshold: f32,
     exclude: Option<usize>,
 ) -> Vec<Vec<Hit<u128>>> {
-    let nprobes = if dim == 0 { 0 } else { probes.len() / dim };
+    let nprobes = probes.len().checked_div(dim).unwrap_or(0);
     let tops = scan(
         data,
         dim,
@@ -286,7 +286,7 @@ pub(crate) fn best_per_user(
     owner: &[u32],
     users: usize,
 ) -> Vec<f32> {
-    let nprobes = if dim == 0 { 0 } else { probes.len() / dim };
+    let nprobes = probes.len().checked_div(dim).unwrap_or(0);
     scan(
         data,
         dim,

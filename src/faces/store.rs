@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::codec::{extend_f32_bytes, extend_f32_from_bytes, CodecError, Reader, Writer};
+use super::codec::{copy_f32_from_bytes, extend_f32_bytes, CodecError, Reader, Writer};
 use super::collection::{Api, Collection, FaceRow, Op, Record, TokenEntry, UserSlot};
 use super::search::DELETED;
 use crate::{AwsError, ErrorType};
@@ -407,9 +407,12 @@ fn write_snapshot(coll: &Collection, file: File) -> io::Result<u64> {
     Ok(out.written + 4)
 }
 
-/// Reads a snapshot, streaming the vectors straight into the matrix.
+/// Reads a snapshot. The matrix streams straight into place: while one
+/// core reads the next 16 MiB from the file, the other converts and
+/// checksums the last one; the metadata is decoded alongside.
 fn read_snapshot(file: File) -> io::Result<Collection> {
     let corrupt = |e: CodecError| io::Error::new(io::ErrorKind::InvalidData, e);
+    let file_len = file.metadata()?.len();
     let mut input = BufReader::with_capacity(1 << 20, file);
     let mut hasher = crc32fast::Hasher::new();
     let mut read = |buf: &mut [u8]| -> io::Result<()> {
@@ -425,43 +428,76 @@ fn read_snapshot(file: File) -> io::Result<Collection> {
     let meta_len = u64::from_le_bytes(head[8..16].try_into().unwrap_or_default());
     let meta_len = usize::try_from(meta_len)
         .ok()
-        .filter(|&n| n < 1 << 34)
+        .filter(|&n| n as u64 <= file_len)
         .ok_or(corrupt(CodecError("meta too long")))?;
     let mut meta = vec![0u8; meta_len];
     read(&mut meta)?;
     let mut count = [0u8; 8];
     read(&mut count)?;
     let count = usize::try_from(u64::from_le_bytes(count))
-        .map_err(|_| corrupt(CodecError("too many values")))?;
-    let mut vectors: Vec<f32> = Vec::new();
-    vectors
-        .try_reserve_exact(count)
-        .map_err(|_| corrupt(CodecError("too many values")))?;
-    let mut buf = vec![0u8; 1 << 20];
-    while vectors.len() < count {
-        let n = ((count - vectors.len()) * 4).min(buf.len());
-        read(&mut buf[..n])?;
-        extend_f32_from_bytes(&mut vectors, &buf[..n]);
-    }
-    let expected = hasher.finalize();
+        .ok()
+        .filter(|&n| (n as u64).saturating_mul(4) <= file_len)
+        .ok_or(corrupt(CodecError("more values than the file holds")))?;
+    let (coll, vectors) = rayon::join(
+        || decode_snapshot_meta(&meta),
+        || read_matrix(&mut input, count, hasher),
+    );
+    let (vectors, hasher) = vectors?;
     let mut crc = [0u8; 4];
     input.read_exact(&mut crc)?;
-    if u32::from_le_bytes(crc) != expected {
+    if u32::from_le_bytes(crc) != hasher.finalize() {
         return Err(corrupt(CodecError("checksum mismatch")));
     }
-    decode_snapshot_meta(&meta, vectors).map_err(corrupt)
+    let mut coll = coll.map_err(corrupt)?;
+    if vectors.len() != coll.faces.len() * coll.dim {
+        return Err(corrupt(CodecError("matrix size does not match faces")));
+    }
+    coll.vectors = vectors;
+    Ok(coll)
 }
 
-fn decode_snapshot_meta(meta: &[u8], vectors: Vec<f32>) -> Result<Collection, CodecError> {
+/// Reads `count` little-endian `f32`s, continuing the checksum `hasher`.
+fn read_matrix(
+    input: &mut (impl Read + Send),
+    count: usize,
+    mut hasher: crc32fast::Hasher,
+) -> io::Result<(Vec<f32>, crc32fast::Hasher)> {
+    const CHUNK: usize = 1 << 22;
+    // Zeroed allocation: pages are mapped lazily, on first write below.
+    let mut vectors = vec![0f32; count];
+    let mut cur = vec![0u8; CHUNK.min(count) * 4];
+    let mut next = cur.clone();
+    let mut chunks = vectors.chunks_mut(CHUNK).peekable();
+    if let Some(first) = chunks.peek() {
+        input.read_exact(&mut cur[..first.len() * 4])?;
+    }
+    while let Some(dst) = chunks.next() {
+        let next_len = chunks.peek().map_or(0, |c| c.len() * 4);
+        let src = &cur[..dst.len() * 4];
+        let next_buf = &mut next[..next_len];
+        let (read, part) = rayon::join(
+            || input.read_exact(next_buf),
+            || {
+                let mut h = crc32fast::Hasher::new();
+                h.update(src);
+                copy_f32_from_bytes(dst, src);
+                h
+            },
+        );
+        read?;
+        hasher.combine(&part);
+        std::mem::swap(&mut cur, &mut next);
+    }
+    Ok((vectors, hasher))
+}
+
+/// The collection a snapshot's metadata describes, its matrix still empty.
+fn decode_snapshot_meta(meta: &[u8]) -> Result<Collection, CodecError> {
     let mut r = Reader::new(meta);
     let mut c = Collection::new(r.str()?, r.u64()?, r.u64()? as usize);
     c.next_seq = r.u64()?;
     c.last_record = r.u64()?;
     let n = r.count(16 + 16 + 8 + 4 + 1)?;
-    if vectors.len() != n * c.dim {
-        return Err(CodecError("matrix size does not match faces"));
-    }
-    c.vectors = vectors;
     c.faces.reserve_exact(n);
     c.ids.reserve_exact(n);
     c.owner.reserve_exact(n);

@@ -836,7 +836,7 @@ mod tests {
         let e = parse::<IndexFacesRequest>(r#"{"CollectionId": "c", "Image": {"Bytez": ""}}"#)
             .unwrap_err();
         assert!(
-            e.message.starts_with("Image: unknown field `Bytez`"),
+            e.message.starts_with("Image.Bytez: unknown field `Bytez`"),
             "{}",
             e.message
         );

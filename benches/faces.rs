@@ -1,0 +1,297 @@
+//! Face search benchmarks (criterion), each printed beside its baseline
+//! from the same run:
+//! - single-probe `SearchFaces` vs a plain streaming sum over the same
+//!   matrix (the memory-bandwidth limit);
+//! - one `search_batch` of 100 probes vs 100 single searches;
+//! - `SearchUsers` over 200k users x 5 faces vs a single-probe face search;
+//! - bulk import (`IndexFaces` of all vectors, on disk, fsynced), resident
+//!   memory of a loaded collection, and reopening vs reading the snapshot.
+//!
+//! Sizes: `ROLLCALL_BENCH_FACES` rows (default 1,000,000), dimensions 512
+//! and 128. Search benches keep their data directory on `/dev/shm` when it
+//! exists, so that setting up 200k users (400k fsynced log records) takes
+//! seconds, not minutes; the import is timed on a real disk.
+//!
+//! Run: `cargo bench --bench faces` (about 3-5 GB of RAM at full size).
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rayon::prelude::*;
+use rollcall::faces::{random_vectors, AssociateFacesRequest, Engine, UserRequest};
+
+const SEED: u64 = 20261123;
+const DIMS: [usize; 2] = [512, 128];
+const USERS: usize = 200_000;
+const FACES_PER_USER: usize = 5;
+
+fn rows() -> usize {
+    std::env::var("ROLLCALL_BENCH_FACES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// Random unit vectors, generated in parallel chunks (reproducible).
+fn vectors(rows: usize, dim: usize) -> Vec<f32> {
+    const CHUNK: usize = 16_384;
+    (0..rows.div_ceil(CHUNK))
+        .into_par_iter()
+        .flat_map_iter(|c| {
+            random_vectors(
+                CHUNK.min(rows - c * CHUNK),
+                dim,
+                SEED ^ (c as u64) << 20 ^ dim as u64,
+                None,
+            )
+        })
+        .collect()
+}
+
+/// Resident set size of this process, in bytes.
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The streaming limit: a plain sum over the matrix on all cores, with the
+/// same 16-accumulator shape as the search kernel.
+fn stream_sum(data: &[f32]) -> f32 {
+    data.par_chunks(1 << 16)
+        .map(|c| {
+            let mut acc = [0f32; 16];
+            for x in c.chunks_exact(16) {
+                for i in 0..16 {
+                    acc[i] += x[i];
+                }
+            }
+            acc.iter().sum::<f32>()
+        })
+        .sum()
+}
+
+/// Medians of `f` and `g` timed alternately, so that load from other
+/// processes on the machine hits both alike.
+fn paired(mut f: impl FnMut(), mut g: impl FnMut(), reps: usize) -> (Duration, Duration) {
+    let time = |h: &mut dyn FnMut()| {
+        let s = Instant::now();
+        h();
+        s.elapsed()
+    };
+    f();
+    g();
+    let (mut a, mut b): (Vec<Duration>, Vec<Duration>) =
+        (0..reps).map(|_| (time(&mut f), time(&mut g))).unzip();
+    a.sort();
+    b.sort();
+    (a[reps / 2], b[reps / 2])
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn bench_dir() -> tempfile::TempDir {
+    if Path::new("/dev/shm").is_dir() {
+        tempfile::tempdir_in("/dev/shm").unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    }
+}
+
+/// Import on disk, timed; reopen vs reading the snapshot; resident size.
+fn import_and_reopen(n: usize, dim: usize, data: &[f32]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = Engine::open(dir.path()).unwrap();
+    e.create_collection_with_dim("c", dim).unwrap();
+    let copy = data.to_vec();
+    let t = Instant::now();
+    e.import_faces("c", copy, dim, None).unwrap();
+    let import = t.elapsed();
+    drop(e);
+    let snapshot = std::fs::read_dir(dir.path().join("rekognition"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("snapshot.bin");
+    let t = Instant::now();
+    let bytes = std::fs::read(&snapshot).unwrap();
+    let read = t.elapsed();
+    let size = bytes.len();
+    drop(bytes);
+    let before = rss();
+    let t = Instant::now();
+    let mut e = Engine::open(dir.path()).unwrap();
+    let faces = e
+        .describe_collection(&rollcall::faces::CollectionRequest {
+            collection_id: "c".into(),
+        })
+        .unwrap()
+        .face_count;
+    let reopen = t.elapsed();
+    let resident = rss().saturating_sub(before);
+    assert_eq!(faces as usize, n);
+    println!(
+        "[{n}x{dim}] import (IndexFaces bulk, normalise + fsynced snapshot on disk): {:.2} s (target < 30 s)",
+        import.as_secs_f64()
+    );
+    println!(
+        "[{n}x{dim}] reopen: {:.0} ms vs reading the {:.2} GB snapshot file: {:.0} ms (page cache warm)",
+        ms(reopen),
+        size as f64 / 1e9,
+        ms(read)
+    );
+    println!(
+        "[{n}x{dim}] resident memory of the loaded collection: {:.3} GB (matrix alone {:.3} GB; target <= 2.3 GB at 1Mx512)",
+        resident as f64 / 1e9,
+        (n * dim * 4) as f64 / 1e9
+    );
+}
+
+fn faces(c: &mut Criterion) {
+    let n = rows();
+    for dim in DIMS {
+        let data = vectors(n, dim);
+        import_and_reopen(n, dim, &data);
+
+        let dir = bench_dir();
+        let mut e = Engine::open(dir.path()).unwrap();
+        e.create_collection_with_dim("c", dim).unwrap();
+        let ids = e.import_faces("c", data.clone(), dim, None).unwrap();
+        let probes: Vec<f32> = (0..100)
+            .flat_map(|i| {
+                random_vectors(
+                    1,
+                    dim,
+                    i,
+                    Some((&data[i as usize * 997 % n * dim..][..dim], 0.02)),
+                )
+            })
+            .collect();
+        let probe = &probes[..dim];
+        let (k, threshold) = (80, 80.0);
+        assert_eq!(
+            e.search_vector("c", probe, 1, 0.0).unwrap()[0].face.face_id,
+            ids[0]
+        );
+
+        let mut g = c.benchmark_group(format!("faces-{n}x{dim}"));
+        g.sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(4));
+        g.bench_function("stream_sum (memory limit)", |b| {
+            b.iter(|| black_box(stream_sum(black_box(&data))))
+        });
+        g.bench_function("search_faces single probe", |b| {
+            b.iter(|| black_box(e.search_vector("c", probe, k, threshold).unwrap()))
+        });
+        g.bench_function("search_batch 100 probes", |b| {
+            b.iter(|| black_box(e.search_batch("c", &probes, k, threshold).unwrap()))
+        });
+        g.finish();
+
+        let gb = (n * dim * 4) as f64 / 1e9;
+        let (sum, single) = paired(
+            || _ = black_box(stream_sum(&data)),
+            || {
+                drop(black_box(
+                    e.search_vector("c", probe, k, threshold).unwrap(),
+                ))
+            },
+            9,
+        );
+        println!(
+            "[{n}x{dim}] single probe {:.1} ms ({:.1} GB/s) vs streaming sum {:.1} ms ({:.1} GB/s): {:.0}% of the limit (target >= 70%)",
+            ms(single),
+            gb / single.as_secs_f64(),
+            ms(sum),
+            gb / sum.as_secs_f64(),
+            100.0 * sum.as_secs_f64() / single.as_secs_f64()
+        );
+        let (singles, batch) = paired(
+            || {
+                for p in probes.chunks(dim) {
+                    black_box(e.search_vector("c", p, k, threshold).unwrap());
+                }
+            },
+            || {
+                drop(black_box(
+                    e.search_batch("c", &probes, k, threshold).unwrap(),
+                ))
+            },
+            3,
+        );
+        println!(
+            "[{n}x{dim}] batch of 100: {:.0} ms ({:.0} q/s) vs 100 single probes: {:.0} ms ({:.0} q/s): {:.1}x (target >= 5x)",
+            ms(batch),
+            100.0 / batch.as_secs_f64(),
+            ms(singles),
+            100.0 / singles.as_secs_f64(),
+            singles.as_secs_f64() / batch.as_secs_f64()
+        );
+
+        if dim == DIMS[0] && n >= USERS * FACES_PER_USER {
+            let t = Instant::now();
+            for (u, faces) in ids.chunks(FACES_PER_USER).take(USERS).enumerate() {
+                let user = format!("user-{u:06}");
+                e.create_user(&UserRequest {
+                    collection_id: "c".into(),
+                    user_id: user.clone(),
+                    client_request_token: None,
+                })
+                .unwrap();
+                e.associate_faces(&AssociateFacesRequest {
+                    collection_id: "c".into(),
+                    user_id: user,
+                    face_ids: faces.to_vec(),
+                    user_match_threshold: Some(0.0),
+                    client_request_token: None,
+                })
+                .unwrap();
+            }
+            println!(
+                "[{n}x{dim}] set-up: {USERS} users x {FACES_PER_USER} faces in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            let mut g = c.benchmark_group(format!("faces-{n}x{dim}"));
+            g.sample_size(10)
+                .warm_up_time(Duration::from_secs(1))
+                .measurement_time(Duration::from_secs(4));
+            g.bench_function("search_users 200k users x 5", |b| {
+                b.iter(|| black_box(e.search_users_by_vector("c", probe, 10, 80.0).unwrap()))
+            });
+            g.finish();
+            let (users, single) = paired(
+                || {
+                    drop(black_box(
+                        e.search_users_by_vector("c", probe, 10, 80.0).unwrap(),
+                    ))
+                },
+                || {
+                    drop(black_box(
+                        e.search_vector("c", probe, k, threshold).unwrap(),
+                    ))
+                },
+                9,
+            );
+            let hits = e.search_users_by_vector("c", probe, 10, 80.0).unwrap();
+            assert_eq!(hits[0].user.user_id, "user-000000");
+            println!(
+                "[{n}x{dim}] search_users over {USERS} users x {FACES_PER_USER}: {:.1} ms vs single-probe face search {:.1} ms",
+                ms(users),
+                ms(single)
+            );
+        }
+    }
+}
+
+criterion_group!(benches, faces);
+criterion_main!(benches);

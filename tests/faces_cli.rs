@@ -1,0 +1,234 @@
+//! The `rollcall rekognition` and `rollcall faces` commands, run as a user
+//! would: the README workflow end to end, and the error conventions.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+
+fn rollcall() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rollcall"))
+}
+
+fn rek(data: &Path, op: &str, body: Value) -> Output {
+    rollcall()
+        .args(["rekognition", op, "--data"])
+        .arg(data)
+        .args(["--input", "-"])
+        .write_stdin(body.to_string())
+        .output()
+        .unwrap()
+}
+
+fn rek_ok(data: &Path, op: &str, body: Value) -> Value {
+    let out = rek(data, op, body.clone());
+    assert!(
+        out.status.success(),
+        "{op} {body}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn readme_workflow_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, dir) = (tmp.path().join("data"), tmp.path());
+    let run = |args: &[&str]| {
+        let out = rollcall().current_dir(dir).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    run(&[
+        "faces",
+        "random",
+        "--rows",
+        "500",
+        "--dim",
+        "64",
+        "--seed",
+        "7",
+        "staff.npy",
+    ]);
+    std::fs::write(
+        dir.join("names.txt"),
+        (0..500).map(|i| format!("photo-{i}\n")).collect::<String>(),
+    )
+    .unwrap();
+    rek_ok(&data, "create-collection", json!({"CollectionId": "staff"}));
+    let imported = run(&[
+        "faces",
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        "--collection",
+        "staff",
+        "staff.npy",
+        "--external-ids",
+        "names.txt",
+        "--face-ids",
+        "ids.txt",
+    ]);
+    assert_eq!(imported["IndexedFaces"], 500);
+    let ids: Vec<String> = std::fs::read_to_string(dir.join("ids.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(ids.len(), 500);
+    rek_ok(
+        &data,
+        "CreateUser",
+        json!({"CollectionId": "staff", "UserId": "maria"}),
+    );
+    let assoc = rek_ok(
+        &data,
+        "associate-faces",
+        json!({"CollectionId": "staff", "UserId": "maria", "FaceIds": [ids[3]]}),
+    );
+    assert_eq!(assoc["UserStatus"], "ACTIVE");
+    // A new "photo" of face 3: a noisy copy of row 3.
+    run(&[
+        "faces",
+        "random",
+        "--like",
+        "staff.npy",
+        "--row",
+        "3",
+        "--noise",
+        "0.02",
+        "probe.npy",
+    ]);
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(dir.join("probe.npy")).unwrap());
+    let found = rek_ok(
+        &data,
+        "search-users-by-image",
+        json!({"CollectionId": "staff", "Image": {"Bytes": b64}}),
+    );
+    assert_eq!(found["UserMatches"][0]["User"]["UserId"], "maria");
+    let faces = rek_ok(
+        &data,
+        "SearchFacesByImage",
+        json!({"CollectionId": "staff", "Image": {"Bytes": b64}, "MaxFaces": 1}),
+    );
+    assert_eq!(faces["FaceMatches"][0]["Face"]["FaceId"], ids[3].as_str());
+    assert_eq!(
+        faces["FaceMatches"][0]["Face"]["ExternalImageId"],
+        "photo-3"
+    );
+    let by_face = rek_ok(
+        &data,
+        "search-users",
+        json!({"CollectionId": "staff", "FaceId": ids[3]}),
+    );
+    assert_eq!(by_face["UserMatches"][0]["User"]["UserId"], "maria");
+    let described = rek_ok(
+        &data,
+        "describe-collection",
+        json!({"CollectionId": "staff"}),
+    );
+    assert_eq!(
+        (
+            described["FaceCount"].clone(),
+            described["UserCount"].clone()
+        ),
+        (json!(500), json!(1))
+    );
+    assert_eq!(described["FaceModelVersion"], "vector-64");
+}
+
+#[test]
+fn errors_print_aws_json_and_exit_non_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = rek(
+        tmp.path(),
+        "DescribeCollection",
+        json!({"CollectionId": "missing"}),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["__type"], "ResourceNotFoundException");
+    assert!(err["Message"].as_str().unwrap().contains("'missing'"));
+    let out = rek(tmp.path(), "describe-everything", json!({}));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["__type"], "InvalidParameterException");
+    let out = rek(tmp.path(), "ListCollections", json!("not an object"));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["__type"], "SerializationException");
+}
+
+#[test]
+fn import_rejects_files_that_are_not_float32_npy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    rek_ok(&data, "create-collection", json!({"CollectionId": "c"}));
+    std::fs::write(tmp.path().join("x.npy"), b"not numpy").unwrap();
+    let out = rollcall()
+        .args([
+            "faces",
+            "import",
+            "--data",
+            data.to_str().unwrap(),
+            "--collection",
+            "c",
+        ])
+        .arg(tmp.path().join("x.npy"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["__type"], "InvalidImageFormatException");
+    assert!(err["Message"].as_str().unwrap().contains("float32"));
+    // An import into a missing collection changes nothing.
+    let out = rollcall()
+        .args(["faces", "random", "--rows", "3", "--dim", "4"])
+        .arg(tmp.path().join("ok.npy"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = rollcall()
+        .args([
+            "faces",
+            "import",
+            "--data",
+            data.to_str().unwrap(),
+            "--collection",
+            "nope",
+        ])
+        .arg(tmp.path().join("ok.npy"))
+        .output()
+        .unwrap();
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["__type"], "ResourceNotFoundException");
+}
+
+#[test]
+fn input_from_file_and_no_input_for_list_collections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let req = tmp.path().join("req.json");
+    std::fs::write(&req, r#"{"CollectionId": "from-file"}"#).unwrap();
+    let out = rollcall()
+        .args(["rekognition", "CreateCollection", "--data"])
+        .arg(&data)
+        .arg("--input")
+        .arg(&req)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = rollcall()
+        .args(["rekognition", "list-collections", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["CollectionIds"], json!(["from-file"]));
+}
