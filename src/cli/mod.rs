@@ -7,6 +7,8 @@ mod language;
 mod faces;
 mod rekognition;
 mod serve;
+mod connect;
+mod demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ enum Command {
     Faces(faces::FacesCommand),
     /// Serve Connect and Rekognition as an AWS-compatible HTTP endpoint.
     Serve(serve::ServeArgs),
+    /// Amazon Connect: import users, answer SearchUsers.
+    Connect(connect::ConnectArgs),
+    /// Write a generated demo directory (users.jsonl, groups.jsonl).
+    DemoData(demo::DemoArgs),
 }
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
@@ -112,5 +118,7 @@ pub fn main() -> ExitCode {
         Command::Rekognition(args) => rekognition::run(args),
         Command::Faces(cmd) => faces::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Connect(a) => connect::run(a),
+        Command::DemoData(a) => demo::run(a),
     }
 }

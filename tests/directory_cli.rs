@@ -1,0 +1,752 @@
+//! The directory engine through the `rollcall` binary: one named test per
+//! rule of SPEC section 2 (and the import rules of section 1), each
+//! importing a small fixture and sending AWS-shaped requests to
+//! `connect search-users`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rollcall");
+
+const USERS: &str = r#"{"Id":"u-1","Arn":"arn:aws:connect:us-east-1:1:instance/i/agent/u-1","Username":"straße","IdentityInfo":{"FirstName":"Σίσυφος","LastName":"García","Email":"s@example.com"},"PhoneConfig":{"PhoneType":"SOFT_PHONE","AfterContactWorkTimeLimit":30},"RoutingProfileId":"rp-1","SecurityProfileIds":["sp-agent","sp-qa"],"HierarchyGroupId":"g-de-north","Tags":{"Team":"blue","Shift":"day"},"Proficiencies":[{"AttributeName":"Language","AttributeValue":"Spanish","Level":4},{"AttributeName":"Skill","AttributeValue":"Billing","Level":2}]}
+{"Id":"u-2","Username":"STRASSE","IdentityInfo":{"FirstName":"Ann"},"RoutingProfileId":"rp-2","SecurityProfileIds":["sp-agent"],"HierarchyGroupId":"g-de","Tags":{"Team":"Blue"},"Proficiencies":[{"AttributeName":"Language","AttributeValue":"Spanish","Level":2},{"AttributeName":"Skill","AttributeValue":"Billing","Level":5}]}
+{"Id":"u-3","Username":"İsmail","RoutingProfileId":"RP-1","HierarchyGroupId":"g-unknown","Tags":{"Team":""}}
+{"Id":"u-4","Username":"ann","IdentityInfo":{"FirstName":"Anna","LastName":"Annan"},"HierarchyGroupId":"g-emea","SecurityProfileIds":["sp-admin"]}
+{"Id":"u-5","Username":"Ann","IdentityInfo":{"FirstName":"Joanna","LastName":"Smith"},"HierarchyGroupId":"g-fr"}
+"#;
+
+const GROUPS: &str = r#"{"Id":"g-emea","Name":"EMEA","HierarchyPath":{"LevelOne":{"Id":"g-emea"}}}
+{"Id":"g-de","Name":"DE","HierarchyPath":{"LevelOne":{"Id":"g-emea"},"LevelTwo":{"Id":"g-de"}}}
+{"Id":"g-de-north","Name":"DE North","HierarchyPath":{"LevelOne":{"Id":"g-emea"},"LevelTwo":{"Id":"g-de"},"LevelThree":{"Id":"g-de-north"}}}
+{"Id":"g-fr","Name":"FR","HierarchyPath":{"LevelOne":{"Id":"g-emea"},"LevelTwo":{"Id":"g-fr"}}}
+"#;
+
+fn run(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rollcall");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn import(data: &Path, users: &str, groups: Option<&str>) -> Output {
+    let d = data.to_str().expect("utf-8 path");
+    let mut args = vec!["connect", "import", "--data", d, "--instance", "i", "-"];
+    let gpath = data.join("groups-input.jsonl");
+    let g = gpath.to_str().expect("utf-8 path").to_string();
+    if let Some(text) = groups {
+        std::fs::create_dir_all(data).expect("mkdir");
+        std::fs::write(&gpath, text).expect("write groups");
+        args.extend(["--groups", &g]);
+    }
+    run(&args, users)
+}
+
+fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = import(dir.path(), USERS, Some(GROUPS));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// Sends a request (InstanceId added) and returns (success, body).
+fn search(data: &Path, mut request: Value) -> (bool, Value) {
+    request["InstanceId"] = json!("i");
+    let d = data.to_str().expect("utf-8 path");
+    let out = run(
+        &["connect", "search-users", "--data", d, "--input", "-"],
+        &request.to_string(),
+    );
+    let text = if out.status.success() {
+        out.stdout
+    } else {
+        out.stderr
+    };
+    let body = serde_json::from_slice(&text)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&text)));
+    (out.status.success(), body)
+}
+
+fn ids(data: &Path, request: Value) -> Vec<String> {
+    let (ok, body) = search(data, request);
+    assert!(ok, "{body}");
+    body["Users"]
+        .as_array()
+        .expect("Users")
+        .iter()
+        .map(|u| u["Id"].as_str().expect("Id").to_string())
+        .collect()
+}
+
+fn error(data: &Path, request: Value) -> (String, String) {
+    let (ok, body) = search(data, request);
+    assert!(!ok, "expected an error, got {body}");
+    (
+        body["__type"].as_str().expect("__type").to_string(),
+        body["Message"].as_str().expect("Message").to_string(),
+    )
+}
+
+fn s(field: &str, value: &str, op: &str) -> Value {
+    json!({"StringCondition": {"FieldName": field, "Value": value, "ComparisonType": op}})
+}
+
+fn crit(c: Value) -> Value {
+    json!({ "SearchCriteria": c })
+}
+
+const ALL_IN_ORDER: [&str; 5] = ["u-4", "u-5", "u-3", "u-1", "u-2"];
+
+#[test]
+fn absent_criteria_and_filter_match_every_user() {
+    let d = fixture();
+    assert_eq!(ids(d.path(), json!({})), ALL_IN_ORDER);
+}
+
+#[test]
+fn results_are_ordered_by_folded_username_then_id() {
+    let d = fixture();
+    // ann(u-4) = Ann(u-5) < i̇smail < straße(u-1) = STRASSE(u-2), ties by Id.
+    assert_eq!(ids(d.path(), json!({})), ALL_IN_ORDER);
+}
+
+#[test]
+fn criteria_members_set_together_are_anded() {
+    let d = fixture();
+    let mut c = s("Username", "ann", "EXACT");
+    c["HierarchyGroupCondition"] = json!({"Value": "g-fr", "HierarchyGroupMatchType": "EXACT"});
+    assert_eq!(ids(d.path(), crit(c)), ["u-5"]);
+}
+
+#[test]
+fn empty_criteria_node_matches_every_user() {
+    let d = fixture();
+    assert_eq!(ids(d.path(), crit(json!({}))), ALL_IN_ORDER);
+}
+
+#[test]
+fn empty_and_conditions_match_every_user() {
+    let d = fixture();
+    assert_eq!(
+        ids(d.path(), crit(json!({"AndConditions": []}))),
+        ALL_IN_ORDER
+    );
+}
+
+#[test]
+fn empty_or_conditions_are_rejected() {
+    let d = fixture();
+    let (kind, _) = error(d.path(), crit(json!({"OrConditions": []})));
+    assert_eq!(kind, "InvalidParameterException");
+}
+
+#[test]
+fn nesting_deeper_than_ten_is_rejected() {
+    let d = fixture();
+    let mut c = s("Username", "ann", "EXACT");
+    for _ in 0..9 {
+        c = json!({"AndConditions": [c]});
+    }
+    assert_eq!(ids(d.path(), crit(c.clone())), ["u-4", "u-5"]);
+    let (kind, msg) = error(d.path(), crit(json!({"AndConditions": [c]})));
+    assert_eq!(kind, "InvalidParameterException");
+    assert!(msg.contains("10"), "{msg}");
+}
+
+#[test]
+fn more_than_100_leaves_are_rejected() {
+    let d = fixture();
+    let leaves: Vec<Value> = (0..101)
+        .map(|i| s("Username", &format!("u{i}"), "EXACT"))
+        .collect();
+    let (kind, msg) = error(d.path(), crit(json!({ "OrConditions": leaves })));
+    assert_eq!(kind, "InvalidParameterException");
+    assert!(msg.contains("100"), "{msg}");
+}
+
+#[test]
+fn field_names_ignore_case() {
+    let d = fixture();
+    assert_eq!(
+        ids(d.path(), crit(s("USERNAME", "ann", "EXACT"))),
+        ["u-4", "u-5"]
+    );
+    assert_eq!(ids(d.path(), crit(s("firstName", "ann", "EXACT"))), ["u-2"]);
+}
+
+#[test]
+fn name_comparisons_use_full_case_folding() {
+    let d = fixture();
+    assert_eq!(
+        ids(d.path(), crit(s("Username", "STRASSE", "EXACT"))),
+        ["u-1", "u-2"]
+    );
+    assert_eq!(
+        ids(d.path(), crit(s("FirstName", "ΣΊΣΥΦΟΣ", "EXACT"))),
+        ["u-1"]
+    );
+    assert_eq!(
+        ids(d.path(), crit(s("Username", "i̇s", "STARTS_WITH"))),
+        ["u-3"]
+    );
+    assert_eq!(
+        ids(d.path(), crit(s("Username", "is", "STARTS_WITH"))),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(d.path(), crit(s("LastName", "GARCÍ", "CONTAINS"))),
+        ["u-1"]
+    );
+}
+
+#[test]
+fn id_fields_compare_exactly() {
+    let d = fixture();
+    assert_eq!(
+        ids(d.path(), crit(s("RoutingProfileId", "rp-1", "EXACT"))),
+        ["u-1"]
+    );
+    assert_eq!(
+        ids(d.path(), crit(s("RoutingProfileId", "RP", "CONTAINS"))),
+        ["u-3"]
+    );
+    assert_eq!(
+        ids(d.path(), crit(s("ResourceId", "U-1", "EXACT"))),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn security_profile_matches_any_of_the_users_ids() {
+    let d = fixture();
+    assert_eq!(
+        ids(d.path(), crit(s("SecurityProfileId", "sp-qa", "EXACT"))),
+        ["u-1"]
+    );
+    assert_eq!(
+        ids(
+            d.path(),
+            crit(s("SecurityProfileId", "sp-a", "STARTS_WITH"))
+        ),
+        ["u-4", "u-1", "u-2"]
+    );
+}
+
+#[test]
+fn resource_id_exact_matches_id_or_arn() {
+    let d = fixture();
+    assert_eq!(
+        ids(d.path(), crit(s("ResourceId", "u-1", "EXACT"))),
+        ["u-1"]
+    );
+    let arn = "arn:aws:connect:us-east-1:1:instance/i/agent/u-1";
+    assert_eq!(ids(d.path(), crit(s("ResourceId", arn, "EXACT"))), ["u-1"]);
+    assert_eq!(
+        ids(d.path(), crit(s("ResourceId", "arn:", "STARTS_WITH"))),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(d.path(), crit(s("ResourceId", "-5", "CONTAINS"))),
+        ["u-5"]
+    );
+}
+
+#[test]
+fn contains_on_a_name_needs_2_to_25_characters() {
+    let d = fixture();
+    let (kind, msg) = error(d.path(), crit(s("FirstName", "a", "CONTAINS")));
+    assert_eq!(kind, "InvalidParameterException");
+    assert!(msg.contains("2..25"), "{msg}");
+    let long = "a".repeat(26);
+    assert_eq!(
+        error(d.path(), crit(s("Username", &long, "CONTAINS"))).0,
+        "InvalidParameterException"
+    );
+    assert_eq!(
+        ids(d.path(), crit(s("FirstName", "an", "CONTAINS"))),
+        ["u-4", "u-5", "u-2"]
+    );
+    // Characters, not bytes: two Greek letters are enough.
+    assert_eq!(
+        ids(d.path(), crit(s("FirstName", "ΣΊ", "CONTAINS"))),
+        ["u-1"]
+    );
+}
+
+#[test]
+fn empty_value_is_rejected() {
+    let d = fixture();
+    assert_eq!(
+        error(d.path(), crit(s("ResourceId", "", "EXACT"))).0,
+        "InvalidParameterException"
+    );
+}
+
+#[test]
+fn missing_or_unknown_parts_are_named() {
+    let d = fixture();
+    let (kind, msg) = error(
+        d.path(),
+        crit(json!({"StringCondition": {"FieldName": "Username", "ComparisonType": "EXACT"}})),
+    );
+    assert_eq!(kind, "InvalidParameterException");
+    assert!(msg.contains("Value"), "{msg}");
+    let (_, msg) = error(d.path(), crit(s("Nickname", "x", "EXACT")));
+    assert!(msg.contains("FieldName"), "{msg}");
+    let (_, msg) = error(d.path(), crit(s("Username", "x", "LIKE")));
+    assert!(msg.contains("ComparisonType"), "{msg}");
+}
+
+#[test]
+fn user_lacking_a_field_never_matches() {
+    let d = fixture();
+    // u-3 has no names at all; u-2 has no last name.
+    assert_eq!(
+        ids(d.path(), crit(s("LastName", "a", "STARTS_WITH"))),
+        ["u-4"]
+    );
+    assert_eq!(
+        ids(d.path(), crit(s("FirstName", "i̇smail", "EXACT"))),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn hierarchy_exact_matches_the_users_own_group() {
+    let d = fixture();
+    let c =
+        json!({"HierarchyGroupCondition": {"Value": "g-de", "HierarchyGroupMatchType": "EXACT"}});
+    assert_eq!(ids(d.path(), crit(c)), ["u-2"]);
+}
+
+#[test]
+fn hierarchy_with_child_groups_matches_the_subtree() {
+    let d = fixture();
+    let c = |g: &str| {
+        crit(
+            json!({"HierarchyGroupCondition": {"Value": g, "HierarchyGroupMatchType": "WITH_CHILD_GROUPS"}}),
+        )
+    };
+    assert_eq!(ids(d.path(), c("g-de")), ["u-1", "u-2"]);
+    assert_eq!(ids(d.path(), c("g-emea")), ["u-4", "u-5", "u-1", "u-2"]);
+    // A user in a group nobody described is under its own id only.
+    assert_eq!(ids(d.path(), c("g-unknown")), ["u-3"]);
+}
+
+#[test]
+fn unknown_group_matches_nothing() {
+    let d = fixture();
+    let c = json!({"HierarchyGroupCondition": {"Value": "g-nope", "HierarchyGroupMatchType": "WITH_CHILD_GROUPS"}});
+    assert_eq!(ids(d.path(), crit(c)), Vec::<String>::new());
+}
+
+#[test]
+fn hierarchy_match_type_defaults_to_exact() {
+    let d = fixture();
+    assert_eq!(
+        ids(
+            d.path(),
+            crit(json!({"HierarchyGroupCondition": {"Value": "g-emea"}}))
+        ),
+        ["u-4"]
+    );
+}
+
+fn prof(conditions: Value) -> Value {
+    crit(json!({"ListCondition": {"TargetListType": "PROFICIENCIES", "Conditions": conditions}}))
+}
+
+#[test]
+fn list_condition_needs_proficiencies() {
+    let d = fixture();
+    let c = crit(json!({"ListCondition": {"TargetListType": "SKILLS", "Conditions": []}}));
+    assert_eq!(error(d.path(), c).0, "InvalidParameterException");
+}
+
+#[test]
+fn one_proficiency_must_satisfy_every_condition() {
+    let d = fixture();
+    // u-2 has Spanish at 2 and Billing at 5: no single proficiency is Spanish >= 4.
+    let c = prof(json!([
+        {"StringCondition": {"FieldName": "value", "Value": "Spanish", "ComparisonType": "EXACT"}},
+        {"NumberCondition": {"FieldName": "level", "MinValue": 4, "ComparisonType": "GREATER_OR_EQUAL"}}
+    ]));
+    assert_eq!(ids(d.path(), c), ["u-1"]);
+}
+
+#[test]
+fn proficiency_strings_compare_exactly() {
+    let d = fixture();
+    let c = |v: &str| {
+        prof(
+            json!([{"StringCondition": {"FieldName": "name", "Value": v, "ComparisonType": "STARTS_WITH"}}]),
+        )
+    };
+    assert_eq!(ids(d.path(), c("Lang")), ["u-1", "u-2"]);
+    assert_eq!(ids(d.path(), c("lang")), Vec::<String>::new());
+}
+
+#[test]
+fn level_comparisons_read_min_or_max_value() {
+    let d = fixture();
+    let n = |cmp: &str, extra: Value| {
+        let mut c = json!({"FieldName": "level", "ComparisonType": cmp});
+        for (k, v) in extra.as_object().expect("object") {
+            c[k] = v.clone();
+        }
+        prof(json!([{"NumberCondition": c}]))
+    };
+    assert_eq!(ids(d.path(), n("GREATER", json!({"MinValue": 4}))), ["u-2"]);
+    assert_eq!(
+        ids(d.path(), n("LESSER", json!({"MaxValue": 2}))),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(d.path(), n("LESSER_OR_EQUAL", json!({"MaxValue": 2}))),
+        ["u-1", "u-2"]
+    );
+    assert_eq!(ids(d.path(), n("EQUAL", json!({"MinValue": 5}))), ["u-2"]);
+    assert_eq!(
+        ids(d.path(), n("NOT_EQUAL", json!({"MinValue": 2}))),
+        ["u-1", "u-2"]
+    );
+    assert_eq!(
+        ids(d.path(), n("RANGE", json!({"MinValue": 3, "MaxValue": 4}))),
+        ["u-1"]
+    );
+    // The value a comparison reads must be present.
+    assert_eq!(
+        error(d.path(), n("GREATER", json!({"MaxValue": 4}))).0,
+        "InvalidParameterException"
+    );
+}
+
+#[test]
+fn range_needs_min_not_above_max() {
+    let d = fixture();
+    let c = prof(
+        json!([{"NumberCondition": {"FieldName": "level", "MinValue": 4, "MaxValue": 3, "ComparisonType": "RANGE"}}]),
+    );
+    assert_eq!(error(d.path(), c).0, "InvalidParameterException");
+}
+
+#[test]
+fn level_and_limit_are_both_accepted() {
+    let d = fixture();
+    for name in ["level", "limit"] {
+        let c = prof(
+            json!([{"NumberCondition": {"FieldName": name, "MinValue": 5, "ComparisonType": "EQUAL"}}]),
+        );
+        assert_eq!(ids(d.path(), c), ["u-2"]);
+    }
+}
+
+fn tag(k: &str, v: Option<&str>) -> Value {
+    match v {
+        Some(v) => json!({"TagKey": k, "TagValue": v}),
+        None => json!({"TagKey": k}),
+    }
+}
+
+#[test]
+fn tag_filter_or_of_ands() {
+    let d = fixture();
+    let f = json!({"SearchFilter": {"TagFilter": {"OrConditions": [
+        [tag("Team", Some("blue")), tag("Shift", Some("day"))],
+        [tag("Team", Some("Blue"))]
+    ]}}});
+    assert_eq!(ids(d.path(), f), ["u-1", "u-2"]);
+    let f = json!({"SearchFilter": {"TagFilter": {"AndConditions": [tag("Team", None), tag("Shift", None)]}}});
+    assert_eq!(ids(d.path(), f), ["u-1"]);
+    let f = json!({"SearchFilter": {"TagFilter": {"TagCondition": tag("Team", Some(""))}}});
+    assert_eq!(ids(d.path(), f), ["u-3"]);
+}
+
+#[test]
+fn tag_without_value_matches_any_value() {
+    let d = fixture();
+    let f = json!({"SearchFilter": {"TagFilter": {"TagCondition": tag("Team", None)}}});
+    assert_eq!(ids(d.path(), f), ["u-3", "u-1", "u-2"]);
+}
+
+#[test]
+fn tags_compare_exactly() {
+    let d = fixture();
+    let f = json!({"SearchFilter": {"TagFilter": {"TagCondition": tag("team", Some("blue"))}}});
+    assert_eq!(ids(d.path(), f), Vec::<String>::new());
+    let f = json!({"SearchFilter": {"TagFilter": {"TagCondition": tag("Team", Some("BLUE"))}}});
+    assert_eq!(ids(d.path(), f), Vec::<String>::new());
+}
+
+#[test]
+fn user_attribute_filter_takes_one_member() {
+    let d = fixture();
+    let f = json!({"SearchFilter": {"UserAttributeFilter": {
+        "TagCondition": tag("Team", None),
+        "HierarchyGroupCondition": {"Value": "g-de"}
+    }}});
+    assert_eq!(error(d.path(), f).0, "InvalidParameterException");
+}
+
+#[test]
+fn user_attribute_filter_ands_tags_and_hierarchy() {
+    let d = fixture();
+    let f = json!({"SearchFilter": {"UserAttributeFilter": {"OrConditions": [
+        {"TagConditions": [tag("Team", None)], "HierarchyGroupCondition": {"Value": "g-de", "HierarchyGroupMatchType": "WITH_CHILD_GROUPS"}},
+        {"HierarchyGroupCondition": {"Value": "g-fr"}}
+    ]}}});
+    assert_eq!(ids(d.path(), f), ["u-5", "u-1", "u-2"]);
+}
+
+#[test]
+fn user_attribute_filter_limits() {
+    let d = fixture();
+    let tags: Vec<Value> = (0..26).map(|i| tag(&format!("k{i}"), None)).collect();
+    let f = json!({"SearchFilter": {"UserAttributeFilter": {"OrConditions": [{"TagConditions": tags}]}}});
+    assert_eq!(error(d.path(), f).0, "InvalidParameterException");
+}
+
+#[test]
+fn tag_filter_with_user_attribute_filter_is_invalid_request() {
+    let d = fixture();
+    let f = json!({"SearchFilter": {
+        "TagFilter": {"TagCondition": tag("Team", None)},
+        "UserAttributeFilter": {"TagCondition": tag("Team", None)}
+    }});
+    assert_eq!(error(d.path(), f).0, "InvalidRequestException");
+}
+
+#[test]
+fn max_results_bounds_and_default() {
+    let d = fixture();
+    for bad in [0, 501] {
+        let (kind, msg) = error(d.path(), json!({ "MaxResults": bad }));
+        assert_eq!(kind, "InvalidParameterException");
+        assert!(msg.contains("MaxResults"), "{msg}");
+    }
+    assert_eq!(ids(d.path(), json!({"MaxResults": 500})).len(), 5);
+    let many: String = (0..150)
+        .map(|i| format!("{{\"Id\":\"m-{i:03}\",\"Username\":\"m{i:03}\"}}\n"))
+        .collect();
+    assert!(import(d.path(), &many, None).status.success());
+    let (_, body) = search(d.path(), json!({}));
+    assert_eq!(body["Users"].as_array().map(Vec::len), Some(100));
+    assert_eq!(body["ApproximateTotalCount"], 155);
+}
+
+#[test]
+fn total_count_is_exact_and_token_present_exactly_when_more_match() {
+    let d = fixture();
+    let (_, body) = search(d.path(), json!({"MaxResults": 2}));
+    assert_eq!(body["ApproximateTotalCount"], 5);
+    assert!(body["NextToken"].is_string());
+    let (_, body) = search(d.path(), json!({"MaxResults": 5}));
+    assert!(body.get("NextToken").is_none(), "{body}");
+}
+
+#[test]
+fn paging_is_stable_under_changes() {
+    let d = fixture();
+    let (_, first) = search(d.path(), json!({"MaxResults": 2}));
+    let token = first["NextToken"].as_str().expect("token").to_string();
+    // Between pages: a user sorting before the cursor arrives, one after it
+    // leaves, and one after it is renamed to sort later still.
+    let changes =
+        "{\"Id\":\"u-0\",\"Username\":\"aaron\"}\n{\"Id\":\"u-3\",\"Username\":\"zoe\"}\n";
+    assert!(import(d.path(), changes, None).status.success());
+    let (_, second) = search(d.path(), json!({"MaxResults": 2, "NextToken": token}));
+    let got: Vec<&str> = second["Users"]
+        .as_array()
+        .expect("Users")
+        .iter()
+        .map(|u| u["Id"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(got, ["u-1", "u-2"]);
+    assert_eq!(second["ApproximateTotalCount"], 6);
+    let token = second["NextToken"].as_str().expect("token").to_string();
+    let (_, third) = search(d.path(), json!({"MaxResults": 2, "NextToken": token}));
+    assert_eq!(third["Users"][0]["Id"], "u-3");
+    assert!(third.get("NextToken").is_none());
+}
+
+#[test]
+fn altered_or_foreign_token_is_rejected() {
+    let d = fixture();
+    let (_, body) = search(d.path(), json!({"MaxResults": 1}));
+    let token = body["NextToken"].as_str().expect("token").to_string();
+    let other = crit(s("Username", "ann", "EXACT"));
+    let mut foreign = other.clone();
+    foreign["NextToken"] = json!(token);
+    let (kind, msg) = error(d.path(), foreign);
+    assert_eq!(kind, "InvalidParameterException");
+    assert!(msg.contains("NextToken"), "{msg}");
+    let mut altered: Vec<char> = token.chars().collect();
+    altered[5] = if altered[5] == 'x' { 'y' } else { 'x' };
+    let altered: String = altered.into_iter().collect();
+    assert_eq!(
+        error(d.path(), json!({"MaxResults": 1, "NextToken": altered})).0,
+        "InvalidParameterException"
+    );
+    let long = "a".repeat(2501);
+    assert_eq!(
+        error(d.path(), json!({"NextToken": long})).0,
+        "InvalidParameterException"
+    );
+}
+
+#[test]
+fn summary_omits_absent_members_and_reports_milliseconds() {
+    let d = fixture();
+    let (_, body) = search(d.path(), crit(s("ResourceId", "u-1", "EXACT")));
+    let u = &body["Users"][0];
+    assert_eq!(u["PhoneConfig"]["AfterContactWorkTimeLimit"], 30000);
+    assert!(u["IdentityInfo"].get("Email").is_none(), "{u}");
+    let (_, body) = search(d.path(), crit(s("ResourceId", "u-3", "EXACT")));
+    let u = body["Users"][0].as_object().expect("user");
+    let mut keys: Vec<&str> = u.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "HierarchyGroupId",
+            "Id",
+            "RoutingProfileId",
+            "Tags",
+            "Username"
+        ]
+    );
+}
+
+#[test]
+fn unknown_instance_is_resource_not_found() {
+    let d = fixture();
+    let out = run(
+        &[
+            "connect",
+            "search-users",
+            "--data",
+            d.path().to_str().expect("path"),
+            "--input",
+            "-",
+        ],
+        r#"{"InstanceId": "other"}"#,
+    );
+    assert!(!out.status.success());
+    let body: Value = serde_json::from_slice(&out.stderr).expect("json error");
+    assert_eq!(body["__type"], "ResourceNotFoundException");
+}
+
+#[test]
+fn reimporting_an_id_replaces_the_user() {
+    let d = fixture();
+    let out = import(d.path(), "{\"Id\":\"u-4\",\"Username\":\"zed\"}\n", None);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 replaced"));
+    assert_eq!(
+        ids(d.path(), json!({})),
+        ["u-5", "u-3", "u-1", "u-2", "u-4"]
+    );
+}
+
+#[test]
+fn a_bad_line_fails_the_whole_import_naming_the_line() {
+    let d = fixture();
+    let cases = [
+        (
+            "{\"Id\":\"n-1\",\"Username\":\"new\"}\n{\"Id\":\"n-2\",\"Username\":\"ann\"}\n",
+            "line 2",
+        ),
+        (
+            "{\"Id\":\"n-1\",\"Username\":\"new\"}\nnot json\n",
+            "line 2",
+        ),
+        (
+            "{\"Id\":\"n-1\",\"Username\":\"new\"}\n\n{\"Id\":\"n-3\"}\n",
+            "line 3",
+        ),
+    ];
+    for (input, line) in cases {
+        let out = import(d.path(), input, None);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(line), "{err}");
+        assert_eq!(
+            ids(d.path(), json!({})),
+            ALL_IN_ORDER,
+            "nothing of {input:?} is visible"
+        );
+    }
+    // A username freed earlier in the same import may be taken later in it.
+    let swap = "{\"Id\":\"u-4\",\"Username\":\"bob\"}\n{\"Id\":\"n-9\",\"Username\":\"ann\"}\n";
+    assert!(import(d.path(), swap, None).status.success());
+}
+
+#[test]
+fn a_failed_first_import_leaves_no_instance() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let out = import(
+        d.path(),
+        "{\"Id\":\"a\",\"Username\":\"a\"}\n{\"Id\":\"b\"}\n",
+        None,
+    );
+    assert!(!out.status.success());
+    assert_eq!(error(d.path(), json!({})).0, "ResourceNotFoundException");
+}
+
+#[test]
+fn demo_data_imports_and_searches_from_a_clean_directory() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let out_dir = d.path().join("demo");
+    let o = run(
+        &[
+            "demo-data",
+            "--users",
+            "300",
+            "--seed",
+            "3",
+            "--out",
+            out_dir.to_str().expect("p"),
+        ],
+        "",
+    );
+    assert!(o.status.success());
+    let data = d.path().join("data");
+    let o = run(
+        &[
+            "connect",
+            "import",
+            "--data",
+            data.to_str().expect("p"),
+            "--instance",
+            "i",
+            out_dir.join("users.jsonl").to_str().expect("p"),
+            "--groups",
+            out_dir.join("groups.jsonl").to_str().expect("p"),
+        ],
+        "",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("imported 300 users"));
+    let c = json!({"HierarchyGroupCondition": {"Value": "g-emea", "HierarchyGroupMatchType": "WITH_CHILD_GROUPS"}});
+    let (ok, body) = search(&data, crit(c));
+    assert!(ok);
+    assert!(body["ApproximateTotalCount"]
+        .as_u64()
+        .is_some_and(|n| n > 0 && n < 300));
+}
