@@ -141,8 +141,14 @@ fn main() {
         .import("perf", &lines[..], Some(h.groups.clone()))
         .expect("import");
     drop(lines);
-    eprintln!("imported {users} users in {:.1} s", t.elapsed().as_secs_f64());
-    let prefix: String = probe_name.chars().take(probe_name.chars().count().max(2) - 1).collect();
+    eprintln!(
+        "imported {users} users in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let prefix: String = probe_name
+        .chars()
+        .take(probe_name.chars().count().max(2) - 1)
+        .collect();
     let connect_body = serde_json::json!({
         "InstanceId": "perf",
         "MaxResults": 10,
@@ -155,7 +161,8 @@ fn main() {
     let dim = 128;
     let per_user = 50;
     let mut fe = rollcall::faces::Engine::open(dir.path()).expect("open faces");
-    fe.create_collection_with_dim("perf", dim).expect("collection");
+    fe.create_collection_with_dim("perf", dim)
+        .expect("collection");
     let mut vectors = Vec::with_capacity(faces * dim);
     for u in 0..faces / per_user {
         let base = rollcall::faces::random_vectors(1, dim, u as u64, None);
@@ -166,16 +173,25 @@ fn main() {
             Some((&base, 0.03)),
         ));
     }
-    let ids = fe.import_faces("perf", vectors, dim, None).expect("import faces");
+    let ids = fe
+        .import_faces("perf", vectors, dim, None)
+        .expect("import faces");
     for (u, chunk) in ids.chunks(per_user).enumerate() {
-        fe.call("CreateUser", &format!(r#"{{"CollectionId":"perf","UserId":"u{u}"}}"#))
-            .expect("user");
+        fe.call(
+            "CreateUser",
+            &format!(r#"{{"CollectionId":"perf","UserId":"u{u}"}}"#),
+        )
+        .expect("user");
         let req = serde_json::json!({"CollectionId": "perf", "UserId": format!("u{u}"), "FaceIds": chunk, "UserMatchThreshold": 0});
-        fe.call("AssociateFaces", &req.to_string()).expect("associate");
+        fe.call("AssociateFaces", &req.to_string())
+            .expect("associate");
     }
     fe.checkpoint("perf").expect("checkpoint");
     drop(fe);
-    eprintln!("indexed {faces} faces in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "indexed {faces} faces in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let probe_face = ids[ids.len() / 2].clone();
     let rek_body = format!(r#"{{"CollectionId":"perf","FaceId":"{probe_face}","MaxUsers":10}}"#);
 
@@ -206,7 +222,10 @@ fn main() {
     let search = parse_request(&connect_body)
         .and_then(|r| r.lower())
         .expect("query");
-    let hits = instance.search(&search).expect("search").approximate_total_count;
+    let hits = instance
+        .search(&search)
+        .expect("search")
+        .approximate_total_count;
     let faces_engine = Mutex::new(rollcall::faces::Engine::open(dir.path()).expect("faces"));
     faces_engine
         .lock()
@@ -222,7 +241,12 @@ fn main() {
     println!("| operation | clients | in-process req/s | p50 ms | p99 ms | served req/s | p50 ms | p99 ms | p50 served − in-process | req/s ratio |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (name, path, target, body) in [
-        ("Connect SearchUsers", "/search-users", None, connect_body.as_str()),
+        (
+            "Connect SearchUsers",
+            "/search-users",
+            None,
+            connect_body.as_str(),
+        ),
         (
             "Rekognition SearchUsers",
             "/",
@@ -245,7 +269,11 @@ fn main() {
                     let fe = &faces_engine;
                     let body = rek_body.as_str();
                     move || {
-                        let r = fe.lock().expect("lock").call("SearchUsers", body).expect("search");
+                        let r = fe
+                            .lock()
+                            .expect("lock")
+                            .call("SearchUsers", body)
+                            .expect("search");
                         std::hint::black_box(r);
                     }
                 })

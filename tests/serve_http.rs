@@ -33,7 +33,12 @@ fn connect_routes_answer_every_operation() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["User"]["Id"], id.as_str());
 
-    let r = s.call("GET", &format!("/users/demo/{id}/proficiencies?maxResults=1"), &[], b"");
+    let r = s.call(
+        "GET",
+        &format!("/users/demo/{id}/proficiencies?maxResults=1"),
+        &[],
+        b"",
+    );
     assert_eq!(r.status, 200);
     assert!(r.json()["UserProficiencyList"].is_array());
 
@@ -50,7 +55,12 @@ fn connect_routes_answer_every_operation() {
     assert_eq!(r2.status, 200);
     assert_ne!(r2.json()["UserSummaryList"][0], v["UserSummaryList"][0]);
 
-    let r = s.call("GET", "/user-hierarchy-groups-summary/demo?maxResults=3", &[], b"");
+    let r = s.call(
+        "GET",
+        "/user-hierarchy-groups-summary/demo?maxResults=3",
+        &[],
+        b"",
+    );
     assert_eq!(r.status, 200);
     let g = r.json()["UserHierarchyGroupSummaryList"][0]["Id"]
         .as_str()
@@ -96,10 +106,18 @@ fn connect_errors_follow_the_model() {
     let mut conn = s.conn();
     for (method, path, body, status, code) in cases {
         let r = conn.request(method, path, &json_headers(), body).unwrap();
-        assert_eq!(r.status, *status, "{method} {path}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            *status,
+            "{method} {path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         assert_eq!(r.header("x-amzn-errortype"), Some(*code), "{method} {path}");
         let v = r.json();
-        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{method} {path}: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{method} {path}: {v}"
+        );
     }
     assert!(s.stop().success());
 }
@@ -127,16 +145,66 @@ fn rekognition_dispatch_and_errors() {
 
     let cases: &[(Option<&str>, &[u8], u16, &str)] = &[
         (None, b"{}", 400, "UnknownOperationException"),
-        (Some("RekognitionService.DetectFaces"), b"{}", 400, "UnknownOperationException"),
-        (Some("Other.ListCollections"), b"{}", 400, "UnknownOperationException"),
-        (Some("RekognitionService.ListCollections"), b"{not json", 400, "SerializationException"),
-        (Some("RekognitionService.ListCollections"), b"\xff", 400, "SerializationException"),
-        (Some("RekognitionService.DescribeCollection"), br#"{"CollectionId": "none"}"#, 400, "ResourceNotFoundException"),
-        (Some("RekognitionService.CreateCollection"), br#"{"CollectionId": "c1"}"#, 400, "ResourceAlreadyExistsException"),
-        (Some("RekognitionService.IndexFaces"), br#"{"CollectionId": "c1", "Image": {"Bytes": "bm90IG5weQ=="}}"#, 400, "InvalidImageFormatException"),
-        (Some("RekognitionService.SearchUsers"), br#"{"CollectionId": "c1"}"#, 400, "InvalidParameterException"),
-        (Some("RekognitionService.ListFaces"), br#"{"CollectionId": "c1", "NextToken": "garbage"}"#, 400, "InvalidPaginationTokenException"),
-        (Some("RekognitionService.CreateCollection"), b"{\"CollectionId\": 5}", 400, "SerializationException"),
+        (
+            Some("RekognitionService.DetectFaces"),
+            b"{}",
+            400,
+            "UnknownOperationException",
+        ),
+        (
+            Some("Other.ListCollections"),
+            b"{}",
+            400,
+            "UnknownOperationException",
+        ),
+        (
+            Some("RekognitionService.ListCollections"),
+            b"{not json",
+            400,
+            "SerializationException",
+        ),
+        (
+            Some("RekognitionService.ListCollections"),
+            b"\xff",
+            400,
+            "SerializationException",
+        ),
+        (
+            Some("RekognitionService.DescribeCollection"),
+            br#"{"CollectionId": "none"}"#,
+            400,
+            "ResourceNotFoundException",
+        ),
+        (
+            Some("RekognitionService.CreateCollection"),
+            br#"{"CollectionId": "c1"}"#,
+            400,
+            "ResourceAlreadyExistsException",
+        ),
+        (
+            Some("RekognitionService.IndexFaces"),
+            br#"{"CollectionId": "c1", "Image": {"Bytes": "bm90IG5weQ=="}}"#,
+            400,
+            "InvalidImageFormatException",
+        ),
+        (
+            Some("RekognitionService.SearchUsers"),
+            br#"{"CollectionId": "c1"}"#,
+            400,
+            "InvalidParameterException",
+        ),
+        (
+            Some("RekognitionService.ListFaces"),
+            br#"{"CollectionId": "c1", "NextToken": "garbage"}"#,
+            400,
+            "InvalidPaginationTokenException",
+        ),
+        (
+            Some("RekognitionService.CreateCollection"),
+            b"{\"CollectionId\": 5}",
+            400,
+            "SerializationException",
+        ),
     ];
     let mut conn = s.conn();
     for (target, body, status, code) in cases {
@@ -145,7 +213,12 @@ fn rekognition_dispatch_and_errors() {
             headers.push(("X-Amz-Target", t));
         }
         let r = conn.request("POST", "/", &headers, body).unwrap();
-        assert_eq!(r.status, *status, "{target:?}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            *status,
+            "{target:?}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         let v = r.json();
         assert_eq!(v["__type"], *code, "{target:?}: {v}");
         assert!(v["Message"].as_str().is_some_and(|m| !m.is_empty()));
@@ -161,7 +234,10 @@ fn bodies_above_the_limit_get_413_and_the_server_goes_on() {
     let s = Server::start(dir.path(), &[]);
     let big = vec![b'a'; rollcall::serve::MAX_BODY_BYTES + 1];
     for (path, headers) in [
-        ("/", vec![("X-Amz-Target", "RekognitionService.ListCollections")]),
+        (
+            "/",
+            vec![("X-Amz-Target", "RekognitionService.ListCollections")],
+        ),
         ("/search-users", vec![]),
     ] {
         let r = s.call("POST", path, &headers, &big);
@@ -171,7 +247,10 @@ fn bodies_above_the_limit_get_413_and_the_server_goes_on() {
     }
     // Just under the limit is read (and then judged by the operation).
     let mut body = br#"{"CollectionId": "c", "Image": {"Bytes": ""#.to_vec();
-    body.extend(std::iter::repeat_n(b'A', rollcall::serve::MAX_BODY_BYTES - body.len() - 10));
+    body.extend(std::iter::repeat_n(
+        b'A',
+        rollcall::serve::MAX_BODY_BYTES - body.len() - 10,
+    ));
     body.extend_from_slice(br#""}}"#);
     let r = s.rekognition("SearchFacesByImage", std::str::from_utf8(&body).unwrap());
     assert_eq!(r.status, 400);
@@ -195,7 +274,8 @@ fn malformed_requests_never_crash_the_server() {
     ];
     for g in garbage {
         let mut t = std::net::TcpStream::connect(s.addr).unwrap();
-        t.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok();
+        t.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok();
         t.write_all(g).unwrap();
         let mut out = Vec::new();
         let _ = t.read_to_end(&mut out);
@@ -210,7 +290,10 @@ fn malformed_requests_never_crash_the_server() {
         let r = s.call(
             "POST",
             "/",
-            &[("X-Amz-Target", "RekognitionService.ListCollections"), ("Authorization", a)],
+            &[
+                ("X-Amz-Target", "RekognitionService.ListCollections"),
+                ("Authorization", a),
+            ],
             b"{}",
         );
         assert_eq!(r.status, 403, "{a}");
@@ -244,7 +327,10 @@ fn signed_headers(
     let mut h = axum::http::HeaderMap::new();
     h.insert("host", host.parse().unwrap());
     h.insert("x-amz-date", amz_date.parse().unwrap());
-    h.insert("x-amz-target", "RekognitionService.ListCollections".parse().unwrap());
+    h.insert(
+        "x-amz-target",
+        "RekognitionService.ListCollections".parse().unwrap(),
+    );
     let date = &amz_date[..8];
     let mut auth = Authorization::parse(&format!(
         "AWS4-HMAC-SHA256 Credential={key}/{date}/us-east-1/rekognition/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=00"
@@ -301,7 +387,10 @@ fn credentials_mode_verifies_signatures() {
     let dir = tempfile::tempdir().unwrap();
     let creds = dir.path().join("creds");
     std::fs::write(&creds, "AKTEST s3cret/key\n").unwrap();
-    let s = Server::start(&dir.path().join("data"), &["--credentials", creds.to_str().unwrap()]);
+    let s = Server::start(
+        &dir.path().join("data"),
+        &["--credentials", creds.to_str().unwrap()],
+    );
     let send = |key: &str, secret: &str, offset: i64, body: &[u8], sent: &[u8]| {
         let h = signed_headers(s.addr, "/", body, key, secret, &amz_now(offset));
         let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -310,18 +399,33 @@ fn credentials_mode_verifies_signatures() {
     let ok = send("AKTEST", "s3cret/key", 0, b"{}", b"{}");
     assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
     let r = send("AKTEST", "wrong", 0, b"{}", b"{}");
-    assert_eq!((r.status, r.error_type().as_str()), (403, "InvalidSignatureException"));
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (403, "InvalidSignatureException")
+    );
     let r = send("AKOTHER", "s3cret/key", 0, b"{}", b"{}");
-    assert_eq!((r.status, r.error_type().as_str()), (403, "UnrecognizedClientException"));
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (403, "UnrecognizedClientException")
+    );
     let r = send("AKTEST", "s3cret/key", 0, b"{}", b"{ }");
-    assert_eq!((r.status, r.error_type().as_str()), (403, "InvalidSignatureException"));
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (403, "InvalidSignatureException")
+    );
     let r = send("AKTEST", "s3cret/key", -16 * 60, b"{}", b"{}");
-    assert_eq!((r.status, r.error_type().as_str()), (403, "InvalidSignatureException"));
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (403, "InvalidSignatureException")
+    );
     assert!(String::from_utf8_lossy(&r.body).contains("15 minutes"));
     let r = send("AKTEST", "s3cret/key", 14 * 60, b"{}", b"{}");
     assert_eq!(r.status, 200);
     let r = s.rekognition("ListCollections", "{}");
-    assert_eq!((r.status, r.error_type().as_str()), (403, "MissingAuthenticationTokenException"));
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (403, "MissingAuthenticationTokenException")
+    );
     // /health needs no signature.
     assert_eq!(s.call("GET", "/health", &[], b"").status, 200);
     assert!(s.stop().success());
@@ -330,12 +434,21 @@ fn credentials_mode_verifies_signatures() {
 #[test]
 fn non_loopback_without_credentials_is_refused() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
-        .args(["serve", "--data", "/nonexistent-unused", "--listen", "0.0.0.0:0"])
+        .args([
+            "serve",
+            "--data",
+            "/nonexistent-unused",
+            "--listen",
+            "0.0.0.0:0",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--credentials") && err.contains("non-loopback"), "{err}");
+    assert!(
+        err.contains("--credentials") && err.contains("non-loopback"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -378,7 +491,10 @@ fn an_import_by_another_process_becomes_visible_without_restart() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["ApproximateTotalCount"], 1);
     let r = s.call("GET", "/user-hierarchy-groups/late/g1", &[], b"");
-    assert_eq!(r.json()["HierarchyGroup"]["LastModifiedTime"], 1_714_564_800);
+    assert_eq!(
+        r.json()["HierarchyGroup"]["LastModifiedTime"],
+        1_714_564_800
+    );
     assert!(s.stop().success());
 }
 
@@ -395,7 +511,9 @@ fn sigterm_finishes_requests_in_flight() {
             std::thread::spawn(move || {
                 let mut done = 0;
                 for _ in 0..200 {
-                    let Ok(t) = std::net::TcpStream::connect(addr) else { break };
+                    let Ok(t) = std::net::TcpStream::connect(addr) else {
+                        break;
+                    };
                     drop(t);
                     let mut c = serve_common::Conn::open(addr);
                     match c.request("GET", "/users-summary/demo?maxResults=1000", &[], b"") {

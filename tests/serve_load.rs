@@ -54,7 +54,12 @@ fn load_mixed_clients_lose_no_acknowledged_write() {
                 Some((&base, 0.02)),
             ));
         }
-        all.extend(rollcall::faces::random_vectors(BACKGROUND_FACES, DIM, 7, None));
+        all.extend(rollcall::faces::random_vectors(
+            BACKGROUND_FACES,
+            DIM,
+            7,
+            None,
+        ));
         let ids = engine.import_faces("load", all, DIM, None).unwrap();
         for c in 0..CLIENTS {
             clients.push(Client {
@@ -64,7 +69,10 @@ fn load_mixed_clients_lose_no_acknowledged_write() {
                 engine
                     .call(
                         "CreateUser",
-                        &format!(r#"{{"CollectionId": "load", "UserId": "{}"}}"#, user_of(c, u * 100)),
+                        &format!(
+                            r#"{{"CollectionId": "load", "UserId": "{}"}}"#,
+                            user_of(c, u * 100)
+                        ),
                     )
                     .unwrap();
             }
@@ -189,9 +197,17 @@ fn load_mixed_clients_lose_no_acknowledged_write() {
         pct(0.99),
         acked.len()
     );
-    assert!(failures.is_empty(), "{} failed requests, first: {:?}", failures.len(), &failures[..failures.len().min(5)]);
+    assert!(
+        failures.is_empty(),
+        "{} failed requests, first: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
     assert!(total > 0 && !acked.is_empty());
-    assert!(s.stop().success(), "the server did not exit cleanly on SIGTERM");
+    assert!(
+        s.stop().success(),
+        "the server did not exit cleanly on SIGTERM"
+    );
 
     // Every acknowledged association is on disk.
     let mut engine = rollcall::faces::Engine::open(dir.path()).unwrap();
@@ -203,7 +219,8 @@ fn load_mixed_clients_lose_no_acknowledged_write() {
         let mut have = HashSet::new();
         let mut token: Option<String> = None;
         loop {
-            let mut req = serde_json::json!({"CollectionId": "load", "UserId": u, "MaxResults": 4096});
+            let mut req =
+                serde_json::json!({"CollectionId": "load", "UserId": u, "MaxResults": 4096});
             if let Some(t) = &token {
                 req["NextToken"] = serde_json::json!(t);
             }
@@ -219,6 +236,9 @@ fn load_mixed_clients_lose_no_acknowledged_write() {
         by_user.insert(u.clone(), have);
     }
     for (u, f) in &acked {
-        assert!(by_user[u].contains(f), "acknowledged association {u} <- {f} is missing after restart");
+        assert!(
+            by_user[u].contains(f),
+            "acknowledged association {u} <- {f} is missing after restart"
+        );
     }
 }

@@ -3,12 +3,12 @@
 //! `{"__type": ..., "Message": ...}` on stderr with exit code 1; text-query
 //! errors as a caret snippet on stderr with exit code 2.
 
-mod language;
-mod faces;
-mod rekognition;
-mod serve;
 mod connect;
 mod demo;
+mod faces;
+mod language;
+mod rekognition;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -83,10 +83,9 @@ impl Route {
                 ("GET", Route::ListUserProficiencies(i.into(), u.into()))
             }
             ["users-summary", i] if ok(&i) => ("GET", Route::ListUsers(i.into())),
-            ["user-hierarchy-groups", i, g] if ok(&i) && ok(&g) => (
-                "GET",
-                Route::DescribeUserHierarchyGroup(i.into(), g.into()),
-            ),
+            ["user-hierarchy-groups", i, g] if ok(&i) && ok(&g) => {
+                ("GET", Route::DescribeUserHierarchyGroup(i.into(), g.into()))
+            }
             ["user-hierarchy-groups-summary", i] if ok(&i) => {
                 ("GET", Route::ListUserHierarchyGroups(i.into()))
             }
@@ -268,11 +267,7 @@ impl ConnectState {
                     .into_iter()
                     .filter(|g| after.as_deref().is_none_or(|a| g.id.as_str() > a))
                     .collect();
-                let page: Vec<Value> = rest
-                    .iter()
-                    .take(q.max)
-                    .map(|g| group_summary(g))
-                    .collect();
+                let page: Vec<Value> = rest.iter().take(q.max).map(|g| group_summary(g)).collect();
                 let mut out = Map::new();
                 out.insert("UserHierarchyGroupSummaryList".into(), Value::Array(page));
                 if rest.len() > q.max {
@@ -284,7 +279,9 @@ impl ConnectState {
             }
             Route::DescribeUserHierarchyStructure(i) => {
                 let inst = self.instance(i)?;
-                Ok(json!({ "HierarchyStructure": structure(&inst.groups().iter().collect::<Vec<_>>()) }))
+                Ok(
+                    json!({ "HierarchyStructure": structure(&inst.groups().iter().collect::<Vec<_>>()) }),
+                )
             }
         }
     }
@@ -331,12 +328,16 @@ impl Query {
             let v = String::from_utf8_lossy(&percent_decode(v, true)).into_owned();
             match k {
                 "maxResults" => {
-                    let n: usize = v.parse().ok().filter(|n| (1..=limit).contains(n)).ok_or_else(|| {
-                        AwsError::invalid_parameter(format!(
-                            "maxResults: must be an integer 1..{limit}, got '{}'",
-                            printable(&v)
-                        ))
-                    })?;
+                    let n: usize = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=limit).contains(n))
+                        .ok_or_else(|| {
+                            AwsError::invalid_parameter(format!(
+                                "maxResults: must be an integer 1..{limit}, got '{}'",
+                                printable(&v)
+                            ))
+                        })?;
                     q.max = n;
                 }
                 "nextToken" => q.next_token = Some(v),
@@ -367,7 +368,10 @@ impl Query {
                     .ok_or_else(|| bad_token(t))?;
                 let bytes: Option<Vec<u8>> = (0..hex.len())
                     .step_by(2)
-                    .map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+                    .map(|i| {
+                        hex.get(i..i + 2)
+                            .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    })
                     .collect();
                 bytes
                     .and_then(|b| String::from_utf8(b).ok())
@@ -423,8 +427,14 @@ pub fn iso_to_epoch(s: &str) -> Option<f64> {
     } else if let Some(p) = time.rfind(['+', '-']) {
         let (c, off) = time.split_at(p);
         let sign = if off.starts_with('-') { -1 } else { 1 };
-        let (oh, om) = off.get(1..)?.split_once(':').unwrap_or((off.get(1..3)?, off.get(3..).unwrap_or("0")));
-        (c, sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().unwrap_or(0) * 60))
+        let (oh, om) = off
+            .get(1..)?
+            .split_once(':')
+            .unwrap_or((off.get(1..3)?, off.get(3..).unwrap_or("0")));
+        (
+            c,
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().unwrap_or(0) * 60),
+        )
     } else {
         (time, 0)
     };
@@ -526,7 +536,13 @@ fn group_summary(g: &HierarchyGroup) -> Value {
 /// `LevelId` of the groups N levels deep (the data holds no level names, so
 /// the level's `Name` is its id).
 fn structure(groups: &[&HierarchyGroup]) -> Value {
-    const NAMES: [&str; 5] = ["LevelOne", "LevelTwo", "LevelThree", "LevelFour", "LevelFive"];
+    const NAMES: [&str; 5] = [
+        "LevelOne",
+        "LevelTwo",
+        "LevelThree",
+        "LevelFour",
+        "LevelFive",
+    ];
     let mut levels: [Option<String>; 5] = Default::default();
     let mut sorted = groups.to_vec();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
@@ -564,9 +580,15 @@ mod tests {
             Route::resolve("GET", "/user-hierarchy-structure/i").unwrap(),
             Route::DescribeUserHierarchyStructure("i".into())
         );
-        assert_eq!(Route::resolve("GET", "/users//u").unwrap_err().status, Some(404));
+        assert_eq!(
+            Route::resolve("GET", "/users//u").unwrap_err().status,
+            Some(404)
+        );
         assert_eq!(Route::resolve("GET", "/").unwrap_err().status, Some(404));
-        assert_eq!(Route::resolve("DELETE", "/users/i/u").unwrap_err().status, Some(405));
+        assert_eq!(
+            Route::resolve("DELETE", "/users/i/u").unwrap_err().status,
+            Some(405)
+        );
     }
 
     #[test]

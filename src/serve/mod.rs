@@ -264,8 +264,7 @@ async fn dispatch(
                 Err(e) => return fail("-", e),
             };
             let st = state.clone();
-            let result =
-                tokio::task::spawn_blocking(move || st.rekognition.call(op, &body)).await;
+            let result = tokio::task::spawn_blocking(move || st.rekognition.call(op, &body)).await;
             match flatten(result, "InternalServerError") {
                 Ok(v) => (op, json_response(protocol, &v)),
                 Err(e) => fail(op, e),
@@ -332,9 +331,8 @@ async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiErro
     let mut buf: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0).min(MAX_BODY_BYTES));
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            ApiError::serialization(format!("cannot read the request body: {e}"))
-        })?;
+        let frame = frame
+            .map_err(|e| ApiError::serialization(format!("cannot read the request body: {e}")))?;
         if let Ok(data) = frame.into_data() {
             seen += data.len();
             if seen > MAX_BODY_BYTES {

@@ -158,9 +158,14 @@ impl Authorization {
     /// assert_eq!(a.signed_headers, ["host", "x-amz-date"]);
     /// ```
     pub fn parse(value: &str) -> Result<Authorization, ApiError> {
-        let rest = value.trim().strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| {
-            incomplete("Authorization header: only AWS4-HMAC-SHA256 (Signature Version 4) is accepted")
-        })?;
+        let rest = value
+            .trim()
+            .strip_prefix("AWS4-HMAC-SHA256")
+            .ok_or_else(|| {
+                incomplete(
+                    "Authorization header: only AWS4-HMAC-SHA256 (Signature Version 4) is accepted",
+                )
+            })?;
         let (mut credential, mut signed, mut signature) = (None, None, None);
         for part in rest.split(',') {
             let part = part.trim();
@@ -272,16 +277,14 @@ pub fn percent_decode(input: &str, plus: bool) -> Vec<u8> {
     while i < b.len() {
         let hex = |c: u8| char::from(c).to_digit(16);
         match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' if plus => out.push(b' '),
             c => out.push(c),
         }
@@ -420,10 +423,10 @@ pub enum Auth {
 impl Auth {
     /// Checks a request; `Err` is the 403 AWS answers.
     pub fn check(&self, req: &SignedRequest<'_>) -> Result<(), ApiError> {
-        let header = req
-            .headers
-            .get("authorization")
-            .map(|v| v.to_str().map_err(|_| incomplete("Authorization header: not ASCII")));
+        let header = req.headers.get("authorization").map(|v| {
+            v.to_str()
+                .map_err(|_| incomplete("Authorization header: not ASCII"))
+        });
         let creds = match self {
             Auth::Open => {
                 if let Some(h) = header {

@@ -25,14 +25,19 @@ impl Server {
             .arg(data)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start rollcall serve");
         let mut line = String::new();
         let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout).read_line(&mut line).expect("read the address line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the address line");
         let addr = line
             .trim()
             .rsplit("http://")
@@ -49,7 +54,9 @@ impl Server {
 
     /// One request on a fresh connection.
     pub fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-        self.conn().request(method, path, headers, body).expect("request")
+        self.conn()
+            .request(method, path, headers, body)
+            .expect("request")
     }
 
     /// A Rekognition call.
@@ -112,8 +119,12 @@ impl Resp {
 
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     /// The AWS error code: `x-amzn-ErrorType` or `__type`.
