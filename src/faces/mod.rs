@@ -172,7 +172,9 @@ fn commit(l: &mut Loaded, op: Op, token: Option<TokenEntry>) -> Result<(), AwsEr
     l.coll.apply(rec);
     if l.store.wants_snapshot() {
         l.coll.expire_tokens(now());
-        l.store.snapshot(&mut l.coll)?;
+        // The record is durable already: a failed snapshot loses nothing
+        // (the log keeps every record) and the next write tries again.
+        let _ = l.store.snapshot(&mut l.coll);
     }
     Ok(())
 }
@@ -430,22 +432,31 @@ impl Engine {
         wire::check_next_token(req.next_token.as_deref())?;
         let max = int_in("MaxResults", req.max_results, 0, 4096, 1000)?;
         let start = read_page_token("", 'c', req.next_token.as_deref())? as usize;
-        let mut ids = Vec::new();
+        let mut found = Vec::new();
         let entries = std::fs::read_dir(&self.root)
             .map_err(|e| storage_error("cannot list", &self.root, e))?;
         for e in entries.flatten() {
             if e.file_name().to_string_lossy().starts_with("c-") {
-                ids.push(store::read_meta(&e.path())?.collection_id);
+                found.push((store::read_meta(&e.path())?, e.path()));
             }
         }
-        ids.sort();
+        found.sort_by(|a, b| a.0.collection_id.cmp(&b.0.collection_id));
         let mut resp = ListCollectionsResponse::default();
-        for id in ids.iter().skip(start).take(max) {
-            let v = self.load(id)?.coll.model_version();
+        for (meta, dir) in found.iter().skip(start).take(max) {
+            let id = &meta.collection_id;
+            // The dimension without loading the whole collection where the
+            // files tell it; else (faces only in the log) load it.
+            let dim = match self.open.get(id) {
+                Some(l) => l.coll.dim,
+                None => match store::peek_dim(dir, meta) {
+                    Some(dim) => dim,
+                    None => self.load(id)?.coll.dim,
+                },
+            };
             resp.collection_ids.push(id.clone());
-            resp.face_model_versions.push(v);
+            resp.face_model_versions.push(model_version(dim));
         }
-        if start + max < ids.len() {
+        if start + max < found.len() {
             resp.next_token = Some(page_token("", 'c', (start + max) as u64));
         }
         Ok(resp)
@@ -496,6 +507,9 @@ impl Engine {
         ext: Option<&str>,
         max: usize,
     ) -> Result<IndexFacesResponse, AwsError> {
+        if m.dim == 0 {
+            return Err(AwsError::invalid_parameter("face vector is empty"));
+        }
         let l = self.load(collection)?;
         l.coll.check_dim(m.dim)?;
         let kept = m.rows.min(max);

@@ -94,6 +94,30 @@ pub(crate) fn read_meta(dir: &Path) -> Result<Meta, AwsError> {
     serde_json::from_str(&text).map_err(|e| storage_error("corrupt", &path, e))
 }
 
+/// A collection's dimension read from `meta.json` or from the head of its
+/// snapshot, without loading it; `None` when neither fixes it (the first
+/// faces may then be in the log).
+pub(crate) fn peek_dim(dir: &Path, meta: &Meta) -> Option<usize> {
+    if meta.dimension != 0 {
+        return Some(meta.dimension);
+    }
+    let mut f = BufReader::new(File::open(dir.join("snapshot.bin")).ok()?);
+    let mut word = [0u8; 8];
+    f.read_exact(&mut word).ok()?;
+    if &word != SNAPSHOT_MAGIC {
+        return None;
+    }
+    // Metadata length, then the id (length + bytes), creation time, dimension.
+    f.read_exact(&mut word).ok()?;
+    f.read_exact(&mut word).ok()?;
+    let id_len = i64::try_from(u64::from_le_bytes(word)).ok()?;
+    f.seek_relative(id_len.checked_add(8)?).ok()?;
+    f.read_exact(&mut word).ok()?;
+    usize::try_from(u64::from_le_bytes(word))
+        .ok()
+        .filter(|&d| d != 0)
+}
+
 /// The open files of one collection.
 #[derive(Debug)]
 pub(crate) struct Store {
@@ -173,12 +197,21 @@ impl Store {
         if payload.len() > u32::MAX as usize {
             return Err(storage_error("record too large for", &path, payload.len()));
         }
-        self.log
+        let written = self
+            .log
             .write_all(&frame)
-            .map_err(|e| storage_error("cannot append to", &path, e))?;
-        self.log
-            .sync_data()
-            .map_err(|e| storage_error("cannot sync", &path, e))?;
+            .map_err(|e| storage_error("cannot append to", &path, e))
+            .and_then(|()| {
+                self.log
+                    .sync_data()
+                    .map_err(|e| storage_error("cannot sync", &path, e))
+            });
+        if let Err(e) = written {
+            // Cut a partly written record off, so that it cannot hide the
+            // records appended after it from the next replay.
+            let _ = self.log.set_len(self.log_len);
+            return Err(e);
+        }
         self.log_len += frame.len() as u64;
         Ok(())
     }
