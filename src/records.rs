@@ -413,6 +413,15 @@ fn parse_record<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Parses and validates one line of a users file (`line` is its 1-based
+/// number, for the error); [`read_users`] does this for every line.
+pub fn parse_user_line(text: &str, line: usize) -> Result<User, RecordError> {
+    let user: User = parse_record(text, "User", line)?;
+    user.validate()
+        .map_err(|message| RecordError { line, message })?;
+    Ok(user)
+}
+
 /// Reads users, one JSON object a line (blank lines skipped), calling `each`
 /// with the line number and user; stops at the first bad line.
 pub fn read_users(

@@ -80,7 +80,7 @@ fn explain_shows_index_parts_residuals_and_counts() {
         .expect("explain");
     assert!(text.starts_with("OR  [est "), "{text}");
     assert!(text.contains("RESIDUAL  first_f co \"anna\""), "{text}");
-    assert!(text.contains("prefix uname_f:\"jo\""), "{text}");
+    assert!(text.contains("prefix sk:\"jo\""), "{text}");
     let total = inst
         .search(&Search::new(q))
         .expect("search")
@@ -111,12 +111,12 @@ fn kill_9_during_import_leaves_the_previous_state() {
     let big = d.path().join("big.jsonl");
     {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&big).expect("file"));
-        for u in rollcall::gen::users(150_000, 9, &h) {
+        for u in rollcall::gen::users(200_000, 9, &h) {
             serde_json::to_writer(&mut w, &u).expect("write");
             w.write_all(b"\n").expect("newline");
         }
     }
-    for (instance, delay_ms) in [("i", 1500u64), ("fresh", 1500)] {
+    for (instance, delay_ms) in [("i", 1000u64), ("fresh", 1000)] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
             .args(["connect", "import", "--data"])
             .arg(&data)

@@ -16,8 +16,8 @@ use tantivy::query::doc_predicate_query::{
     ConstOrVariableSegmentPredicate, DocPredicate, DocPredicateQuery, SegmentDocPredicate,
 };
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, Query, TermQuery,
-    TermSetQuery,
+    AllQuery, BooleanQuery, EmptyQuery, InvertedIndexRangeQuery, Occur, Query, RangeQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
@@ -25,7 +25,7 @@ use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader,
 use super::schema::{subtree, Fields};
 use crate::criteria::eval::proficiency_matches;
 use crate::criteria::StringOp;
-use crate::plan::{split_parts, Access, IndexField, Leaf, Node, Residual};
+use crate::plan::{split_parts, successor, Access, IndexField, KeyRange, Leaf, Node, Residual};
 use crate::records::{Groups, Proficiency};
 
 /// What a query is built against.
@@ -122,10 +122,12 @@ impl Ctx<'_> {
                     Some(hi) => Bound::Excluded(self.term(*field, &hi)),
                     None => Bound::Unbounded,
                 };
-                Box::new(InvertedIndexRangeQuery::new(
-                    Bound::Included(self.term(*field, prefix)),
-                    upper,
-                ))
+                let lower = Bound::Included(self.term(*field, prefix));
+                if field.is_fast() {
+                    Box::new(RangeQuery::new(lower, upper))
+                } else {
+                    Box::new(InvertedIndexRangeQuery::new(lower, upper))
+                }
             }
             Access::Grams(grams) => {
                 let clauses: Vec<(Occur, Box<dyn Query>)> = grams
@@ -181,23 +183,6 @@ fn tuple(term: &str) -> Option<Proficiency> {
     })
 }
 
-/// The smallest string greater than every string starting with `prefix`,
-/// or `None` when there is none (empty prefix, or only `U+10FFFF`).
-pub(crate) fn successor(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let mut next = u32::from(last) + 1;
-        if next == 0xD800 {
-            next = 0xE000;
-        }
-        if let Some(c) = char::from_u32(next) {
-            chars.push(c);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 /// A residual check as a tantivy doc predicate: reads the folded value from
 /// the field's fast column and applies [`StringOp::test`].
 #[derive(Debug)]
@@ -208,15 +193,30 @@ struct SegmentResidual {
     op: StringOp,
     needle: String,
     buf: String,
+    /// Verdicts by term ordinal: many users share a first or last name.
+    seen: std::collections::HashMap<u64, bool>,
+    /// The column is the sort key, whose first part is the folded username.
+    sort_key: bool,
 }
 
 impl SegmentDocPredicate for SegmentResidual {
     fn eval(&mut self, doc: DocId) -> bool {
         let ords: Vec<u64> = self.column.term_ords(doc).collect();
         ords.into_iter().any(|ord| {
+            if let Some(v) = self.seen.get(&ord) {
+                return *v;
+            }
             self.buf.clear();
-            matches!(self.column.ord_to_str(ord, &mut self.buf), Ok(true))
-                && self.op.test(&self.buf, &self.needle)
+            let mut v = matches!(self.column.ord_to_str(ord, &mut self.buf), Ok(true));
+            if v && self.sort_key {
+                // The folded username is the sort key's first part.
+                let folded = self.buf.split("\0\0").next().map(crate::plan::unescape);
+                v = folded.is_some_and(|f| self.op.test(&f, &self.needle));
+            } else {
+                v = v && self.op.test(&self.buf, &self.needle);
+            }
+            self.seen.insert(ord, v);
+            v
         })
     }
 }
@@ -236,6 +236,8 @@ impl DocPredicate for ResidualCheck {
                     op: self.0.op,
                     needle: self.0.needle.clone(),
                     buf: String::new(),
+                    seen: std::collections::HashMap::new(),
+                    sort_key: self.0.field == IndexField::SortKey,
                 },
                 necessary_condition: Box::new(tantivy::query::AllScorer::new(reader.max_doc())),
             },
@@ -250,6 +252,74 @@ pub(crate) struct PageCollector {
     pub after: Option<String>,
     /// Page size.
     pub limit: usize,
+    /// The plan's sort-key range, when the whole query is one.
+    pub walk: Option<KeyRange>,
+    /// The sort-key field (indexed, for ordinal-to-document lookups).
+    pub sk: tantivy::schema::Field,
+}
+
+impl PageCollector {
+    /// The ordered walk over one segment without deletes: every key in the
+    /// range is exactly one live user, so the count is a difference of
+    /// ordinals and the page is the next `limit` keys of the dictionary.
+    fn walk_segment(
+        &self,
+        walk: &KeyRange,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Page> {
+        let Some(col) = reader.fast_fields().str("sk")? else {
+            return Ok(Page::default());
+        };
+        let dict = col.dictionary();
+        let hi = walk
+            .hi
+            .as_deref()
+            .map_or(Bound::Unbounded, |h| Bound::Excluded(h.as_bytes()));
+        let (lo, hi) = dict.term_bounds_to_ord(Bound::Included(walk.lo.as_bytes()), hi)?;
+        let lo = lower_ord(lo);
+        let hi = match hi {
+            Bound::Excluded(n) => n,
+            Bound::Included(n) => n.saturating_add(1),
+            Bound::Unbounded => dict.num_terms() as u64,
+        };
+        let mut start = lo;
+        if let Some(after) = &self.after {
+            let (t, _) =
+                dict.term_bounds_to_ord(Bound::Excluded(after.as_bytes()), Bound::Unbounded)?;
+            start = start.max(lower_ord(t));
+        }
+        let mut page = Page {
+            total: hi.saturating_sub(lo),
+            remaining: hi.saturating_sub(start),
+            hits: Vec::new(),
+        };
+        let inv = reader.inverted_index(self.sk)?;
+        let end = hi.min(start.saturating_add(self.limit as u64));
+        for ord in start..end {
+            let mut key = Vec::new();
+            if !col.ord_to_bytes(ord, &mut key)? {
+                continue;
+            }
+            let text = String::from_utf8(key)
+                .map_err(|e| tantivy::TantivyError::InternalError(e.to_string()))?;
+            let term = Term::from_field_text(self.sk, &text);
+            if let Some(postings) = inv.read_postings(&term, IndexRecordOption::Basic)? {
+                let doc = tantivy::DocSet::doc(&postings);
+                page.hits
+                    .push((text.into_bytes(), DocAddress::new(segment, doc)));
+            }
+        }
+        Ok(page)
+    }
+}
+
+fn lower_ord(b: Bound<u64>) -> u64 {
+    match b {
+        Bound::Included(n) => n,
+        Bound::Excluded(n) => n.saturating_add(1),
+        Bound::Unbounded => 0,
+    }
 }
 
 /// What a search yields before the users are loaded.
@@ -289,11 +359,7 @@ impl Collector for PageCollector {
             let (lo, _) = col
                 .dictionary()
                 .term_bounds_to_ord(Bound::Excluded(after.as_bytes()), Bound::Unbounded)?;
-            threshold = match lo {
-                Bound::Included(n) => n,
-                Bound::Excluded(n) => n.saturating_add(1),
-                Bound::Unbounded => 0,
-            };
+            threshold = lower_ord(lo);
         }
         Ok(SegmentPage {
             segment,
@@ -309,6 +375,31 @@ impl Collector for PageCollector {
 
     fn requires_scoring(&self) -> bool {
         false
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn tantivy::query::Weight,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Page> {
+        if let Some(walk) = &self.walk {
+            if reader.alive_bitset().is_none() {
+                return self.walk_segment(walk, segment, reader);
+            }
+        }
+        let mut child = self.for_segment(segment, reader)?;
+        match reader.alive_bitset() {
+            Some(alive) => weight.for_each_no_score(reader, &mut |docs| {
+                for &doc in docs {
+                    if alive.is_alive(doc) {
+                        child.collect(doc, 0.0);
+                    }
+                }
+            })?,
+            None => weight.for_each_no_score(reader, &mut |docs| child.collect_block(docs))?,
+        }
+        Ok(child.harvest())
     }
 
     fn merge_fruits(&self, fruits: Vec<Page>) -> tantivy::Result<Page> {
@@ -359,18 +450,5 @@ impl SegmentCollector for SegmentPage {
             remaining: self.remaining,
             hits,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::successor;
-
-    #[test]
-    fn successor_bounds_every_extension() {
-        assert_eq!(successor("ab").as_deref(), Some("ac"));
-        assert_eq!(successor(""), None);
-        assert_eq!(successor("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
-        assert_eq!(successor("a\u{10FFFF}").as_deref(), Some("b"));
     }
 }

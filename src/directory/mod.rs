@@ -43,7 +43,7 @@ use tantivy::{DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocu
 use crate::criteria::paging::{decode_token, encode_token, SortKey};
 use crate::criteria::wire::{Search, SearchUsersRequest, SearchUsersResponse, UserSearchSummary};
 use crate::plan::{self, sort_key_bytes, IndexField, Node};
-use crate::records::{read_users, Groups, HierarchyGroup, RecordError, User};
+use crate::records::{parse_user_line, Groups, HierarchyGroup, RecordError, User};
 use crate::AwsError;
 use exec::{Ctx, PageCollector};
 use schema::Fields;
@@ -280,6 +280,13 @@ struct Stager<'a> {
 
 impl Stager<'_> {
     fn upsert(&mut self, user: &User) -> Result<(), String> {
+        let json = serde_json::to_string(user).map_err(|e| e.to_string())?;
+        let doc = self.inst.fields.document(user, json);
+        self.upsert_doc(user, doc)
+    }
+
+    /// Checks and stages a user whose document is already built.
+    fn upsert_doc(&mut self, user: &User, doc: TantivyDocument) -> Result<(), String> {
         let n = self.hasher.h(&user.username);
         let i = self.hasher.h(&user.id);
         let owner = match self.names.get(&n) {
@@ -307,13 +314,10 @@ impl Stager<'_> {
         }
         self.names.insert(n, i);
         self.ids.insert(i, Some(n));
-        let json = serde_json::to_string(user).map_err(|e| e.to_string())?;
         let f = &self.inst.fields;
         self.writer
             .delete_term(Term::from_field_text(f.get(IndexField::Id), &user.id));
-        self.writer
-            .add_document(f.document(user, json))
-            .map_err(|e| e.to_string())?;
+        self.writer.add_document(doc).map_err(|e| e.to_string())?;
         self.imported += 1;
         self.replaced += u64::from(existed);
         Ok(())
@@ -489,11 +493,7 @@ impl Instance {
         groups: Option<Vec<HierarchyGroup>>,
     ) -> Result<ImportSummary, AwsError> {
         let ((), imported, replaced) = self.apply(groups, |st| {
-            read_users(users, |line, user| {
-                st.upsert(&user)
-                    .map_err(|message| RecordError { line, message })
-            })
-            .map_err(AwsError::from)
+            self.stage_lines(users, st).map_err(AwsError::from)
         })?;
         Ok(ImportSummary {
             imported,
@@ -501,6 +501,51 @@ impl Instance {
             total: self.len(),
             groups: self.groups().iter().count(),
         })
+    }
+
+    /// Stages every line of a users file: lines are parsed and turned into
+    /// documents in parallel, a chunk at a time, then checked and added in
+    /// file order (so the first bad line in file order is the one reported).
+    fn stage_lines(&self, users: impl BufRead, st: &mut Stager<'_>) -> Result<(), RecordError> {
+        use rayon::prelude::*;
+        const CHUNK: usize = 8192;
+        let mut lines = users.lines();
+        let mut line_no = 0;
+        loop {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let mut read = 0;
+            for text in lines.by_ref().take(CHUNK) {
+                read += 1;
+                line_no += 1;
+                let text = text.map_err(|e| RecordError {
+                    line: line_no,
+                    message: format!("cannot read: {e}"),
+                })?;
+                if !text.trim().is_empty() {
+                    chunk.push((line_no, text));
+                }
+            }
+            let built: Vec<Result<(usize, User, TantivyDocument), RecordError>> = chunk
+                .into_par_iter()
+                .map(|(line, text)| {
+                    let user = parse_user_line(&text, line)?;
+                    let json = serde_json::to_string(&user).map_err(|e| RecordError {
+                        line,
+                        message: e.to_string(),
+                    })?;
+                    let doc = self.fields.document(&user, json);
+                    Ok((line, user, doc))
+                })
+                .collect();
+            for b in built {
+                let (line, user, doc) = b?;
+                st.upsert_doc(&user, doc)
+                    .map_err(|message| RecordError { line, message })?;
+            }
+            if read < CHUNK {
+                return Ok(());
+            }
+        }
     }
 
     /// Adds a user or replaces the user with the same `Id` (one commit).
@@ -581,11 +626,13 @@ impl Instance {
         let col = searcher
             .segment_reader(addr.segment_ord)
             .fast_fields()
-            .str(IndexField::Id.name())
+            .str(IndexField::SortKey.name())
             .ok()??;
         let ord = col.term_ords(addr.doc_id).next()?;
         let mut s = String::new();
-        col.ord_to_str(ord, &mut s).ok()?.then_some(s)
+        col.ord_to_str(ord, &mut s).ok()?;
+        // The sort key is `escape(folded) \0\0 id`; the escaped part holds no `\0\0`.
+        s.split_once("\0\0").map(|(_, id)| id.to_string())
     }
 
     fn load_user(
@@ -636,6 +683,8 @@ impl Instance {
         let collector = PageCollector {
             after: after.map(|k| sort_key_bytes(&k.folded, &k.id)),
             limit: search.max_results as usize,
+            walk: plan.walk.clone(),
+            sk: self.fields.sk,
         };
         let page = searcher.search(&*query, &collector).map_err(storage)?;
         let mut users = Vec::with_capacity(page.hits.len());

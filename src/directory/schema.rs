@@ -28,7 +28,7 @@ const ALL_FIELDS: [IndexField; 13] = [
     IndexField::Id,
     IndexField::Arn,
     IndexField::Username,
-    IndexField::UsernameFolded,
+    IndexField::SortKey,
     IndexField::FirstNameFolded,
     IndexField::LastNameFolded,
     IndexField::Grams,
@@ -52,19 +52,21 @@ impl Fields {
                         .set_tokenizer("raw")
                         .set_index_option(IndexRecordOption::Basic),
                 ),
-                IndexField::Id
-                | IndexField::UsernameFolded
-                | IndexField::FirstNameFolded
-                | IndexField::LastNameFolded => STRING | FAST,
+                IndexField::SortKey | IndexField::FirstNameFolded | IndexField::LastNameFolded => {
+                    STRING | FAST
+                }
                 _ => STRING,
             };
             fields.push((f, b.add_text_field(f.name(), opts)));
         }
-        let sk = b.add_text_field("sk", FAST);
         let user = b.add_text_field("user", STORED);
         Fields {
+            sk: fields
+                .iter()
+                .find(|(k, _)| *k == IndexField::SortKey)
+                .map(|(_, v)| *v)
+                .unwrap_or(Field::from_field_id(0)),
             schema: b.build(),
-            sk,
             user,
             fields,
         }
@@ -77,7 +79,7 @@ impl Fields {
             fields.push((f, schema.get_field(f.name())?));
         }
         Ok(Fields {
-            sk: schema.get_field("sk")?,
+            sk: schema.get_field(IndexField::SortKey.name())?,
             user: schema.get_field("user")?,
             schema,
             fields,
@@ -103,7 +105,11 @@ impl Fields {
         }
         add(&mut d, IndexField::Username, &user.username);
         let uname_f = fold(&user.username);
-        d.add_text(self.sk, sort_key_bytes(&uname_f, &user.id));
+        add(
+            &mut d,
+            IndexField::SortKey,
+            &sort_key_bytes(&uname_f, &user.id),
+        );
         let mut tokens = Vec::new();
         let mut push_grams = |tag: char, folded: &str| {
             for g in grams(tag, folded) {
@@ -119,7 +125,6 @@ impl Fields {
         if let Some(tag) = gram_tag(crate::criteria::StringField::Username) {
             push_grams(tag, &uname_f);
         }
-        add(&mut d, IndexField::UsernameFolded, &uname_f);
         if let Some(first) = user.first_name() {
             let f = fold(first);
             push_grams('f', &f);

@@ -16,7 +16,7 @@
 //! let leaf = |v: &str| Filter::String(StringCondition::new(StringField::Username, StringOp::StartsWith, v).unwrap());
 //! let q = Filter::And(vec![Filter::all(), Filter::And(vec![leaf("Jo"), leaf("Jo")])]);
 //! let plan = rollcall::plan::compile(&q);
-//! assert!(plan.explain().starts_with("INDEX  prefix uname_f:\"jo\""));
+//! assert!(plan.explain().contains("INDEX  prefix sk:\"jo\""));
 //! ```
 
 use std::collections::HashSet;
@@ -35,8 +35,9 @@ pub enum IndexField {
     Arn,
     /// `Username`, exact (duplicate checks).
     Username,
-    /// `fold(Username)`.
-    UsernameFolded,
+    /// The sort key `escape(fold(Username)) \0\0 Id` ([`sort_key_bytes`]),
+    /// indexed and fast: username EXACT and STARTS_WITH are ranges of it.
+    SortKey,
     /// `fold(FirstName)`.
     FirstNameFolded,
     /// `fold(LastName)`.
@@ -58,13 +59,23 @@ pub enum IndexField {
 }
 
 impl IndexField {
+    /// True for the fields that also have a fast (columnar) copy: a prefix
+    /// on them runs as a scan of ordinal ranges of the column instead of a
+    /// union of one posting list per distinct term.
+    pub fn is_fast(self) -> bool {
+        matches!(
+            self,
+            IndexField::SortKey | IndexField::FirstNameFolded | IndexField::LastNameFolded
+        )
+    }
+
     /// The tantivy field name.
     pub fn name(self) -> &'static str {
         match self {
             IndexField::Id => "id",
             IndexField::Arn => "arn",
             IndexField::Username => "uname",
-            IndexField::UsernameFolded => "uname_f",
+            IndexField::SortKey => "sk",
             IndexField::FirstNameFolded => "first_f",
             IndexField::LastNameFolded => "last_f",
             IndexField::Grams => "grams",
@@ -166,6 +177,60 @@ pub enum Node {
 pub struct Plan {
     /// The root node.
     pub root: Node,
+    /// Set when the whole query is one range of the sort key (everything,
+    /// or a username `EXACT` / `STARTS_WITH`): the executor then reads the
+    /// page straight from the sorted key dictionary and the count from its
+    /// ordinals, without visiting the other matches.
+    pub walk: Option<KeyRange>,
+}
+
+/// A range `[lo, hi)` of sort keys ([`sort_key_bytes`]); `hi: None` is unbounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRange {
+    /// Inclusive lower bound.
+    pub lo: String,
+    /// Exclusive upper bound.
+    pub hi: Option<String>,
+}
+
+/// The smallest string greater than every string starting with `prefix`,
+/// or `None` when there is none (empty prefix, or only `U+10FFFF`).
+///
+/// ```
+/// assert_eq!(rollcall::plan::successor("ab").as_deref(), Some("ac"));
+/// assert_eq!(rollcall::plan::successor(""), None);
+/// ```
+pub fn successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = u32::from(last) + 1;
+        if next == 0xD800 {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+fn key_range(root: &Node) -> Option<KeyRange> {
+    let Node::Leaf(leaf) = root else { return None };
+    match &leaf.access {
+        Access::All => Some(KeyRange {
+            lo: String::new(),
+            hi: None,
+        }),
+        Access::Prefix {
+            field: IndexField::SortKey,
+            prefix,
+        } => Some(KeyRange {
+            lo: prefix.clone(),
+            hi: successor(prefix),
+        }),
+        _ => None,
+    }
 }
 
 /// Escapes a term part so that `\0\0` can separate parts and byte order is
@@ -262,8 +327,10 @@ pub fn grams(tag: char, folded: &str) -> Vec<String> {
 
 /// Compiles a filter into a plan.
 pub fn compile(filter: &Filter) -> Plan {
+    let root = node(&normalise(filter));
     Plan {
-        root: node(&normalise(filter)),
+        walk: key_range(&root),
+        root,
     }
 }
 
@@ -416,7 +483,7 @@ fn proficiency_prefix(items: &[ProficiencyCondition]) -> String {
 
 fn string_access(field: StringField, op: StringOp, value: &str) -> (Access, Option<Residual>) {
     let index_field = match field {
-        StringField::Username => IndexField::UsernameFolded,
+        StringField::Username => IndexField::SortKey,
         StringField::FirstName => IndexField::FirstNameFolded,
         StringField::LastName => IndexField::LastNameFolded,
         StringField::RoutingProfileId => IndexField::RoutingProfile,
@@ -429,6 +496,19 @@ fn string_access(field: StringField, op: StringOp, value: &str) -> (Access, Opti
         value.to_string()
     };
     match (op, gram_tag(field)) {
+        (StringOp::Exact | StringOp::StartsWith, _) if field == StringField::Username => {
+            let mut prefix = escape(&needle);
+            if op == StringOp::Exact {
+                prefix.push_str("\0\0");
+            }
+            (
+                Access::Prefix {
+                    field: IndexField::SortKey,
+                    prefix,
+                },
+                None,
+            )
+        }
         (StringOp::Exact, _) if field == StringField::ResourceId => (
             Access::AnyTerm(vec![
                 (IndexField::Id, needle.clone()),
@@ -493,6 +573,13 @@ impl Access {
                     .map(|(f, t)| format!("{}:{}", f.name(), show(t)))
                     .collect();
                 format!("any term {}", parts.join(" | "))
+            }
+            Access::Prefix { field, prefix } if field.is_fast() => {
+                format!(
+                    "prefix {}:{} (fast-field ordinal range)",
+                    field.name(),
+                    show(prefix)
+                )
             }
             Access::Prefix { field, prefix } => {
                 format!("prefix {}:{}", field.name(), show(prefix))
@@ -604,6 +691,14 @@ impl Plan {
             }
         }
         let mut out = String::new();
+        if let Some(k) = &self.walk {
+            let _ = writeln!(
+                out,
+                "ORDERED WALK  sort keys in [{}, {}): page and count from the key dictionary",
+                show(&k.lo),
+                k.hi.as_deref().map_or("end".to_string(), show)
+            );
+        }
         let mut next = 0;
         walk(&self.root, 0, &mut next, &note, &mut out);
         out
@@ -633,9 +728,7 @@ mod tests {
 
     #[test]
     fn contains_routes_by_folded_length() {
-        let p = compile(&s(StringField::FirstName, StringOp::Contains, "ß"));
-        // One raw character is refused by the constructor; "ßa" folds to 3.
-        assert!(matches!(p.root, Node::Leaf(_)));
+        // "ßa" is two characters as given and three once folded.
         let p = compile(&s(StringField::FirstName, StringOp::Contains, "ßa"));
         let Node::Leaf(l) = p.root else { panic!() };
         assert_eq!(l.access, Access::Grams(vec!["f:ssa".into()]));
@@ -670,7 +763,7 @@ mod tests {
         ]);
         let text = compile(&q).explain();
         assert!(text.starts_with("OR\n"), "{text}");
-        assert!(text.contains("RESIDUAL  uname_f co \"anna\""), "{text}");
+        assert!(text.contains("RESIDUAL  sk co \"anna\""), "{text}");
         assert!(text.contains("term tag_kv:"), "{text}");
     }
 }
