@@ -7,11 +7,9 @@
 
 use tantivy::Term;
 
-use super::exec::{Ctx, PageCollector};
 use super::{storage, Instance};
-use crate::criteria::paging::{decode_token, encode_token, SortKey};
 use crate::criteria::wire::Search;
-use crate::plan::{self, sort_key_bytes, IndexField};
+use crate::plan::IndexField;
 use crate::records::User;
 use crate::AwsError;
 
@@ -49,43 +47,25 @@ impl Instance {
 
     /// Like [`Instance::search`], but gives the whole records of the page.
     /// `search.max_results` is not capped here (ListUsers pages up to 1000).
+    /// Built on [`Instance::search`] (then each user read by id), so it
+    /// follows the engine's plans and paging exactly.
     pub fn search_records(&self, search: &Search) -> Result<RecordPage, AwsError> {
-        let after = match &search.next_token {
-            Some(t) => Some(decode_token(&search.filter, t)?),
-            None => None,
-        };
-        let plan = plan::compile(&search.filter);
-        let searcher = self.reader.searcher();
-        let groups = self
-            .groups
-            .read()
-            .map_err(|_| AwsError::internal("groups lock poisoned"))?;
-        let ctx = Ctx {
-            fields: &self.fields,
-            searcher: &searcher,
-            groups: &groups,
-        };
-        let query = ctx.query(&plan.root).map_err(storage)?;
-        let collector = PageCollector {
-            after: after.map(|k| sort_key_bytes(&k.folded, &k.id)),
-            limit: search.max_results as usize,
-        };
-        let page = searcher.search(&*query, &collector).map_err(storage)?;
-        let mut users = Vec::with_capacity(page.hits.len());
-        for (_, addr) in &page.hits {
-            users.push(self.load_user(&searcher, *addr)?);
+        let page = self.search(search)?;
+        let mut users = Vec::with_capacity(page.users.len());
+        for summary in &page.users {
+            let id = summary
+                .id
+                .as_deref()
+                .ok_or_else(|| storage("search result without an Id"))?;
+            // A user deleted between the two reads is simply left out.
+            if let Some(user) = self.user(id)? {
+                users.push(user);
+            }
         }
-        let next_token = match users.last() {
-            Some(u) if page.remaining > users.len() as u64 => Some(encode_token(
-                &search.filter,
-                &SortKey::new(&u.username, &u.id),
-            )),
-            _ => None,
-        };
         Ok(RecordPage {
             users,
-            next_token,
-            total: page.total,
+            next_token: page.next_token,
+            total: page.approximate_total_count,
         })
     }
 }
