@@ -340,6 +340,17 @@ def test_sigv4_accepts_the_right_secret(secure_server):
         c.list_users(InstanceId="nothing-here")
 
 
+def test_sigv4_covers_query_strings_and_encoded_paths(secure_server):
+    c = secure_server.client("connect")
+    with pytest.raises(c.exceptions.ResourceNotFoundException):
+        c.list_users(InstanceId="a b:é~", MaxResults=5, NextToken="x+y/z=")
+    with pytest.raises(c.exceptions.ResourceNotFoundException):
+        c.list_user_proficiencies(InstanceId="inst", UserId="u/1 %", MaxResults=3)
+    with pytest.raises(c.exceptions.ResourceNotFoundException):
+        c.search_users(InstanceId="ünïcode", SearchCriteria={"StringCondition": {
+            "FieldName": "Username", "Value": "ß", "ComparisonType": "EXACT"}})
+
+
 def test_sigv4_rejects_a_wrong_secret(secure_server):
     for service in ("rekognition", "connect"):
         cl = secure_server.client(service, secret="wrong")
