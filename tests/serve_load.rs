@@ -17,7 +17,7 @@ use serve_common::{seed_connect, Conn, Server};
 
 const CLIENTS: usize = 32;
 const DIM: usize = 128;
-const POOL: usize = 150;
+const POOL: usize = 600;
 const BACKGROUND_FACES: usize = 5_000;
 const MAX_REQUESTS_PER_CLIENT: usize = 50_000;
 const PREFIXES: [&str; 8] = ["a", "jo", "ma", "li", "sa", "ch", "el", "ka"];
