@@ -13,13 +13,6 @@ use rollcall::criteria::wire::{Search, SearchUsersRequest};
 use rollcall::criteria::Filter;
 use rollcall::records::Directory;
 
-fn ids(dir: &Directory, f: &Filter) -> BTreeSet<String> {
-    dir.users()
-        .filter(|u| matches(f, u, &dir.groups))
-        .map(|u| u.id.clone())
-        .collect()
-}
-
 /// Every page of `filter` at `page_size`, concatenated, checking the total.
 fn all_pages(dir: &Directory, filter: &Filter, page_size: u32) -> Vec<String> {
     let mut s = Search::new(filter.clone());
@@ -60,7 +53,7 @@ proptest! {
         let ast3 = req3.lower().unwrap().filter;
         prop_assert_eq!(&req2, &req3);
         prop_assert_eq!(&ast2, &ast3);
-        prop_assert_eq!(ids(&dir, &ast1), ids(&dir, &ast2));
+        prop_assert_eq!(vocab::ids(&dir, &ast1), vocab::ids(&dir, &ast2));
     }
 }
 
@@ -77,7 +70,7 @@ proptest! {
         c in vocab::filter(true),
     ) {
         use Filter::{And, Or};
-        let m = |f: Filter| ids(&dir, &f);
+        let m = |f: Filter| vocab::ids(&dir, &f);
         let (a_, b_) = (a.clone(), b.clone());
         prop_assert_eq!(m(And(vec![a_.clone(), b_.clone()])), m(And(vec![b_.clone(), a_.clone()])));
         prop_assert_eq!(m(Or(vec![a_.clone(), b_.clone()])), m(Or(vec![b_.clone(), a_.clone()])));
@@ -140,7 +133,7 @@ proptest! {
         let mut seen = Vec::new();
         let mut removed = BTreeSet::new();
         let mut newcomers = extra.users().cloned().collect::<Vec<_>>().into_iter();
-        let stayed: BTreeSet<String> = ids(&dir, &f);
+        let stayed: BTreeSet<String> = vocab::ids(&dir, &f);
         for round in 0.. {
             let page = search(&dir, &s).unwrap();
             seen.extend(page.users.iter().filter_map(|u| u.id.clone()));

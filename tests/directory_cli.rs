@@ -750,3 +750,65 @@ fn demo_data_imports_and_searches_from_a_clean_directory() {
         .as_u64()
         .is_some_and(|n| n > 0 && n < 300));
 }
+
+fn query(data: &Path, args: &[&str]) -> Output {
+    let d = data.to_str().expect("utf-8 path");
+    let mut all = vec!["query", "--data", d, "--instance", "i"];
+    all.extend(args);
+    run(&all, "")
+}
+
+#[test]
+fn query_prints_a_table_with_the_total() {
+    let d = fixture();
+    let out = query(
+        d.path(),
+        &[r#"hierarchy under g-de or username eq ANN"#, "--limit", "3"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("Username"), "{text}");
+    assert!(lines[2].starts_with("ann "), "{text}");
+    assert!(
+        text.contains("g-emea / g-de / g-de-north"),
+        "hierarchy path: {text}"
+    );
+    assert_eq!(lines.last().copied(), Some("3 of 4 users"), "{text}");
+}
+
+#[test]
+fn query_json_is_the_aws_response() {
+    let d = fixture();
+    let out = query(d.path(), &["tag.Team", "--json"]);
+    assert!(out.status.success());
+    let body: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(body["ApproximateTotalCount"], 3);
+    assert_eq!(body["Users"][0]["Id"], "u-3");
+}
+
+#[test]
+fn query_explain_shows_the_plan_with_counts() {
+    let d = fixture();
+    let out = query(
+        d.path(),
+        &[r#"firstname co "anna" and tag.Team"#, "--explain"],
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("AND  [est "), "{text}");
+    assert!(text.contains("RESIDUAL  first_f co \"anna\""), "{text}");
+    assert!(text.contains("actual 0]"), "{text}");
+}
+
+#[test]
+fn query_syntax_error_shows_a_caret_and_exits_2() {
+    let d = fixture();
+    let out = query(d.path(), &["username sw"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains('^'));
+}

@@ -7,8 +7,11 @@ mod connect;
 mod demo;
 mod faces;
 mod language;
+mod query;
 mod rekognition;
+mod repl;
 mod serve;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +30,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Amazon Connect: import users, answer SearchUsers.
+    Connect(connect::ConnectArgs),
+    /// Write a generated demo directory (users.jsonl, groups.jsonl).
+    DemoData(demo::DemoArgs),
+    /// Run a text query over an instance: a table, JSON, or the query plan.
+    Query(query::QueryArgs),
     /// Print a text query in canonical form (or as AWS JSON with --json).
     Parse(language::ParseArgs),
     /// Print an AWS SearchUsersRequest (JSON) as a text query.
@@ -35,6 +44,8 @@ enum Command {
     Eval(language::EvalArgs),
     /// Run a few example queries over a generated demo directory.
     Demo,
+    /// Explore a directory interactively (a built-in demo without --data).
+    Repl(repl::ReplArgs),
     /// Amazon Rekognition operations (collections, faces, users), AWS JSON in and out.
     Rekognition(rekognition::RekognitionArgs),
     /// Face bulk operations.
@@ -42,10 +53,6 @@ enum Command {
     Faces(faces::FacesCommand),
     /// Serve Connect and Rekognition as an AWS-compatible HTTP endpoint.
     Serve(serve::ServeArgs),
-    /// Amazon Connect: import users, answer SearchUsers.
-    Connect(connect::ConnectArgs),
-    /// Write a generated demo directory (users.jsonl, groups.jsonl).
-    DemoData(demo::DemoArgs),
 }
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
@@ -111,14 +118,16 @@ pub fn aws_fail(err: &AwsError) -> ExitCode {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Connect(a) => connect::run(a),
+        Command::DemoData(a) => demo::run(a),
+        Command::Query(a) => query::run(a),
         Command::Parse(args) => language::parse(args),
         Command::ToText(args) => language::to_text(args),
         Command::Eval(args) => language::eval(args),
         Command::Demo => language::demo(),
+        Command::Repl(args) => repl::run(args),
         Command::Rekognition(args) => rekognition::run(args),
         Command::Faces(cmd) => faces::run(cmd),
         Command::Serve(args) => serve::run(args),
-        Command::Connect(a) => connect::run(a),
-        Command::DemoData(a) => demo::run(a),
     }
 }

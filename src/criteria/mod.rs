@@ -259,6 +259,15 @@ impl RuleViolation {
     }
 }
 
+/// The one rule that a compared value is never empty (SPEC section 2).
+fn non_empty(part: &'static str, value: impl Into<String>) -> Result<String, RuleViolation> {
+    let value = value.into();
+    if value.is_empty() {
+        return Err(RuleViolation::new(part, "must not be empty"));
+    }
+    Ok(value)
+}
+
 impl StringCondition {
     /// Builds a string condition, enforcing SPEC section 2: the value is not
     /// empty, and `CONTAINS` on a name field needs 2..25 characters.
@@ -273,10 +282,7 @@ impl StringCondition {
         op: StringOp,
         value: impl Into<String>,
     ) -> Result<Self, RuleViolation> {
-        let value = value.into();
-        if value.is_empty() {
-            return Err(RuleViolation::new("Value", "must not be empty"));
-        }
+        let value = non_empty("Value", value)?;
         if op == StringOp::Contains && field.is_caseless() {
             let chars = value.chars().count();
             if !(CONTAINS_MIN_CHARS..=CONTAINS_MAX_CHARS).contains(&chars) {
@@ -334,10 +340,7 @@ pub struct HierarchyCondition {
 impl HierarchyCondition {
     /// Builds a hierarchy condition; the group id must not be empty.
     pub fn new(group: impl Into<String>, mode: HierarchyMatch) -> Result<Self, RuleViolation> {
-        let group = group.into();
-        if group.is_empty() {
-            return Err(RuleViolation::new("Value", "must not be empty"));
-        }
+        let group = non_empty("Value", group)?;
         Ok(HierarchyCondition { group, mode })
     }
     /// The hierarchy group id.
@@ -361,10 +364,7 @@ impl TagCondition {
     /// Builds a tag test; the key must not be empty. Values compare exactly
     /// and may be empty (AWS tag values may be empty strings).
     pub fn new(key: impl Into<String>, value: Option<String>) -> Result<Self, RuleViolation> {
-        let key = key.into();
-        if key.is_empty() {
-            return Err(RuleViolation::new("TagKey", "must not be empty"));
-        }
+        let key = non_empty("TagKey", key)?;
         Ok(TagCondition { key, value })
     }
     /// The tag key.
@@ -470,10 +470,7 @@ impl ProficiencyCondition {
         op: StringOp,
         value: impl Into<String>,
     ) -> Result<Self, RuleViolation> {
-        let value = value.into();
-        if value.is_empty() {
-            return Err(RuleViolation::new("Value", "must not be empty"));
-        }
+        let value = non_empty("Value", value)?;
         Ok(ProficiencyCondition::String { field, op, value })
     }
 }

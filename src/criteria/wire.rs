@@ -862,6 +862,14 @@ fn raise_hierarchy(h: &HierarchyCondition) -> HierarchyGroupCondition {
     }
 }
 
+impl From<NumberTest> for NumberCondition {
+    /// The `NumberCondition` AWS reads for a test (field `level`, and only
+    /// the bound its comparison reads).
+    fn from(t: NumberTest) -> Self {
+        raise_number(t)
+    }
+}
+
 fn raise_number(t: NumberTest) -> NumberCondition {
     let (op, min, max) = match t {
         NumberTest::GreaterOrEqual(v) => ("GREATER_OR_EQUAL", Some(v), None),

@@ -10,6 +10,15 @@ use proptest::prelude::*;
 use rollcall::criteria::wire::*;
 use rollcall::criteria::*;
 use rollcall::records::{Directory, Groups};
+use std::collections::BTreeSet;
+
+/// The ids of the users `f` matches, by the reference evaluator.
+pub fn ids(dir: &Directory, f: &Filter) -> BTreeSet<String> {
+    dir.users()
+        .filter(|u| rollcall::criteria::eval::matches(f, u, &dir.groups))
+        .map(|u| u.id.clone())
+        .collect()
+}
 
 /// A random directory of 0..=max users from the realistic generator.
 pub fn directory(max: usize) -> impl Strategy<Value = Directory> {
@@ -230,22 +239,11 @@ fn wire_list() -> impl Strategy<Value = ListCondition> {
                 number_condition: None,
             }),
         (number_test(), prop_oneof![Just("level"), Just("limit")]).prop_map(|(t, f)| {
-            let (op, min, max) = match t {
-                NumberTest::GreaterOrEqual(v) => ("GREATER_OR_EQUAL", Some(v), None),
-                NumberTest::Greater(v) => ("GREATER", Some(v), None),
-                NumberTest::LesserOrEqual(v) => ("LESSER_OR_EQUAL", None, Some(v)),
-                NumberTest::Lesser(v) => ("LESSER", None, Some(v)),
-                NumberTest::Equal(v) => ("EQUAL", Some(v), None),
-                NumberTest::NotEqual(v) => ("NOT_EQUAL", Some(v), None),
-                NumberTest::Range(a, b) => ("RANGE", Some(a), Some(b)),
-            };
             Condition {
                 string_condition: None,
                 number_condition: Some(NumberCondition {
                     field_name: Some(f.to_string()),
-                    min_value: min,
-                    max_value: max,
-                    comparison_type: Some(op.to_string()),
+                    ..NumberCondition::from(t)
                 }),
             }
         }),
