@@ -42,4 +42,5 @@ pub mod faces;
 pub mod gen;
 pub mod plan;
 pub mod records;
+pub mod serve;
 pub mod syntax;

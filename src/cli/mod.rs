@@ -10,6 +10,7 @@ mod language;
 mod query;
 mod rekognition;
 mod repl;
+mod serve;
 mod table;
 
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ enum Command {
     /// Face bulk operations.
     #[command(subcommand)]
     Faces(faces::FacesCommand),
+    /// Serve Connect and Rekognition as an AWS-compatible HTTP endpoint.
+    Serve(serve::ServeArgs),
 }
 
 /// The data directory: `--data DIR`, else `$XDG_DATA_HOME/rollcall`, else
@@ -125,5 +128,6 @@ pub fn main() -> ExitCode {
         Command::Repl(args) => repl::run(args),
         Command::Rekognition(args) => rekognition::run(args),
         Command::Faces(cmd) => faces::run(cmd),
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -25,7 +25,10 @@
 //! ```
 
 mod exec;
+mod read;
 mod schema;
+
+pub use read::RecordPage;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};

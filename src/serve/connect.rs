@@ -1,0 +1,606 @@
+//! Connect (`rest-json`) bindings: each operation of the Connect model on its
+//! `requestUri` and method, with path, query-string and body members bound
+//! as the model says, answered from the directory engine.
+//!
+//! Takes in the method, the decoded path segments, the query string and the
+//! body; gives out the JSON response body or an [`ApiError`]. Instances are
+//! opened once and reopened when their commit (`meta.json`) changes on disk,
+//! so an import run by another process becomes visible without a restart.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde_json::{json, Map, Value};
+
+use super::errors::ApiError;
+use super::sigv4::{days_from_civil, percent_decode};
+use crate::criteria::wire::{parse_request, Search};
+use crate::criteria::Filter;
+use crate::directory::{dir_name, Instance};
+use crate::records::{HierarchyGroup, User};
+use crate::AwsError;
+
+/// A Connect operation of the model, as routed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /search-users`.
+    SearchUsers,
+    /// `GET /users/{InstanceId}/{UserId}`.
+    DescribeUser(String, String),
+    /// `GET /users/{InstanceId}/{UserId}/proficiencies`.
+    ListUserProficiencies(String, String),
+    /// `GET /users-summary/{InstanceId}`.
+    ListUsers(String),
+    /// `GET /user-hierarchy-groups/{InstanceId}/{HierarchyGroupId}`.
+    DescribeUserHierarchyGroup(String, String),
+    /// `GET /user-hierarchy-groups-summary/{InstanceId}`.
+    ListUserHierarchyGroups(String),
+    /// `GET /user-hierarchy-structure/{InstanceId}`.
+    DescribeUserHierarchyStructure(String),
+}
+
+impl Route {
+    /// The operation name, as AWS spells it.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Route::SearchUsers => "SearchUsers",
+            Route::DescribeUser(..) => "DescribeUser",
+            Route::ListUserProficiencies(..) => "ListUserProficiencies",
+            Route::ListUsers(..) => "ListUsers",
+            Route::DescribeUserHierarchyGroup(..) => "DescribeUserHierarchyGroup",
+            Route::ListUserHierarchyGroups(..) => "ListUserHierarchyGroups",
+            Route::DescribeUserHierarchyStructure(..) => "DescribeUserHierarchyStructure",
+        }
+    }
+
+    /// Matches a raw (percent-encoded) path and a method. An unknown path is
+    /// a 404 `UnknownOperationException`; a known path with another method
+    /// a 405.
+    ///
+    /// ```
+    /// use rollcall::serve::connect::Route;
+    /// assert_eq!(
+    ///     Route::resolve("GET", "/users/inst%2D1/u%201").unwrap(),
+    ///     Route::DescribeUser("inst-1".into(), "u 1".into())
+    /// );
+    /// assert_eq!(Route::resolve("GET", "/nope").unwrap_err().status, Some(404));
+    /// assert_eq!(Route::resolve("GET", "/search-users").unwrap_err().status, Some(405));
+    /// ```
+    pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
+        let segments: Vec<String> = raw_path
+            .trim_start_matches('/')
+            .split('/')
+            .map(|s| String::from_utf8_lossy(&percent_decode(s, false)).into_owned())
+            .collect();
+        let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let ok = |s: &&str| !s.is_empty();
+        let (want, route) = match seg[..] {
+            ["search-users"] => ("POST", Route::SearchUsers),
+            ["users", i, u] if ok(&i) && ok(&u) => ("GET", Route::DescribeUser(i.into(), u.into())),
+            ["users", i, u, "proficiencies"] if ok(&i) && ok(&u) => {
+                ("GET", Route::ListUserProficiencies(i.into(), u.into()))
+            }
+            ["users-summary", i] if ok(&i) => ("GET", Route::ListUsers(i.into())),
+            ["user-hierarchy-groups", i, g] if ok(&i) && ok(&g) => {
+                ("GET", Route::DescribeUserHierarchyGroup(i.into(), g.into()))
+            }
+            ["user-hierarchy-groups-summary", i] if ok(&i) => {
+                ("GET", Route::ListUserHierarchyGroups(i.into()))
+            }
+            ["user-hierarchy-structure", i] if ok(&i) => {
+                ("GET", Route::DescribeUserHierarchyStructure(i.into()))
+            }
+            _ => {
+                return Err(ApiError::with_status(
+                    "UnknownOperationException",
+                    404,
+                    format!("no operation at {method} {}", printable(raw_path)),
+                ))
+            }
+        };
+        if method != want {
+            return Err(ApiError::with_status(
+                "UnknownOperationException",
+                405,
+                format!(
+                    "{} is served on {want} {}, not {method}",
+                    route.operation(),
+                    printable(raw_path)
+                ),
+            ));
+        }
+        Ok(route)
+    }
+}
+
+/// A path cut to a readable length for messages.
+fn printable(s: &str) -> String {
+    let mut out: String = s.chars().take(200).filter(|c| !c.is_control()).collect();
+    if s.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+/// What identifies one commit of an instance: its `meta.json` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(path: &std::path::Path) -> Option<Stamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            modified: m.modified().ok(),
+            len: m.len(),
+            #[cfg(unix)]
+            inode: std::os::unix::fs::MetadataExt::ino(&m),
+        })
+    }
+}
+
+/// The Connect side of the server: the data directory and the instances
+/// opened so far.
+#[derive(Debug)]
+pub struct ConnectState {
+    root: PathBuf,
+    open: Mutex<HashMap<String, (Stamp, Arc<Instance>)>>,
+}
+
+impl ConnectState {
+    /// The Connect part of a data directory (`DIR/connect/`).
+    pub fn new(data_dir: impl Into<PathBuf>) -> ConnectState {
+        ConnectState {
+            root: data_dir.into().join("connect"),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The instance as last committed on disk: opened on first use and
+    /// reopened whenever its commit changed since (an import by another
+    /// process); `ResourceNotFoundException` when it does not exist.
+    pub fn instance(&self, id: &str) -> Result<Arc<Instance>, AwsError> {
+        if id.is_empty() || id.chars().count() > 100 {
+            return Err(AwsError::invalid_parameter(
+                "InstanceId: must be 1..100 characters",
+            ));
+        }
+        let dir = self.root.join(dir_name(id));
+        let missing = || AwsError::not_found(format!("InstanceId: instance '{id}' does not exist"));
+        let stamp = Stamp::of(&dir.join("meta.json")).ok_or_else(missing)?;
+        {
+            let open = self
+                .open
+                .lock()
+                .map_err(|_| AwsError::internal("instance cache lock poisoned"))?;
+            if let Some((s, inst)) = open.get(id) {
+                if *s == stamp {
+                    return Ok(inst.clone());
+                }
+            }
+        }
+        // Open outside the lock: other instances stay available meanwhile.
+        let inst = Arc::new(Instance::open(&dir)?);
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| AwsError::internal("instance cache lock poisoned"))?;
+        open.insert(id.to_string(), (stamp, inst.clone()));
+        Ok(inst)
+    }
+
+    /// Answers one routed operation.
+    pub fn call(&self, route: &Route, query: &str, body: &[u8]) -> Result<Value, ApiError> {
+        match route {
+            Route::SearchUsers => self.search_users(body),
+            Route::DescribeUser(i, u) => {
+                let user = self.user(i, u)?;
+                Ok(json!({ "User": describe_user(&user) }))
+            }
+            Route::ListUserProficiencies(i, u) => {
+                let q = Query::parse(query, 100)?;
+                let user = self.user(i, u)?;
+                let all = user.proficiencies.clone().unwrap_or_default();
+                let start = q.offset_token("p")?;
+                let page: Vec<Value> = all
+                    .iter()
+                    .skip(start)
+                    .take(q.max)
+                    .map(|p| json!({"AttributeName": p.attribute_name, "AttributeValue": p.attribute_value, "Level": p.level}))
+                    .collect();
+                let mut out = Map::new();
+                out.insert("UserProficiencyList".into(), Value::Array(page));
+                if start + q.max < all.len() {
+                    out.insert("NextToken".into(), json!(offset_token("p", start + q.max)));
+                }
+                copy_time(&mut out, user.last_modified_time.as_ref());
+                if let Some(r) = &user.last_modified_region {
+                    out.insert("LastModifiedRegion".into(), json!(r));
+                }
+                Ok(Value::Object(out))
+            }
+            Route::ListUsers(i) => {
+                let q = Query::parse(query, 1000)?;
+                let inst = self.instance(i)?;
+                let mut search = Search::new(Filter::all());
+                search.max_results = q.max as u32;
+                search.next_token = q.next_token.clone();
+                let page = inst.search_records(&search).map_err(|e| {
+                    if e.kind == crate::ErrorType::InvalidParameterException {
+                        ApiError::new(e.kind.as_str(), format!("nextToken: {}", e.message))
+                    } else {
+                        e.into()
+                    }
+                })?;
+                let list: Vec<Value> = page.users.iter().map(user_summary).collect();
+                let mut out = Map::new();
+                out.insert("UserSummaryList".into(), Value::Array(list));
+                if let Some(t) = page.next_token {
+                    out.insert("NextToken".into(), json!(t));
+                }
+                Ok(Value::Object(out))
+            }
+            Route::DescribeUserHierarchyGroup(i, g) => {
+                let inst = self.instance(i)?;
+                let groups = inst.groups();
+                let group = groups.get(g).ok_or_else(|| {
+                    AwsError::not_found(format!(
+                        "HierarchyGroupId: group '{g}' does not exist in instance '{i}'"
+                    ))
+                })?;
+                Ok(json!({ "HierarchyGroup": wire_timestamps(to_value(group)?) }))
+            }
+            Route::ListUserHierarchyGroups(i) => {
+                let q = Query::parse(query, 1000)?;
+                let inst = self.instance(i)?;
+                let groups = inst.groups();
+                let mut all: Vec<&HierarchyGroup> = groups.iter().collect();
+                all.sort_by(|a, b| a.id.cmp(&b.id));
+                let after = q.key_token("g")?;
+                let rest: Vec<&HierarchyGroup> = all
+                    .into_iter()
+                    .filter(|g| after.as_deref().is_none_or(|a| g.id.as_str() > a))
+                    .collect();
+                let page: Vec<Value> = rest.iter().take(q.max).map(|g| group_summary(g)).collect();
+                let mut out = Map::new();
+                out.insert("UserHierarchyGroupSummaryList".into(), Value::Array(page));
+                if rest.len() > q.max {
+                    if let Some(last) = rest.get(q.max - 1) {
+                        out.insert("NextToken".into(), json!(key_token("g", &last.id)));
+                    }
+                }
+                Ok(Value::Object(out))
+            }
+            Route::DescribeUserHierarchyStructure(i) => {
+                let inst = self.instance(i)?;
+                Ok(
+                    json!({ "HierarchyStructure": structure(&inst.groups().iter().collect::<Vec<_>>()) }),
+                )
+            }
+        }
+    }
+
+    fn search_users(&self, body: &[u8]) -> Result<Value, ApiError> {
+        let text = std::str::from_utf8(body)
+            .map_err(|e| ApiError::serialization(format!("request body is not UTF-8: {e}")))?;
+        let text = if text.trim().is_empty() { "{}" } else { text };
+        let request = parse_request(text)?;
+        let search = request.lower()?;
+        let id = search
+            .instance_id
+            .clone()
+            .ok_or_else(|| AwsError::invalid_parameter("InstanceId: is required"))?;
+        let page = self.instance(&id)?.search(&search)?;
+        serde_json::to_value(&page)
+            .map_err(|e| AwsError::internal(format!("cannot encode the response: {e}")).into())
+    }
+
+    fn user(&self, instance: &str, id: &str) -> Result<User, ApiError> {
+        self.instance(instance)?.user(id)?.ok_or_else(|| {
+            AwsError::not_found(format!(
+                "UserId: user '{id}' does not exist in instance '{instance}'"
+            ))
+            .into()
+        })
+    }
+}
+
+/// The query-string members of the list operations.
+struct Query {
+    max: usize,
+    next_token: Option<String>,
+}
+
+impl Query {
+    fn parse(query: &str, limit: usize) -> Result<Query, ApiError> {
+        let mut q = Query {
+            max: 100.min(limit),
+            next_token: None,
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = String::from_utf8_lossy(&percent_decode(v, true)).into_owned();
+            match k {
+                "maxResults" => {
+                    let n: usize = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=limit).contains(n))
+                        .ok_or_else(|| {
+                            AwsError::invalid_parameter(format!(
+                                "maxResults: must be an integer 1..{limit}, got '{}'",
+                                printable(&v)
+                            ))
+                        })?;
+                    q.max = n;
+                }
+                "nextToken" => q.next_token = Some(v),
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    fn offset_token(&self, kind: &str) -> Result<usize, ApiError> {
+        match &self.next_token {
+            None => Ok(0),
+            Some(t) => t
+                .strip_prefix(kind)
+                .and_then(|r| r.strip_prefix('.'))
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| bad_token(t)),
+        }
+    }
+
+    fn key_token(&self, kind: &str) -> Result<Option<String>, ApiError> {
+        match &self.next_token {
+            None => Ok(None),
+            Some(t) => {
+                let hex = t
+                    .strip_prefix(kind)
+                    .and_then(|r| r.strip_prefix('.'))
+                    .ok_or_else(|| bad_token(t))?;
+                let bytes: Option<Vec<u8>> = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| {
+                        hex.get(i..i + 2)
+                            .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    })
+                    .collect();
+                bytes
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .map(Some)
+                    .ok_or_else(|| bad_token(t))
+            }
+        }
+    }
+}
+
+fn bad_token(t: &str) -> ApiError {
+    AwsError::invalid_parameter(format!(
+        "nextToken: '{}' is not a token this operation issued",
+        printable(t)
+    ))
+    .into()
+}
+
+fn offset_token(kind: &str, n: usize) -> String {
+    format!("{kind}.{n}")
+}
+
+fn key_token(kind: &str, key: &str) -> String {
+    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{kind}.{hex}")
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(v)
+        .map_err(|e| AwsError::internal(format!("cannot encode the response: {e}")).into())
+}
+
+/// Seconds since the epoch of an ISO 8601 timestamp
+/// (`2024-05-01T12:00:00Z`, `2024-05-01T12:00:00.250+02:00`).
+///
+/// ```
+/// use rollcall::serve::connect::iso_to_epoch;
+/// assert_eq!(iso_to_epoch("1970-01-02T00:00:00Z"), Some(86400.0));
+/// assert_eq!(iso_to_epoch("2024-05-01T12:00:00.5+02:00"), Some(1714557600.5));
+/// assert_eq!(iso_to_epoch("yesterday"), None);
+/// ```
+pub fn iso_to_epoch(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (date, time) = s.split_once(['T', ' '])?;
+    let mut d = date.split('-');
+    let (y, m, day): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let (clock, offset) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
+        (c, 0)
+    } else if let Some(p) = time.rfind(['+', '-']) {
+        let (c, off) = time.split_at(p);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = off
+            .get(1..)?
+            .split_once(':')
+            .unwrap_or((off.get(1..3)?, off.get(3..).unwrap_or("0")));
+        (
+            c,
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().unwrap_or(0) * 60),
+        )
+    } else {
+        (time, 0)
+    };
+    let mut t = clock.split(':');
+    let h: i64 = t.next()?.parse().ok()?;
+    let mi: i64 = t.next()?.parse().ok()?;
+    let sec: f64 = t.next().unwrap_or("0").parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || mi > 59 {
+        return None;
+    }
+    Some((days_from_civil(y, m, day) * 86_400 + h * 3600 + mi * 60 - offset) as f64 + sec)
+}
+
+/// A stored timestamp as rest-json sends it: epoch seconds (a number).
+fn epoch_value(v: &Value) -> Option<Value> {
+    match v {
+        Value::Number(_) => Some(v.clone()),
+        Value::String(s) => iso_to_epoch(s).map(|x| {
+            if x.fract() == 0.0 {
+                json!(x as i64)
+            } else {
+                json!(x)
+            }
+        }),
+        _ => None,
+    }
+}
+
+fn copy_time(out: &mut Map<String, Value>, t: Option<&Value>) {
+    if let Some(v) = t.and_then(epoch_value) {
+        out.insert("LastModifiedTime".into(), v);
+    }
+}
+
+/// Rewrites every `LastModifiedTime` in a value to epoch seconds.
+fn wire_timestamps(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                if let Some(t) = map.get("LastModifiedTime") {
+                    match epoch_value(t) {
+                        Some(e) => {
+                            map.insert("LastModifiedTime".into(), e);
+                        }
+                        None => {
+                            map.remove("LastModifiedTime");
+                        }
+                    }
+                }
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+/// The `User` of `DescribeUser`: the stored record without the
+/// `Proficiencies` imported beside it.
+fn describe_user(user: &User) -> Value {
+    let mut u = user.clone();
+    u.proficiencies = None;
+    wire_timestamps(serde_json::to_value(&u).unwrap_or(Value::Null))
+}
+
+fn user_summary(user: &User) -> Value {
+    let mut out = Map::new();
+    out.insert("Id".into(), json!(user.id));
+    if let Some(a) = &user.arn {
+        out.insert("Arn".into(), json!(a));
+    }
+    out.insert("Username".into(), json!(user.username));
+    copy_time(&mut out, user.last_modified_time.as_ref());
+    if let Some(r) = &user.last_modified_region {
+        out.insert("LastModifiedRegion".into(), json!(r));
+    }
+    Value::Object(out)
+}
+
+fn group_summary(g: &HierarchyGroup) -> Value {
+    let mut out = Map::new();
+    out.insert("Id".into(), json!(g.id));
+    if let Some(a) = &g.arn {
+        out.insert("Arn".into(), json!(a));
+    }
+    if let Some(n) = &g.name {
+        out.insert("Name".into(), json!(n));
+    }
+    copy_time(&mut out, g.last_modified_time.as_ref());
+    if let Some(r) = &g.last_modified_region {
+        out.insert("LastModifiedRegion".into(), json!(r));
+    }
+    Value::Object(out)
+}
+
+/// The hierarchy structure as the groups show it: level N is named by the
+/// `LevelId` of the groups N levels deep (the data holds no level names, so
+/// the level's `Name` is its id).
+fn structure(groups: &[&HierarchyGroup]) -> Value {
+    const NAMES: [&str; 5] = [
+        "LevelOne",
+        "LevelTwo",
+        "LevelThree",
+        "LevelFour",
+        "LevelFive",
+    ];
+    let mut levels: [Option<String>; 5] = Default::default();
+    let mut sorted = groups.to_vec();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    for g in sorted {
+        let depth = g
+            .hierarchy_path
+            .as_ref()
+            .map_or(1, |p| p.levels().count().max(1));
+        if let (Some(slot), Some(level)) = (levels.get_mut(depth - 1), &g.level_id) {
+            if slot.is_none() {
+                *slot = Some(level.clone());
+            }
+        }
+    }
+    let mut out = Map::new();
+    for (name, level) in NAMES.iter().zip(levels) {
+        if let Some(id) = level {
+            out.insert((*name).into(), json!({ "Id": id, "Name": id }));
+        }
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_bind_path_members() {
+        assert_eq!(
+            Route::resolve("GET", "/users/i/u/proficiencies").unwrap(),
+            Route::ListUserProficiencies("i".into(), "u".into())
+        );
+        assert_eq!(
+            Route::resolve("GET", "/user-hierarchy-structure/i").unwrap(),
+            Route::DescribeUserHierarchyStructure("i".into())
+        );
+        assert_eq!(
+            Route::resolve("GET", "/users//u").unwrap_err().status,
+            Some(404)
+        );
+        assert_eq!(Route::resolve("GET", "/").unwrap_err().status, Some(404));
+        assert_eq!(
+            Route::resolve("DELETE", "/users/i/u").unwrap_err().status,
+            Some(405)
+        );
+    }
+
+    #[test]
+    fn list_tokens_round_trip_and_reject_garbage() {
+        let q = Query::parse(&format!("nextToken={}", key_token("g", "g-é")), 10).unwrap();
+        assert_eq!(q.key_token("g").unwrap().as_deref(), Some("g-é"));
+        let bad = Query::parse("nextToken=zzz", 10).unwrap();
+        assert!(bad.key_token("g").is_err());
+        assert!(bad.offset_token("p").is_err());
+        assert!(Query::parse("maxResults=0", 10).is_err());
+        assert!(Query::parse("maxResults=11", 10).is_err());
+        assert!(Query::parse("maxResults=x", 10).is_err());
+        assert_eq!(Query::parse("maxResults=10", 10).unwrap().max, 10);
+    }
+}

@@ -1,0 +1,355 @@
+//! `rollcall serve`: one HTTP endpoint speaking both AWS wire protocols, so
+//! unchanged SDK code (boto3, the AWS SDKs, the AWS CLI) talks to rollcall
+//! with nothing changed but the endpoint URL.
+//!
+//! Takes in HTTP requests; gives out the responses AWS would send:
+//! - Rekognition, `json` 1.1: `POST /` with
+//!   `X-Amz-Target: RekognitionService.<Operation>` ([`rekognition`]);
+//! - Connect, `rest-json`: each operation on its own method and path
+//!   ([`connect`]);
+//! - `GET /health`: `{"status": "ok"}`, never authenticated.
+//!
+//! Every request is checked against AWS Signature V4 ([`Auth`]), its body is
+//! capped at [`MAX_BODY_BYTES`] (413 beyond), and one log line records its
+//! operation, status and latency (`tracing`, level from `RUST_LOG`).
+//! Engine calls run on tokio's blocking pool, so searches run in parallel.
+
+pub mod connect;
+pub mod errors;
+pub mod rekognition;
+mod sigv4;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use http_body_util::BodyExt;
+
+pub use errors::{ApiError, Protocol};
+pub use sigv4::{
+    days_from_civil, parse_amz_date, percent_decode, signature, uri_encode, Auth, Authorization,
+    Credentials, SignedRequest, MAX_SKEW_SECS,
+};
+
+use connect::{ConnectState, Route};
+use rekognition::RekognitionState;
+
+/// The largest request body accepted: a 5 MB image (Rekognition's limit),
+/// base64-encoded (4/3 larger), plus room for the rest of the JSON.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// How much of an oversized body is read (and dropped) before the 413 is
+/// sent, so that an ordinary client sees the answer rather than a reset.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// The default listening address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory (`DIR/connect/`, `DIR/rekognition/`).
+    pub data: PathBuf,
+    /// Where to listen (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// With keys, every request's signature is verified.
+    pub credentials: Option<Credentials>,
+}
+
+impl Config {
+    /// Refuses a setup that would expose the data unauthenticated: a
+    /// non-loopback address without credentials.
+    ///
+    /// ```
+    /// use rollcall::serve::Config;
+    /// let open = Config { data: "d".into(), listen: "0.0.0.0:4599".parse().unwrap(), credentials: None };
+    /// assert!(open.check().unwrap_err().contains("--credentials"));
+    /// let local = Config { listen: "127.0.0.1:4599".parse().unwrap(), ..open };
+    /// assert!(local.check().is_ok());
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        if !self.listen.ip().is_loopback() && self.credentials.is_none() {
+            return Err(format!(
+                "refusing to listen on {} without --credentials: on a non-loopback address \
+                 anyone who can reach it could read and change the data; give --credentials FILE \
+                 (access key id / secret pairs) so that every request's signature is verified, \
+                 or listen on 127.0.0.1",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Everything a request handler reads: both engines and the auth mode.
+#[derive(Debug)]
+pub struct AppState {
+    connect: ConnectState,
+    rekognition: RekognitionState,
+    auth: Auth,
+}
+
+impl AppState {
+    /// Opens both engines over the data directory.
+    pub fn open(config: &Config) -> Result<AppState, String> {
+        std::fs::create_dir_all(config.data.join("connect")).map_err(|e| {
+            format!(
+                "cannot create data directory '{}': {e}",
+                config.data.display()
+            )
+        })?;
+        let rekognition = RekognitionState::open(&config.data).map_err(|e| e.to_string())?;
+        Ok(AppState {
+            connect: ConnectState::new(&config.data),
+            rekognition,
+            auth: match &config.credentials {
+                Some(c) => Auth::Verify(c.clone()),
+                None => Auth::Open,
+            },
+        })
+    }
+}
+
+/// The router: every request goes to one handler that picks the protocol.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then finishes the requests in
+/// flight. Prints `rollcall serve: listening on http://ADDR` on stdout once
+/// the socket is bound.
+pub fn run(config: Config) -> Result<(), String> {
+    config.check()?;
+    let state = Arc::new(AppState::open(&config)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+        {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "rollcall serve: listening on http://{addr}");
+            let _ = out.flush();
+        }
+        tracing::info!(%addr, auth = ?matches!(state.auth, Auth::Verify(_)), "listening");
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("server error: {e}"))?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let start = Instant::now();
+    let (parts, body) = req.into_parts();
+    let (op, mut resp) = dispatch(&state, &parts.method, &parts.uri, &parts.headers, body).await;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    let status = resp.status().as_u16();
+    let latency_us = start.elapsed().as_micros() as u64;
+    if status >= 500 {
+        tracing::warn!(op, status, latency_us, method = %parts.method, path = parts.uri.path(), "request");
+    } else {
+        tracing::info!(op, status, latency_us, method = %parts.method, path = parts.uri.path(), "request");
+    }
+    resp
+}
+
+fn json_response(protocol: Protocol, value: &serde_json::Value) -> Response {
+    let mut resp = (StatusCode::OK, value.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(protocol.content_type()),
+    );
+    resp
+}
+
+/// Answers one request; gives the operation name for the log line.
+async fn dispatch(
+    state: &Arc<AppState>,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> (&'static str, Response) {
+    let path = uri.path();
+    if path == "/health" && (method == Method::GET || method == Method::HEAD) {
+        return (
+            "Health",
+            json_response(
+                Protocol::RestJson,
+                &serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+            ),
+        );
+    }
+    let protocol = if path == "/" {
+        Protocol::Json11
+    } else {
+        Protocol::RestJson
+    };
+    let fail = |op: &'static str, e: ApiError| (op, e.into_response(protocol));
+    let body = match read_body(headers, body).await {
+        Ok(b) => b,
+        Err(e) => {
+            let mut r = e.into_response(protocol);
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return ("-", r);
+        }
+    };
+    let signed = SignedRequest {
+        method: method.as_str(),
+        path,
+        query: uri.query().unwrap_or(""),
+        headers,
+        body: &body,
+    };
+    if let Err(e) = state.auth.check(&signed) {
+        return fail("-", e);
+    }
+    match protocol {
+        Protocol::Json11 => {
+            if method != Method::POST {
+                return fail(
+                    "-",
+                    ApiError::with_status(
+                        "UnknownOperationException",
+                        405,
+                        format!("Rekognition operations are POST /, not {method} /"),
+                    ),
+                );
+            }
+            let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+            let op = match rekognition::operation(target) {
+                Ok(op) => op,
+                Err(e) => return fail("-", e),
+            };
+            let st = state.clone();
+            let result = tokio::task::spawn_blocking(move || st.rekognition.call(op, &body)).await;
+            match flatten(result, "InternalServerError") {
+                Ok(v) => (op, json_response(protocol, &v)),
+                Err(e) => fail(op, e),
+            }
+        }
+        Protocol::RestJson => {
+            let route = match Route::resolve(method.as_str(), path) {
+                Ok(r) => r,
+                Err(e) => return fail("-", e),
+            };
+            let op = route.operation();
+            let query = uri.query().unwrap_or("").to_string();
+            let st = state.clone();
+            let result =
+                tokio::task::spawn_blocking(move || st.connect.call(&route, &query, &body)).await;
+            match flatten(result, "InternalServiceException") {
+                Ok(v) => (op, json_response(protocol, &v)),
+                Err(e) => fail(op, e),
+            }
+        }
+    }
+}
+
+/// A blocking task's result; a panic (a bug) becomes the service's internal error.
+fn flatten<T>(
+    r: Result<Result<T, ApiError>, tokio::task::JoinError>,
+    internal: &'static str,
+) -> Result<T, ApiError> {
+    match r {
+        Ok(inner) => inner,
+        Err(e) => {
+            tracing::error!(error = %e, "request handler failed");
+            Err(ApiError::new(
+                internal,
+                "internal error while answering the request; it may be retried",
+            ))
+        }
+    }
+}
+
+fn too_large(size: Option<usize>) -> ApiError {
+    let got = match size {
+        Some(n) => format!("{n} bytes"),
+        None => format!("more than {MAX_BODY_BYTES} bytes"),
+    };
+    ApiError::with_status(
+        "RequestEntityTooLargeException",
+        413,
+        format!(
+            "request body is {got}; the limit is {MAX_BODY_BYTES} bytes \
+             (a 5 MB image, Rekognition's limit, base64-encoded, with its JSON)"
+        ),
+    )
+}
+
+/// Reads the body up to [`MAX_BODY_BYTES`]; a larger one is drained (up to
+/// a bound) and answered with 413.
+async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let mut over = declared.filter(|&n| n > MAX_BODY_BYTES).is_some();
+    let mut buf: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0).min(MAX_BODY_BYTES));
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::serialization(format!("cannot read the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > MAX_BODY_BYTES {
+                over = true;
+                buf = Vec::new();
+            }
+            if over {
+                if seen > DRAIN_LIMIT {
+                    break;
+                }
+                continue;
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    if over {
+        return Err(too_large(declared.or(Some(seen))));
+    }
+    Ok(Bytes::from(buf))
+}

@@ -1,0 +1,558 @@
+//! AWS Signature Version 4: parsing the `Authorization` header and, with a
+//! credentials file, verifying the signature of every request.
+//!
+//! Takes in the method, the raw path and query, the headers and the body of
+//! a request; gives out `Ok` or the [`ApiError`] (403) AWS answers:
+//! `MissingAuthenticationTokenException` (no signature),
+//! `IncompleteSignatureException` (a malformed `Authorization` header),
+//! `UnrecognizedClientException` (an unknown access key id) and
+//! `InvalidSignatureException` (a wrong secret, an altered request, or a
+//! timestamp more than 15 minutes off).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::HeaderMap;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use super::errors::ApiError;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The largest difference between a request's `X-Amz-Date` and the server's
+/// clock that verification accepts, as AWS does: 15 minutes.
+pub const MAX_SKEW_SECS: i64 = 15 * 60;
+
+/// Access key ids and their secrets, read from a credentials file.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    keys: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print secrets.
+        f.debug_struct("Credentials")
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Parses a credentials file. Each pair is either one line
+    /// `ACCESS_KEY_ID SECRET` (or `ACCESS_KEY_ID:SECRET`), or the
+    /// `aws_access_key_id = ...` / `aws_secret_access_key = ...` lines of an
+    /// AWS CLI credentials file. Blank lines, `#` comments and `[profile]`
+    /// headers are skipped.
+    ///
+    /// ```
+    /// use rollcall::serve::Credentials;
+    /// let c = Credentials::parse("# test keys\nAKIDEXAMPLE wJalrXUtnFEMI\n").unwrap();
+    /// assert_eq!(c.secret("AKIDEXAMPLE"), Some("wJalrXUtnFEMI"));
+    /// let ini = "[default]\naws_access_key_id = AK2\naws_secret_access_key = s2\n";
+    /// assert_eq!(Credentials::parse(ini).unwrap().secret("AK2"), Some("s2"));
+    /// ```
+    pub fn parse(text: &str) -> Result<Credentials, String> {
+        let mut keys = HashMap::new();
+        let mut pending_id: Option<String> = None;
+        let mut pending_secret: Option<String> = None;
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('[') {
+                continue;
+            }
+            if let Some((k, v)) = line.split_once('=') {
+                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+                match k.as_str() {
+                    "aws_access_key_id" => pending_id = Some(v),
+                    "aws_secret_access_key" => pending_secret = Some(v),
+                    _ => continue,
+                }
+                if let (Some(id), Some(secret)) = (&pending_id, &pending_secret) {
+                    keys.insert(id.clone(), secret.clone());
+                    pending_id = None;
+                    pending_secret = None;
+                }
+                continue;
+            }
+            let mut parts = line
+                .split(|c: char| c.is_whitespace() || c == ':' || c == ',')
+                .filter(|p| !p.is_empty());
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(id), Some(secret), None) => {
+                    keys.insert(id.to_string(), secret.to_string());
+                }
+                _ => {
+                    return Err(format!(
+                        "line {}: expected 'ACCESS_KEY_ID SECRET' or 'aws_access_key_id = ...'",
+                        n + 1
+                    ))
+                }
+            }
+        }
+        if keys.is_empty() {
+            return Err("no access key id / secret pair found".into());
+        }
+        Ok(Credentials { keys })
+    }
+
+    /// Reads and parses a credentials file.
+    pub fn load(path: &Path) -> Result<Credentials, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read credentials file '{}': {e}", path.display()))?;
+        Self::parse(&text).map_err(|e| format!("credentials file '{}': {e}", path.display()))
+    }
+
+    /// The secret of an access key id.
+    pub fn secret(&self, access_key_id: &str) -> Option<&str> {
+        self.keys.get(access_key_id).map(String::as_str)
+    }
+
+    /// Number of access keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    /// The access key id of `Credential=`.
+    pub access_key_id: String,
+    /// `YYYYMMDD` of the credential scope.
+    pub date: String,
+    /// The region of the scope.
+    pub region: String,
+    /// The service of the scope (`connect`, `rekognition`).
+    pub service: String,
+    /// The signed header names, lowercase, in the order given.
+    pub signed_headers: Vec<String>,
+    /// The hex signature.
+    pub signature: String,
+}
+
+fn incomplete(message: impl Into<String>) -> ApiError {
+    ApiError::with_status("IncompleteSignatureException", 403, message)
+}
+
+fn invalid_signature(message: impl Into<String>) -> ApiError {
+    ApiError::with_status("InvalidSignatureException", 403, message)
+}
+
+impl Authorization {
+    /// Parses the header value.
+    ///
+    /// ```
+    /// let a = rollcall::serve::Authorization::parse(
+    ///     "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/connect/aws4_request, \
+    ///      SignedHeaders=host;x-amz-date, Signature=abcd",
+    /// ).unwrap();
+    /// assert_eq!((a.access_key_id.as_str(), a.service.as_str()), ("AK", "connect"));
+    /// assert_eq!(a.signed_headers, ["host", "x-amz-date"]);
+    /// ```
+    pub fn parse(value: &str) -> Result<Authorization, ApiError> {
+        let rest = value
+            .trim()
+            .strip_prefix("AWS4-HMAC-SHA256")
+            .ok_or_else(|| {
+                incomplete(
+                    "Authorization header: only AWS4-HMAC-SHA256 (Signature Version 4) is accepted",
+                )
+            })?;
+        let (mut credential, mut signed, mut signature) = (None, None, None);
+        for part in rest.split(',') {
+            let part = part.trim();
+            if let Some((k, v)) = part.split_once('=') {
+                match k.trim() {
+                    "Credential" => credential = Some(v.trim()),
+                    "SignedHeaders" => signed = Some(v.trim()),
+                    "Signature" => signature = Some(v.trim()),
+                    _ => {}
+                }
+            }
+        }
+        let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature)
+        else {
+            return Err(incomplete(
+                "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters",
+            ));
+        };
+        let scope: Vec<&str> = credential.split('/').collect();
+        let [id, date, region, service, terminal] = scope[..] else {
+            return Err(incomplete(format!(
+                "Credential '{credential}': expected ACCESS_KEY_ID/YYYYMMDD/REGION/SERVICE/aws4_request"
+            )));
+        };
+        if terminal != "aws4_request"
+            || id.is_empty()
+            || date.len() != 8
+            || !date.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(incomplete(format!(
+                "Credential '{credential}': expected ACCESS_KEY_ID/YYYYMMDD/REGION/SERVICE/aws4_request"
+            )));
+        }
+        if signature.is_empty() || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(incomplete("Signature: expected a hex string"));
+        }
+        let signed_headers: Vec<String> = signed
+            .split(';')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        if signed_headers.iter().any(String::is_empty) {
+            return Err(incomplete("SignedHeaders: empty header name"));
+        }
+        Ok(Authorization {
+            access_key_id: id.to_string(),
+            date: date.to_string(),
+            region: region.to_string(),
+            service: service.to_string(),
+            signed_headers,
+            signature: signature.to_ascii_lowercase(),
+        })
+    }
+}
+
+/// Seconds since the epoch of an `X-Amz-Date` (`20250101T120000Z`).
+pub fn parse_amz_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi, se) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Percent-encodes with the SigV4 rules: everything but `A-Za-z0-9-_.~`
+/// (and `/` when `keep_slash`).
+pub fn uri_encode(input: &[u8], keep_slash: bool) -> String {
+    let mut out = String::with_capacity(input.len());
+    for &b in input {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes (and `+` as a space in query strings when `plus`).
+pub fn percent_decode(input: &str, plus: bool) -> Vec<u8> {
+    let b = input.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| char::from(c).to_digit(16);
+        match b[i] {
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' if plus => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The canonical query string: every pair decoded, re-encoded with the
+/// SigV4 rules and sorted.
+fn canonical_query(query: &str) -> String {
+    let mut pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (
+                uri_encode(&percent_decode(k, false), false),
+                uri_encode(&percent_decode(v, false), false),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    // HMAC accepts keys of any length; the error case cannot happen.
+    let mut mac = match HmacSha256::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return Vec::new(),
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a signature is computed over.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// `GET`, `POST`, ...
+    pub method: &'a str,
+    /// The path as sent (still percent-encoded).
+    pub path: &'a str,
+    /// The query string as sent, without `?`.
+    pub query: &'a str,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// The signature (hex) of a request under a secret, as the SDKs compute it.
+/// `amz_date` is the `X-Amz-Date` value.
+pub fn signature(
+    req: &SignedRequest<'_>,
+    auth: &Authorization,
+    amz_date: &str,
+    secret: &str,
+) -> String {
+    let mut canonical_headers = String::new();
+    for name in &auth.signed_headers {
+        let values: Vec<String> = req
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        canonical_headers.push_str(name);
+        canonical_headers.push(':');
+        canonical_headers.push_str(&values.join(","));
+        canonical_headers.push('\n');
+    }
+    let payload_hash = match req
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(v) if v == "UNSIGNED-PAYLOAD" => v.to_string(),
+        _ => hex(&Sha256::digest(req.body)),
+    };
+    let path = if req.path.is_empty() { "/" } else { req.path };
+    let canonical_request = format!(
+        "{}\n{}\n{}\n{}\n{}\n{}",
+        req.method,
+        uri_encode(path.as_bytes(), true),
+        canonical_query(req.query),
+        canonical_headers,
+        auth.signed_headers.join(";"),
+        payload_hash
+    );
+    let scope = format!(
+        "{}/{}/{}/aws4_request",
+        auth.date, auth.region, auth.service
+    );
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical_request.as_bytes()))
+    );
+    let k_date = hmac(format!("AWS4{secret}").as_bytes(), auth.date.as_bytes());
+    let k_region = hmac(&k_date, auth.region.as_bytes());
+    let k_service = hmac(&k_region, auth.service.as_bytes());
+    let k_signing = hmac(&k_service, b"aws4_request");
+    hex(&hmac(&k_signing, string_to_sign.as_bytes()))
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Who may call: anyone (loopback default) or holders of the keys of a
+/// credentials file.
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    /// Unsigned requests and any well-formed signature are accepted.
+    #[default]
+    Open,
+    /// Every request must carry a valid signature by one of these keys.
+    Verify(Credentials),
+}
+
+impl Auth {
+    /// Checks a request; `Err` is the 403 AWS answers.
+    pub fn check(&self, req: &SignedRequest<'_>) -> Result<(), ApiError> {
+        let header = req.headers.get("authorization").map(|v| {
+            v.to_str()
+                .map_err(|_| incomplete("Authorization header: not ASCII"))
+        });
+        let creds = match self {
+            Auth::Open => {
+                if let Some(h) = header {
+                    Authorization::parse(h?)?;
+                }
+                return Ok(());
+            }
+            Auth::Verify(c) => c,
+        };
+        let Some(h) = header else {
+            return Err(ApiError::with_status(
+                "MissingAuthenticationTokenException",
+                403,
+                "Missing Authentication Token: the request carries no AWS Signature Version 4 Authorization header",
+            ));
+        };
+        let auth = Authorization::parse(h?)?;
+        let Some(secret) = creds.secret(&auth.access_key_id) else {
+            return Err(ApiError::with_status(
+                "UnrecognizedClientException",
+                403,
+                "The security token included in the request is invalid.",
+            ));
+        };
+        let amz_date = req
+            .headers
+            .get("x-amz-date")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| incomplete("X-Amz-Date header is missing"))?;
+        let at = parse_amz_date(amz_date).ok_or_else(|| {
+            incomplete(format!(
+                "X-Amz-Date '{amz_date}': expected YYYYMMDD'T'HHMMSS'Z'"
+            ))
+        })?;
+        if !amz_date.starts_with(&auth.date) {
+            return Err(invalid_signature(format!(
+                "Credential date {} does not match X-Amz-Date {amz_date}",
+                auth.date
+            )));
+        }
+        let now = now_secs();
+        if (now - at).abs() > MAX_SKEW_SECS {
+            return Err(invalid_signature(format!(
+                "Signature expired: {amz_date} is more than 15 minutes away from the server time (epoch {now})"
+            )));
+        }
+        if !auth.signed_headers.iter().any(|h| h == "host") {
+            return Err(invalid_signature("SignedHeaders must include 'host'"));
+        }
+        let expected = signature(req, &auth, amz_date, secret);
+        let same = expected.len() == auth.signature.len()
+            && expected
+                .bytes()
+                .zip(auth.signature.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(invalid_signature(
+                "The request signature we calculated does not match the signature you provided. \
+                 Check your AWS Secret Access Key and signing method.",
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amz_date_parses_to_epoch() {
+        assert_eq!(parse_amz_date("19700101T000000Z"), Some(0));
+        assert_eq!(parse_amz_date("20150830T123600Z"), Some(1_440_938_160));
+        assert_eq!(parse_amz_date("2015-08-30T12:36Z"), None);
+        assert_eq!(parse_amz_date("20151330T123600Z"), None);
+    }
+
+    #[test]
+    fn percent_decoding_survives_truncated_escapes() {
+        assert_eq!(percent_decode("a%2Fb", false), b"a/b");
+        assert_eq!(percent_decode("a%2", false), b"a%2");
+        assert_eq!(percent_decode("%", false), b"%");
+        assert_eq!(percent_decode("%zz", false), b"%zz");
+    }
+
+    /// The AWS SigV4 test suite's `get-vanilla` case.
+    #[test]
+    fn aws_test_suite_get_vanilla() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "example.amazonaws.com".parse().unwrap());
+        headers.insert("x-amz-date", "20150830T123600Z".parse().unwrap());
+        let auth = Authorization::parse(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
+             SignedHeaders=host;x-amz-date, \
+             Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+        )
+        .unwrap();
+        let req = SignedRequest {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
+        let sig = signature(
+            &req,
+            &auth,
+            "20150830T123600Z",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        );
+        assert_eq!(sig, auth.signature);
+    }
+
+    #[test]
+    fn malformed_headers_are_incomplete_not_panics() {
+        for h in [
+            "",
+            "AWS4-HMAC-SHA256",
+            "AWS4-HMAC-SHA256 Credential=a/b",
+            "AWS4-HMAC-SHA256 Credential=AK/2025/us/s/aws4_request, SignedHeaders=host, Signature=zz",
+            "Basic dXNlcjpwYXNz",
+        ] {
+            let e = Authorization::parse(h).unwrap_err();
+            assert_eq!(e.code, "IncompleteSignatureException", "{h}");
+        }
+    }
+}
