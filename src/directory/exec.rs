@@ -100,7 +100,22 @@ impl Ctx<'_> {
     }
 
     fn leaf(&self, leaf: &Leaf) -> tantivy::Result<Box<dyn Query>> {
-        let access: Box<dyn Query> = match &leaf.access {
+        let access = self.access(leaf)?;
+        Ok(match &leaf.residual {
+            None => access,
+            Some(r) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, access),
+                (
+                    Occur::Must,
+                    Box::new(DocPredicateQuery::from(ResidualCheck(r.clone()))),
+                ),
+            ])),
+        })
+    }
+
+    /// The index part of a leaf alone (its candidates, before any residual check).
+    pub fn access(&self, leaf: &Leaf) -> tantivy::Result<Box<dyn Query>> {
+        Ok(match &leaf.access {
             Access::All => Box::new(AllQuery),
             Access::Nothing => Box::new(EmptyQuery),
             Access::Term { field, term } => Box::new(TermQuery::new(
@@ -156,16 +171,6 @@ impl Ctx<'_> {
                 })?;
                 self.term_set(IndexField::Proficiency, terms)
             }
-        };
-        Ok(match &leaf.residual {
-            None => access,
-            Some(r) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, access),
-                (
-                    Occur::Must,
-                    Box::new(DocPredicateQuery::from(ResidualCheck(r.clone()))),
-                ),
-            ])),
         })
     }
 }
@@ -268,47 +273,41 @@ impl PageCollector {
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<Page> {
-        let Some(col) = reader.fast_fields().str("sk")? else {
-            return Ok(Page::default());
+        let inv = reader.inverted_index(self.sk)?;
+        let terms = inv.terms();
+        let end = terms.num_terms() as u64;
+        // The ordinal of the first key >= `key` (the key dictionary is sorted).
+        let ord_at = |key: &str| -> std::io::Result<u64> {
+            let mut s = terms.range().ge(key.as_bytes()).into_stream()?;
+            Ok(if s.advance() { s.term_ord() } else { end })
         };
-        let dict = col.dictionary();
-        let hi = walk
-            .hi
-            .as_deref()
-            .map_or(Bound::Unbounded, |h| Bound::Excluded(h.as_bytes()));
-        let (lo, hi) = dict.term_bounds_to_ord(Bound::Included(walk.lo.as_bytes()), hi)?;
-        let lo = lower_ord(lo);
-        let hi = match hi {
-            Bound::Excluded(n) => n,
-            Bound::Included(n) => n.saturating_add(1),
-            Bound::Unbounded => dict.num_terms() as u64,
+        let lo = ord_at(&walk.lo)?;
+        let hi = match &walk.hi {
+            Some(h) => ord_at(h)?,
+            None => end,
         };
-        let mut start = lo;
-        if let Some(after) = &self.after {
-            let (t, _) =
-                dict.term_bounds_to_ord(Bound::Excluded(after.as_bytes()), Bound::Unbounded)?;
-            start = start.max(lower_ord(t));
+        let mut builder = match &self.after {
+            Some(after) if after.as_str() >= walk.lo.as_str() => terms.range().gt(after.as_bytes()),
+            _ => terms.range().ge(walk.lo.as_bytes()),
+        };
+        if let Some(h) = &walk.hi {
+            builder = builder.lt(h.as_bytes());
         }
+        let mut stream = builder.into_stream()?;
         let mut page = Page {
             total: hi.saturating_sub(lo),
-            remaining: hi.saturating_sub(start),
+            remaining: 0,
             hits: Vec::new(),
         };
-        let inv = reader.inverted_index(self.sk)?;
-        let end = hi.min(start.saturating_add(self.limit as u64));
-        for ord in start..end {
-            let mut key = Vec::new();
-            if !col.ord_to_bytes(ord, &mut key)? {
-                continue;
+        while page.hits.len() < self.limit && stream.advance() {
+            if page.hits.is_empty() {
+                page.remaining = hi.saturating_sub(stream.term_ord());
             }
-            let text = String::from_utf8(key)
-                .map_err(|e| tantivy::TantivyError::InternalError(e.to_string()))?;
-            let term = Term::from_field_text(self.sk, &text);
-            if let Some(postings) = inv.read_postings(&term, IndexRecordOption::Basic)? {
-                let doc = tantivy::DocSet::doc(&postings);
-                page.hits
-                    .push((text.into_bytes(), DocAddress::new(segment, doc)));
-            }
+            let postings =
+                inv.read_postings_from_terminfo(stream.value(), IndexRecordOption::Basic)?;
+            let doc = tantivy::DocSet::doc(&postings);
+            page.hits
+                .push((stream.key().to_vec(), DocAddress::new(segment, doc)));
         }
         Ok(page)
     }

@@ -759,9 +759,9 @@ impl Instance {
         Ok(match node {
             Node::And(c) => c.iter().map(index_of).min().unwrap_or(all),
             Node::Or(c) => c.iter().map(index_of).sum::<u64>().min(all),
-            Node::Leaf(_) => {
-                // Term statistics of the access path (an upper bound with a residual).
-                let q = ctx.query(node).map_err(storage)?;
+            Node::Leaf(leaf) => {
+                // The candidates of the access path (an upper bound when a residual follows).
+                let q = ctx.access(leaf).map_err(storage)?;
                 let w = q
                     .weight(tantivy::query::EnableScoring::disabled_from_searcher(
                         ctx.searcher,
