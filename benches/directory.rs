@@ -321,7 +321,11 @@ fn sqlite_page(c: &Connection, q: &Q) -> (Vec<UserSearchSummary>, u64) {
 fn median(mut f: impl FnMut(), budget: Duration) -> Duration {
     let mut times = Vec::new();
     let start = Instant::now();
-    let min_runs = if budget >= Duration::from_secs(2) { 3 } else { 5 };
+    let min_runs = if budget >= Duration::from_secs(2) {
+        3
+    } else {
+        5
+    };
     while times.len() < min_runs || (start.elapsed() < budget && times.len() < 200) {
         let t = Instant::now();
         f();
