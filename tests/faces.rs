@@ -1535,9 +1535,16 @@ fn kill_9_loses_no_acknowledged_write() {
                         "ListFaces",
                         json!({"CollectionId": "c", "FaceIds": [id]}),
                     );
+                    // Say which case it is: the face itself missing, or
+                    // present without (or with another) owner.
+                    assert!(
+                        faces.contains(id),
+                        "round {round}: face {id} of an acknowledged association lost (seed {seed})"
+                    );
                     assert_eq!(
                         r["Faces"][0]["UserId"], u,
-                        "round {round}: association lost (seed {seed})"
+                        "round {round}: association of face {id} lost; face listed as {} (seed {seed})",
+                        r["Faces"][0]
                     );
                 }
                 _ => {}
