@@ -147,7 +147,11 @@ impl SyntaxError {
         for c in source[line_start..start].chars() {
             out.push(if c == '\t' { '\t' } else { ' ' });
         }
-        let end = self.span.end.clamp(start, line_start + text.len());
+        // The spot may sit past the shown text (after a trailing '\r').
+        let end = self
+            .span
+            .end
+            .clamp(start, (line_start + text.len()).max(start));
         let width = source[start..end].chars().count().max(1);
         out.push_str(&"^".repeat(width));
         out.push('\n');

@@ -527,3 +527,13 @@ fn fuzz_check_accepts_anything() {
     fuzz_check(&[0xff, 0xfe]);
     fuzz_check("((((\"\\u".as_bytes());
 }
+
+/// Found by `garbage_bytes_never_panic`: an error after a lone carriage
+/// return used to put the caret's end before its start.
+#[test]
+fn regression_render_after_a_lone_carriage_return() {
+    for src in ["\r", "username eq\r", "(\r\n\r"] {
+        let e = parse(src).unwrap_err();
+        assert!(e.render(src).contains('^'), "{src:?}");
+    }
+}
