@@ -669,11 +669,7 @@ impl Instance {
             None => None,
         };
         let plan = plan::compile(&search.filter);
-        let searcher = self.reader.searcher();
-        let groups = self
-            .groups
-            .read()
-            .map_err(|_| AwsError::internal("groups lock poisoned"))?;
+        let (searcher, groups) = self.view()?;
         let ctx = Ctx {
             fields: &self.fields,
             searcher: &searcher,
@@ -707,16 +703,24 @@ impl Instance {
         })
     }
 
+    /// A consistent view for one query: the current searcher and the
+    /// hierarchy groups, held for reading while the query runs.
+    fn view(
+        &self,
+    ) -> Result<(tantivy::Searcher, std::sync::RwLockReadGuard<'_, Groups>), AwsError> {
+        let groups = self
+            .groups
+            .read()
+            .map_err(|_| AwsError::internal("groups lock poisoned"))?;
+        Ok((self.reader.searcher(), groups))
+    }
+
     /// The plan of a search as a tree, each node with its estimated count
     /// (from term statistics) and, when `analyze` is set, the actual number
     /// of users it matches.
     pub fn explain(&self, search: &Search, analyze: bool) -> Result<String, AwsError> {
         let plan = plan::compile(&search.filter);
-        let searcher = self.reader.searcher();
-        let groups = self
-            .groups
-            .read()
-            .map_err(|_| AwsError::internal("groups lock poisoned"))?;
+        let (searcher, groups) = self.view()?;
         let ctx = Ctx {
             fields: &self.fields,
             searcher: &searcher,
