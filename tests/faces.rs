@@ -1148,26 +1148,7 @@ fn paging_never_repeats_or_skips() {
         }
     }
     assert_eq!(seen, ids);
-    let mut users = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let r = ok(
-            &mut e,
-            "ListUsers",
-            json!({"CollectionId": "c", "MaxResults": 5, "NextToken": token}),
-        );
-        users.extend(
-            r["Users"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|u| u["UserId"].as_str().unwrap().to_string()),
-        );
-        match r.get("NextToken").and_then(|t| t.as_str()) {
-            Some(t) => token = Some(t.to_string()),
-            None => break,
-        }
-    }
+    let users = all_user_ids(&mut e, 5);
     assert_eq!(
         users,
         (0..12).map(|i| format!("user-{i:02}")).collect::<Vec<_>>()
@@ -1236,21 +1217,35 @@ fn index_faces_honours_max_faces_and_external_image_id() {
 // ---------------------------------------------------------------------------
 // Durability.
 
-fn all_faces(e: &mut Engine) -> Vec<serde_json::Value> {
+/// Every item of a paged list operation (`ListFaces`, `ListUsers`) on
+/// collection `c`, following `NextToken`s with pages of `page` items.
+fn list_all(e: &mut Engine, op: &str, items: &str, page: usize) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let r = ok(
             e,
-            "ListFaces",
-            json!({"CollectionId": "c", "MaxResults": 4096, "NextToken": token}),
+            op,
+            json!({"CollectionId": "c", "MaxResults": page, "NextToken": token}),
         );
-        out.extend(r["Faces"].as_array().unwrap().iter().cloned());
+        out.extend(r[items].as_array().unwrap().iter().cloned());
         match r.get("NextToken").and_then(|t| t.as_str()) {
             Some(t) => token = Some(t.to_string()),
             None => return out,
         }
     }
+}
+
+fn all_faces(e: &mut Engine) -> Vec<serde_json::Value> {
+    list_all(e, "ListFaces", "Faces", 4096)
+}
+
+/// The user ids `ListUsers` returns, in order, with pages of `page` users.
+fn all_user_ids(e: &mut Engine, page: usize) -> Vec<String> {
+    list_all(e, "ListUsers", "Users", page)
+        .iter()
+        .map(|u| u["UserId"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn live_face_ids(e: &mut Engine) -> Vec<String> {
@@ -1487,26 +1482,8 @@ fn kill_9_loses_no_acknowledged_write() {
 
         let mut e = Engine::open(dir.path()).unwrap();
         let faces: std::collections::HashSet<String> = live_face_ids(&mut e).into_iter().collect();
-        let mut users = std::collections::HashSet::new();
-        let mut token: Option<String> = None;
-        loop {
-            let r = ok(
-                &mut e,
-                "ListUsers",
-                json!({"CollectionId": "c", "MaxResults": 500, "NextToken": token}),
-            );
-            users.extend(
-                r["Users"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|u| u["UserId"].as_str().unwrap().to_string()),
-            );
-            match r.get("NextToken").and_then(|t| t.as_str()) {
-                Some(t) => token = Some(t.to_string()),
-                None => break,
-            }
-        }
+        let users: std::collections::HashSet<String> =
+            all_user_ids(&mut e, 500).into_iter().collect();
         let mut deleted: std::collections::HashSet<String> = tried
             .iter()
             .filter_map(|t| t.strip_prefix("delete ").map(str::to_string))
