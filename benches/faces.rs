@@ -122,7 +122,7 @@ fn evict(path: &Path) -> bool {
 fn reopen(dir: &Path, n: usize) -> (Duration, u64) {
     let before = rss();
     let t = Instant::now();
-    let mut e = Engine::open(dir).unwrap();
+    let e = Engine::open(dir).unwrap();
     let faces = e
         .describe_collection(&CollectionRequest {
             collection_id: "c".into(),
@@ -139,7 +139,7 @@ fn reopen(dir: &Path, n: usize) -> (Duration, u64) {
 /// and cold when the file can be evicted); resident size.
 fn import_and_reopen(n: usize, dim: usize, data: &[f32]) {
     let dir = tempfile::tempdir().unwrap();
-    let mut e = Engine::open(dir.path()).unwrap();
+    let e = Engine::open(dir.path()).unwrap();
     e.create_collection_with_dim("c", dim).unwrap();
     let copy = data.to_vec();
     let t = Instant::now();
@@ -194,7 +194,7 @@ fn faces(c: &mut Criterion) {
         import_and_reopen(n, dim, &data);
 
         let dir = bench_dir();
-        let mut e = Engine::open(dir.path()).unwrap();
+        let e = Engine::open(dir.path()).unwrap();
         e.create_collection_with_dim("c", dim).unwrap();
         let ids = e.import_faces("c", data.clone(), dim, None).unwrap();
         let probes: Vec<f32> = (0..100)

@@ -160,7 +160,7 @@ fn main() {
     let t = Instant::now();
     let dim = 128;
     let per_user = 50;
-    let mut fe = rollcall::faces::Engine::open(dir.path()).expect("open faces");
+    let fe = rollcall::faces::Engine::open(dir.path()).expect("open faces");
     fe.create_collection_with_dim("perf", dim)
         .expect("collection");
     let mut vectors = Vec::with_capacity(faces * dim);

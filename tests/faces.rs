@@ -17,18 +17,18 @@ fn engine() -> (tempfile::TempDir, Engine) {
 }
 
 fn call(
-    e: &mut Engine,
+    e: &Engine,
     op: &str,
     body: serde_json::Value,
 ) -> Result<serde_json::Value, rollcall::AwsError> {
     e.call(op, &body.to_string())
 }
 
-fn ok(e: &mut Engine, op: &str, body: serde_json::Value) -> serde_json::Value {
+fn ok(e: &Engine, op: &str, body: serde_json::Value) -> serde_json::Value {
     call(e, op, body.clone()).unwrap_or_else(|err| panic!("{op} {body}: {err}"))
 }
 
-fn fails(e: &mut Engine, op: &str, body: serde_json::Value, kind: ErrorType, needle: &str) {
+fn fails(e: &Engine, op: &str, body: serde_json::Value, kind: ErrorType, needle: &str) {
     let err = call(e, op, body.clone()).expect_err(&format!("{op} {body} must fail"));
     assert_eq!(err.kind, kind, "{op} {body}: {err}");
     assert!(
@@ -112,7 +112,7 @@ fn cos64(a: &[f32], b: &[f32]) -> f64 {
 }
 
 /// Builds the world in an engine; gives face ids per vector and user names.
-fn build(e: &mut Engine, w: &World) -> (Vec<String>, Vec<String>) {
+fn build(e: &Engine, w: &World) -> (Vec<String>, Vec<String>) {
     e.create_collection_with_dim("c", w.dim).unwrap();
     let flat: Vec<f32> = w.vectors.concat();
     let ids = e.import_faces("c", flat, w.dim, None).unwrap();
@@ -217,8 +217,8 @@ proptest! {
             (sim64(cos64(&w.vectors[p], &w.vectors[i])), String::new(), pair(w.origin[p], w.origin[i]))
         }).collect();
         prop_assume!(well_separated(&reference, t));
-        let (_dir, mut e) = engine();
-        let (ids, _) = build(&mut e, &w);
+        let (_dir, e) = engine();
+        let (ids, _) = build(&e, &w);
         let reference: Vec<Ranked> = live.iter().filter(|&&i| i != p).map(|&i| {
             (sim64(cos64(&w.vectors[p], &w.vectors[i])), ids[i].clone(), pair(w.origin[p], w.origin[i]))
         }).collect();
@@ -256,8 +256,8 @@ proptest! {
             }
         }
         prop_assume!(well_separated(&reference, t));
-        let (_dir, mut e) = engine();
-        let (ids, users) = build(&mut e, &w);
+        let (_dir, e) = engine();
+        let (ids, users) = build(&e, &w);
         let req = SearchUsersRequest {
             collection_id: "c".into(),
             face_id: (!by_user).then(|| ids[p].clone()),
@@ -274,24 +274,20 @@ proptest! {
 
 #[test]
 fn search_users_breaks_ties_by_user_id_and_skips_faceless_users() {
-    let (_dir, mut e) = engine();
+    let (_dir, e) = engine();
     e.create_collection_with_dim("c", 2).unwrap();
     let a = e.index_face("c", &[1.0, 0.0], None).unwrap();
     let b = e.index_face("c", &[1.0, 0.0], None).unwrap();
     for u in ["zed", "amy", "empty"] {
-        ok(
-            &mut e,
-            "CreateUser",
-            json!({"CollectionId": "c", "UserId": u}),
-        );
+        ok(&e, "CreateUser", json!({"CollectionId": "c", "UserId": u}));
     }
     ok(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "zed", "FaceIds": [a]}),
     );
     ok(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "amy", "FaceIds": [b]}),
     );
@@ -300,7 +296,7 @@ fn search_users_breaks_ties_by_user_id_and_skips_faceless_users() {
     assert_eq!(names, ["amy", "zed"]);
     // The searched user itself is never returned.
     let r = ok(
-        &mut e,
+        &e,
         "SearchUsers",
         json!({"CollectionId": "c", "UserId": "amy"}),
     );
@@ -536,7 +532,7 @@ fn rounded(mut v: serde_json::Value) -> serde_json::Value {
     v
 }
 
-fn engine_step(e: &mut Engine, m: &Model, s: &Step) -> Result<serde_json::Value, String> {
+fn engine_step(e: &Engine, m: &Model, s: &Step) -> Result<serde_json::Value, String> {
     let tok = |t: &Option<usize>| t.map(|t| format!("tok-{t}"));
     let ids = |refs: &Vec<usize>| refs.iter().map(|&r| m.face_ref(r)).collect::<Vec<_>>();
     let (op, mut body) = match s {
@@ -567,7 +563,7 @@ fn engine_step(e: &mut Engine, m: &Model, s: &Step) -> Result<serde_json::Value,
         .map_err(|err| err.kind.as_str().to_string())
 }
 
-fn compare_state(e: &mut Engine, m: &Model) -> Result<(), TestCaseError> {
+fn compare_state(e: &Engine, m: &Model) -> Result<(), TestCaseError> {
     let users = ok(
         e,
         "ListUsers",
@@ -637,18 +633,18 @@ proptest! {
                 }
                 Step::Reopen => {
                     e = Engine::open(dir.path()).unwrap();
-                    compare_state(&mut e, &m)?;
+                    compare_state(&e, &m)?;
                 }
                 _ => {
-                    let got = engine_step(&mut e, &m, s).map(rounded);
+                    let got = engine_step(&e, &m, s).map(rounded);
                     let want = model_step(&mut m, s).map(rounded).map_err(str::to_string);
                     prop_assert_eq!(got, want, "step {:?}", s);
                 }
             }
         }
-        compare_state(&mut e, &m)?;
-        let mut reopened = Engine::open(dir.path()).unwrap();
-        compare_state(&mut reopened, &m)?;
+        compare_state(&e, &m)?;
+        let reopened = Engine::open(dir.path()).unwrap();
+        compare_state(&reopened, &m)?;
     }
 }
 
@@ -658,22 +654,22 @@ proptest! {
 /// Collection `c` (dimension 2) with face `FACE` owned by user `u`, face
 /// `FREE` owned by nobody, and user `v` without faces.
 fn fixture() -> (tempfile::TempDir, Engine, String, String) {
-    let (dir, mut e) = engine();
+    let (dir, e) = engine();
     e.create_collection_with_dim("c", 2).unwrap();
     let face = e.index_face("c", &[1.0, 0.0], Some("img-1")).unwrap();
     let free = e.index_face("c", &[0.0, 1.0], None).unwrap();
     ok(
-        &mut e,
+        &e,
         "CreateUser",
         json!({"CollectionId": "c", "UserId": "u"}),
     );
     ok(
-        &mut e,
+        &e,
         "CreateUser",
         json!({"CollectionId": "c", "UserId": "v"}),
     );
     ok(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "u", "FaceIds": [face]}),
     );
@@ -684,7 +680,7 @@ macro_rules! error_case {
     ($name:ident, $op:literal, $body:tt, $kind:ident, $needle:literal) => {
         #[test]
         fn $name() {
-            let (_dir, mut e, face, free) = fixture();
+            let (_dir, e, face, free) = fixture();
             let body = json!($body)
                 .to_string()
                 .replace("FACE", &face)
@@ -769,10 +765,10 @@ error_case!(search_users_threshold_negative, "SearchUsers", {"CollectionId": "c"
 
 #[test]
 fn image_too_large() {
-    let (_dir, mut e, _, _) = fixture();
+    let (_dir, e, _, _) = fixture();
     let rows = MAX_IMAGE_BYTES / 8 + 1;
     let err = call(
-        &mut e,
+        &e,
         "IndexFaces",
         json!({"CollectionId": "c", "Image": image(rows, 2, &vec![1.0; rows * 2])}),
     )
@@ -787,7 +783,7 @@ fn image_too_large() {
 
 #[test]
 fn image_of_float64_is_invalid_format() {
-    let (_dir, mut e, _, _) = fixture();
+    let (_dir, e, _, _) = fixture();
     let mut bytes = npy_bytes(1, 2, &[1.0, 0.0]);
     let at = bytes.windows(3).position(|w| w == b"<f4").unwrap();
     bytes[at + 2] = b'8';
@@ -795,7 +791,7 @@ fn image_of_float64_is_invalid_format() {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
     fails(
-        &mut e,
+        &e,
         "IndexFaces",
         json!({"CollectionId": "c", "Image": {"Bytes": b64}}),
         ErrorType::InvalidImageFormatException,
@@ -805,16 +801,16 @@ fn image_of_float64_is_invalid_format() {
 
 #[test]
 fn vector_length_mismatch_names_both_lengths() {
-    let (_dir, mut e, _, _) = fixture();
+    let (_dir, e, _, _) = fixture();
     fails(
-        &mut e,
+        &e,
         "IndexFaces",
         json!({"CollectionId": "c", "Image": image(1, 3, &[1.0, 2.0, 3.0])}),
         ErrorType::InvalidParameterException,
         "length 3 does not match the collection's dimension 2",
     );
     fails(
-        &mut e,
+        &e,
         "SearchUsersByImage",
         json!({"CollectionId": "c", "Image": image(1, 3, &[1.0, 2.0, 3.0])}),
         ErrorType::InvalidParameterException,
@@ -824,23 +820,23 @@ fn vector_length_mismatch_names_both_lengths() {
 
 #[test]
 fn first_face_fixes_the_dimension() {
-    let (_dir, mut e) = engine();
-    ok(&mut e, "CreateCollection", json!({"CollectionId": "c"}));
+    let (_dir, e) = engine();
+    ok(&e, "CreateCollection", json!({"CollectionId": "c"}));
     assert_eq!(
-        ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"],
+        ok(&e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"],
         "vector"
     );
     ok(
-        &mut e,
+        &e,
         "IndexFaces",
         json!({"CollectionId": "c", "Image": image(2, 4, &[1.0; 8])}),
     );
     assert_eq!(
-        ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"],
+        ok(&e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"],
         "vector-4"
     );
     fails(
-        &mut e,
+        &e,
         "IndexFaces",
         json!({"CollectionId": "c", "Image": image(1, 5, &[1.0; 5])}),
         ErrorType::InvalidParameterException,
@@ -850,7 +846,7 @@ fn first_face_fixes_the_dimension() {
 
 #[test]
 fn nan_infinite_and_zero_vectors_are_rejected() {
-    let (_dir, mut e, _, _) = fixture();
+    let (_dir, e, _, _) = fixture();
     for (v, needle) in [
         ([f32::NAN, 1.0], "NaN"),
         ([f32::INFINITY, 1.0], "inf"),
@@ -861,29 +857,29 @@ fn nan_infinite_and_zero_vectors_are_rejected() {
         assert!(err.message.contains(needle), "{}", err.message);
     }
     assert_eq!(
-        ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceCount"],
+        ok(&e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceCount"],
         2
     );
 }
 
 #[test]
 fn empty_vector_is_rejected() {
-    let (_dir, mut e) = engine();
-    ok(&mut e, "CreateCollection", json!({"CollectionId": "c"}));
+    let (_dir, e) = engine();
+    ok(&e, "CreateCollection", json!({"CollectionId": "c"}));
     let err = e.index_face("c", &[], None).unwrap_err();
     assert_eq!(err.kind, ErrorType::InvalidParameterException);
     assert!(err.message.contains("empty"), "{}", err.message);
     assert_eq!(
-        ok(&mut e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"],
+        ok(&e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"],
         "vector"
     );
 }
 
 #[test]
 fn search_by_image_uses_the_first_row_and_lists_the_rest() {
-    let (_dir, mut e, face, _) = fixture();
+    let (_dir, e, face, _) = fixture();
     let r = ok(
-        &mut e,
+        &e,
         "SearchUsersByImage",
         json!({"CollectionId": "c", "Image": image(3, 2, &[1.0, 0.1, 0.0, 1.0, 0.0, 1.0])}),
     );
@@ -897,7 +893,7 @@ fn search_by_image_uses_the_first_row_and_lists_the_rest() {
         json!(["FACE_NOT_LARGEST"])
     );
     let r = ok(
-        &mut e,
+        &e,
         "SearchFacesByImage",
         json!({"CollectionId": "c", "Image": image(2, 2, &[1.0, 0.1, 0.0, 1.0])}),
     );
@@ -909,9 +905,9 @@ fn search_by_image_uses_the_first_row_and_lists_the_rest() {
 
 #[test]
 fn search_image_without_rows_is_invalid_parameter() {
-    let (_dir, mut e, _, _) = fixture();
+    let (_dir, e, _, _) = fixture();
     fails(
-        &mut e,
+        &e,
         "SearchFacesByImage",
         json!({"CollectionId": "c", "Image": image(0, 2, &[])}),
         ErrorType::InvalidParameterException,
@@ -921,23 +917,23 @@ fn search_image_without_rows_is_invalid_parameter() {
 
 #[test]
 fn user_holds_at_most_100_faces() {
-    let (_dir, mut e) = engine();
+    let (_dir, e) = engine();
     e.create_collection_with_dim("c", 2).unwrap();
     let ids = e
         .import_faces("c", [1.0f32, 0.0].repeat(101), 2, None)
         .unwrap();
     ok(
-        &mut e,
+        &e,
         "CreateUser",
         json!({"CollectionId": "c", "UserId": "u"}),
     );
     ok(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "u", "FaceIds": ids[..100]}),
     );
     fails(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "u", "FaceIds": [ids[100]]}),
         ErrorType::ServiceQuotaExceededException,
@@ -945,12 +941,12 @@ fn user_holds_at_most_100_faces() {
     );
     // Re-associating faces the user has is not a new face.
     ok(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "u", "FaceIds": [ids[0]]}),
     );
     let err = call(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "u", "FaceIds": ids[..101]}),
     )
@@ -965,51 +961,51 @@ fn user_holds_at_most_100_faces() {
 
 #[test]
 fn token_reused_with_other_parameters_is_a_mismatch() {
-    let (_dir, mut e, face, free) = fixture();
+    let (_dir, e, face, free) = fixture();
     let t = "tok-1";
     ok(
-        &mut e,
+        &e,
         "CreateUser",
         json!({"CollectionId": "c", "UserId": "w", "ClientRequestToken": t}),
     );
     fails(
-        &mut e,
+        &e,
         "CreateUser",
         json!({"CollectionId": "c", "UserId": "x", "ClientRequestToken": t}),
         ErrorType::IdempotentParameterMismatchException,
         t,
     );
     ok(
-        &mut e,
+        &e,
         "DeleteUser",
         json!({"CollectionId": "c", "UserId": "w", "ClientRequestToken": t}),
     );
     fails(
-        &mut e,
+        &e,
         "DeleteUser",
         json!({"CollectionId": "c", "UserId": "v", "ClientRequestToken": t}),
         ErrorType::IdempotentParameterMismatchException,
         t,
     );
     ok(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "UserMatchThreshold": 0, "ClientRequestToken": t}),
     );
     fails(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "ClientRequestToken": t}),
         ErrorType::IdempotentParameterMismatchException,
         t,
     );
     ok(
-        &mut e,
+        &e,
         "DisassociateFaces",
         json!({"CollectionId": "c", "UserId": "u", "FaceIds": [face], "ClientRequestToken": t}),
     );
     fails(
-        &mut e,
+        &e,
         "DisassociateFaces",
         json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free], "ClientRequestToken": t}),
         ErrorType::IdempotentParameterMismatchException,
@@ -1022,26 +1018,26 @@ fn token_reused_with_other_parameters_is_a_mismatch() {
 
 #[test]
 fn same_token_same_parameters_returns_first_response_and_changes_nothing() {
-    let (_dir, mut e, _, free) = fixture();
+    let (_dir, e, _, free) = fixture();
     let body = json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free], "ClientRequestToken": "again"});
-    let first = ok(&mut e, "AssociateFaces", body.clone());
+    let first = ok(&e, "AssociateFaces", body.clone());
     assert_eq!(first["UserStatus"], "ACTIVE");
     ok(
-        &mut e,
+        &e,
         "DisassociateFaces",
         json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free]}),
     );
     // The repeat answers as the first time, and does not associate again.
-    assert_eq!(ok(&mut e, "AssociateFaces", body), first);
-    let v = ok(&mut e, "ListUsers", json!({"CollectionId": "c"}));
+    assert_eq!(ok(&e, "AssociateFaces", body), first);
+    let v = ok(&e, "ListUsers", json!({"CollectionId": "c"}));
     assert_eq!(
         v["Users"][1],
         json!({"UserId": "v", "UserStatus": "CREATED"})
     );
     // ... also after a restart.
-    let mut e2 = Engine::open(_dir.path()).unwrap();
+    let e2 = Engine::open(_dir.path()).unwrap();
     let again = ok(
-        &mut e2,
+        &e2,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free], "ClientRequestToken": "again"}),
     );
@@ -1050,9 +1046,9 @@ fn same_token_same_parameters_returns_first_response_and_changes_nothing() {
 
 #[test]
 fn low_match_confidence_reports_the_best_similarity() {
-    let (_dir, mut e, _, free) = fixture();
+    let (_dir, e, _, free) = fixture();
     let r = ok(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "u", "FaceIds": [free]}),
     );
@@ -1069,27 +1065,27 @@ fn low_match_confidence_reports_the_best_similarity() {
 
 #[test]
 fn delete_user_frees_faces_and_delete_faces_leaves_users() {
-    let (_dir, mut e, face, _) = fixture();
+    let (_dir, e, face, _) = fixture();
     ok(
-        &mut e,
+        &e,
         "DeleteUser",
         json!({"CollectionId": "c", "UserId": "u"}),
     );
-    let faces = ok(&mut e, "ListFaces", json!({"CollectionId": "c"}));
+    let faces = ok(&e, "ListFaces", json!({"CollectionId": "c"}));
     assert_eq!(faces["Faces"].as_array().unwrap().len(), 2);
     assert!(faces["Faces"][0].get("UserId").is_none());
     ok(
-        &mut e,
+        &e,
         "CreateUser",
         json!({"CollectionId": "c", "UserId": "u2"}),
     );
     ok(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "u2", "FaceIds": [face]}),
     );
     let r = ok(
-        &mut e,
+        &e,
         "DeleteFaces",
         json!({"CollectionId": "c", "FaceIds": [face, "abcdef00-0000-4000-8000-000000000000"]}),
     );
@@ -1098,7 +1094,7 @@ fn delete_user_frees_faces_and_delete_faces_leaves_users() {
         r["UnsuccessfulFaceDeletions"][0]["Reasons"],
         json!(["FACE_NOT_FOUND"])
     );
-    let users = ok(&mut e, "ListUsers", json!({"CollectionId": "c"}));
+    let users = ok(&e, "ListUsers", json!({"CollectionId": "c"}));
     assert_eq!(
         users["Users"],
         json!([{"UserId": "v", "UserStatus": "CREATED"}, {"UserId": "u2", "UserStatus": "CREATED"}])
@@ -1107,14 +1103,14 @@ fn delete_user_frees_faces_and_delete_faces_leaves_users() {
 
 #[test]
 fn paging_never_repeats_or_skips() {
-    let (_dir, mut e) = engine();
+    let (_dir, e) = engine();
     e.create_collection_with_dim("c", 2).unwrap();
     let ids = e
         .import_faces("c", [1.0f32, 0.5].repeat(25), 2, None)
         .unwrap();
     for i in 0..12 {
         ok(
-            &mut e,
+            &e,
             "CreateUser",
             json!({"CollectionId": "c", "UserId": format!("user-{i:02}")}),
         );
@@ -1123,7 +1119,7 @@ fn paging_never_repeats_or_skips() {
     let mut token: Option<String> = None;
     loop {
         let r = ok(
-            &mut e,
+            &e,
             "ListFaces",
             json!({"CollectionId": "c", "MaxResults": 7, "NextToken": token}),
         );
@@ -1137,7 +1133,7 @@ fn paging_never_repeats_or_skips() {
         // Deleting a face already returned does not disturb the pages after it.
         if seen.len() == 7 {
             ok(
-                &mut e,
+                &e,
                 "DeleteFaces",
                 json!({"CollectionId": "c", "FaceIds": [ids[0]]}),
             );
@@ -1148,7 +1144,7 @@ fn paging_never_repeats_or_skips() {
         }
     }
     assert_eq!(seen, ids);
-    let users = all_user_ids(&mut e, 5);
+    let users = all_user_ids(&e, 5);
     assert_eq!(
         users,
         (0..12).map(|i| format!("user-{i:02}")).collect::<Vec<_>>()
@@ -1157,51 +1153,47 @@ fn paging_never_repeats_or_skips() {
 
 #[test]
 fn collections_list_sorted_and_paged_and_delete() {
-    let (_dir, mut e) = engine();
+    let (_dir, e) = engine();
     for id in ["b", "a", "c"] {
-        ok(&mut e, "CreateCollection", json!({"CollectionId": id}));
+        ok(&e, "CreateCollection", json!({"CollectionId": id}));
     }
-    let p1 = ok(&mut e, "ListCollections", json!({"MaxResults": 2}));
+    let p1 = ok(&e, "ListCollections", json!({"MaxResults": 2}));
     assert_eq!(p1["CollectionIds"], json!(["a", "b"]));
-    let p2 = ok(
-        &mut e,
-        "ListCollections",
-        json!({"NextToken": p1["NextToken"]}),
-    );
+    let p2 = ok(&e, "ListCollections", json!({"NextToken": p1["NextToken"]}));
     assert_eq!(p2["CollectionIds"], json!(["c"]));
     assert!(p2.get("NextToken").is_none());
     // Versions come from the files (snapshot, log) as well as from memory.
     e.import_faces("a", vec![1.0; 6], 3, None).unwrap();
     ok(
-        &mut e,
+        &e,
         "IndexFaces",
         json!({"CollectionId": "c", "Image": image(1, 2, &[1.0, 0.0])}),
     );
-    let mut fresh = Engine::open(_dir.path()).unwrap();
+    let fresh = Engine::open(_dir.path()).unwrap();
     assert_eq!(
-        ok(&mut fresh, "ListCollections", json!({}))["FaceModelVersions"],
+        ok(&fresh, "ListCollections", json!({}))["FaceModelVersions"],
         json!(["vector-3", "vector", "vector-2"])
     );
-    ok(&mut e, "DeleteCollection", json!({"CollectionId": "b"}));
+    ok(&e, "DeleteCollection", json!({"CollectionId": "b"}));
     fails(
-        &mut e,
+        &e,
         "DeleteCollection",
         json!({"CollectionId": "b"}),
         ErrorType::ResourceNotFoundException,
         "'b'",
     );
     assert_eq!(
-        ok(&mut e, "ListCollections", json!({}))["CollectionIds"],
+        ok(&e, "ListCollections", json!({}))["CollectionIds"],
         json!(["a", "c"])
     );
 }
 
 #[test]
 fn index_faces_honours_max_faces_and_external_image_id() {
-    let (_dir, mut e) = engine();
-    ok(&mut e, "CreateCollection", json!({"CollectionId": "c"}));
+    let (_dir, e) = engine();
+    ok(&e, "CreateCollection", json!({"CollectionId": "c"}));
     let r = ok(
-        &mut e,
+        &e,
         "IndexFaces",
         json!({"CollectionId": "c", "Image": image(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]), "MaxFaces": 2, "ExternalImageId": "photo:7"}),
     );
@@ -1219,7 +1211,7 @@ fn index_faces_honours_max_faces_and_external_image_id() {
 
 /// Every item of a paged list operation (`ListFaces`, `ListUsers`) on
 /// collection `c`, following `NextToken`s with pages of `page` items.
-fn list_all(e: &mut Engine, op: &str, items: &str, page: usize) -> Vec<serde_json::Value> {
+fn list_all(e: &Engine, op: &str, items: &str, page: usize) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -1236,19 +1228,19 @@ fn list_all(e: &mut Engine, op: &str, items: &str, page: usize) -> Vec<serde_jso
     }
 }
 
-fn all_faces(e: &mut Engine) -> Vec<serde_json::Value> {
+fn all_faces(e: &Engine) -> Vec<serde_json::Value> {
     list_all(e, "ListFaces", "Faces", 4096)
 }
 
 /// The user ids `ListUsers` returns, in order, with pages of `page` users.
-fn all_user_ids(e: &mut Engine, page: usize) -> Vec<String> {
+fn all_user_ids(e: &Engine, page: usize) -> Vec<String> {
     list_all(e, "ListUsers", "Users", page)
         .iter()
         .map(|u| u["UserId"].as_str().unwrap().to_string())
         .collect()
 }
 
-fn live_face_ids(e: &mut Engine) -> Vec<String> {
+fn live_face_ids(e: &Engine) -> Vec<String> {
     all_faces(e)
         .iter()
         .map(|f| f["FaceId"].as_str().unwrap().to_string())
@@ -1257,27 +1249,27 @@ fn live_face_ids(e: &mut Engine) -> Vec<String> {
 
 #[test]
 fn reopen_sees_snapshot_and_log() {
-    let (dir, mut e, face, free) = fixture();
+    let (dir, e, face, free) = fixture();
     e.checkpoint("c").unwrap();
     ok(
-        &mut e,
+        &e,
         "AssociateFaces",
         json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free]}),
     );
     ok(
-        &mut e,
+        &e,
         "DeleteUser",
         json!({"CollectionId": "c", "UserId": "u"}),
     );
     let before = (
-        live_face_ids(&mut e),
-        ok(&mut e, "ListUsers", json!({"CollectionId": "c"})),
+        live_face_ids(&e),
+        ok(&e, "ListUsers", json!({"CollectionId": "c"})),
     );
-    let mut e = Engine::open(dir.path()).unwrap();
+    let e = Engine::open(dir.path()).unwrap();
     assert_eq!(
         (
-            live_face_ids(&mut e),
-            ok(&mut e, "ListUsers", json!({"CollectionId": "c"}))
+            live_face_ids(&e),
+            ok(&e, "ListUsers", json!({"CollectionId": "c"}))
         ),
         before
     );
@@ -1287,8 +1279,8 @@ fn reopen_sees_snapshot_and_log() {
 
 #[test]
 fn torn_log_tail_is_cut_off() {
-    let (dir, mut e, _, _) = fixture();
-    let before = ok(&mut e, "ListUsers", json!({"CollectionId": "c"}));
+    let (dir, e, _, _) = fixture();
+    let before = ok(&e, "ListUsers", json!({"CollectionId": "c"}));
     drop(e);
     let coll_dir = std::fs::read_dir(dir.path().join("rekognition"))
         .unwrap()
@@ -1302,20 +1294,17 @@ fn torn_log_tail_is_cut_off() {
     let mut bytes = std::fs::read(&log).unwrap();
     bytes.extend_from_slice(&[40, 0, 0, 0, 1, 2, 3, 4, 9, 9]);
     std::fs::write(&log, &bytes).unwrap();
-    let mut e = Engine::open(dir.path()).unwrap();
-    assert_eq!(
-        ok(&mut e, "ListUsers", json!({"CollectionId": "c"})),
-        before
-    );
+    let e = Engine::open(dir.path()).unwrap();
+    assert_eq!(ok(&e, "ListUsers", json!({"CollectionId": "c"})), before);
     assert_eq!(std::fs::metadata(&log).unwrap().len(), good_len);
     ok(
-        &mut e,
+        &e,
         "CreateUser",
         json!({"CollectionId": "c", "UserId": "after"}),
     );
-    let mut e = Engine::open(dir.path()).unwrap();
+    let e = Engine::open(dir.path()).unwrap();
     assert_eq!(
-        ok(&mut e, "ListUsers", json!({"CollectionId": "c"}))["Users"][2]["UserId"],
+        ok(&e, "ListUsers", json!({"CollectionId": "c"}))["Users"][2]["UserId"],
         "after"
     );
     // A flipped bit in the last record drops that record only.
@@ -1323,24 +1312,21 @@ fn torn_log_tail_is_cut_off() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x40;
     std::fs::write(&log, &bytes).unwrap();
-    let mut e = Engine::open(dir.path()).unwrap();
-    assert_eq!(
-        ok(&mut e, "ListUsers", json!({"CollectionId": "c"})),
-        before
-    );
+    let e = Engine::open(dir.path()).unwrap();
+    assert_eq!(ok(&e, "ListUsers", json!({"CollectionId": "c"})), before);
 }
 
 #[test]
 fn a_long_log_is_folded_into_a_snapshot() {
-    let (dir, mut e) = engine();
-    ok(&mut e, "CreateCollection", json!({"CollectionId": "c"}));
+    let (dir, e) = engine();
+    ok(&e, "CreateCollection", json!({"CollectionId": "c"}));
     let (rows, dim) = (2500, 512);
     let mut ids = Vec::new();
     // 14 calls of 5.1 MB each: the log passes 64 MiB on the 13th.
     for call in 0..14 {
         let data = random_vectors(rows, dim, call, None);
         let r = ok(
-            &mut e,
+            &e,
             "IndexFaces",
             json!({"CollectionId": "c", "Image": image(rows, dim, &data)}),
         );
@@ -1366,8 +1352,8 @@ fn a_long_log_is_folded_into_a_snapshot() {
             .len()
             > 13 * 5_000_000
     );
-    let mut e = Engine::open(dir.path()).unwrap();
-    assert_eq!(live_face_ids(&mut e), ids);
+    let e = Engine::open(dir.path()).unwrap();
+    assert_eq!(live_face_ids(&e), ids);
 }
 
 const CHILD_ENV: &str = "ROLLCALL_FACES_DURABILITY_CHILD";
@@ -1382,7 +1368,7 @@ fn durability_child() {
         .unwrap()
         .parse()
         .unwrap();
-    let mut e = Engine::open(&dir).unwrap();
+    let e = Engine::open(&dir).unwrap();
     if round == 0 {
         e.create_collection_with_dim("c", 8).unwrap();
         println!("ACK collection");
@@ -1396,13 +1382,13 @@ fn durability_child() {
         if i % 3 == 0 {
             let user = format!("r{round}-u{i}");
             ok(
-                &mut e,
+                &e,
                 "CreateUser",
                 json!({"CollectionId": "c", "UserId": user}),
             );
             println!("ACK user {user}");
             ok(
-                &mut e,
+                &e,
                 "AssociateFaces",
                 json!({"CollectionId": "c", "UserId": user, "FaceIds": [id]}),
             );
@@ -1418,7 +1404,7 @@ fn durability_child() {
             // A delete may be on disk without its acknowledgement: say so first.
             println!("TRY delete {id}");
             ok(
-                &mut e,
+                &e,
                 "DeleteFaces",
                 json!({"CollectionId": "c", "FaceIds": [id]}),
             );
@@ -1480,10 +1466,9 @@ fn kill_9_loses_no_acknowledged_write() {
             }
         }
 
-        let mut e = Engine::open(dir.path()).unwrap();
-        let faces: std::collections::HashSet<String> = live_face_ids(&mut e).into_iter().collect();
-        let users: std::collections::HashSet<String> =
-            all_user_ids(&mut e, 500).into_iter().collect();
+        let e = Engine::open(dir.path()).unwrap();
+        let faces: std::collections::HashSet<String> = live_face_ids(&e).into_iter().collect();
+        let users: std::collections::HashSet<String> = all_user_ids(&e, 500).into_iter().collect();
         let mut deleted: std::collections::HashSet<String> = tried
             .iter()
             .filter_map(|t| t.strip_prefix("delete ").map(str::to_string))
@@ -1508,7 +1493,7 @@ fn kill_9_loses_no_acknowledged_write() {
                 ),
                 ["assoc", u, id] if !deleted.contains(id) => {
                     let r = ok(
-                        &mut e,
+                        &e,
                         "ListFaces",
                         json!({"CollectionId": "c", "FaceIds": [id]}),
                     );
@@ -1529,7 +1514,7 @@ fn kill_9_loses_no_acknowledged_write() {
         }
         // Imports are all or nothing, and acknowledged ones are whole.
         let mut per_import: HashMap<String, usize> = HashMap::new();
-        for f in &all_faces(&mut e) {
+        for f in &all_faces(&e) {
             if let Some((prefix, _)) = f
                 .get("ExternalImageId")
                 .and_then(|x| x.as_str())

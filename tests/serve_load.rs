@@ -42,7 +42,7 @@ fn load_mixed_clients_lose_no_acknowledged_write() {
     // Faces: a pool of near-identical faces per client, plus background.
     let mut clients = Vec::new();
     {
-        let mut engine = rollcall::faces::Engine::open(dir.path()).unwrap();
+        let engine = rollcall::faces::Engine::open(dir.path()).unwrap();
         engine.create_collection_with_dim("load", DIM).unwrap();
         let mut all = Vec::new();
         for c in 0..CLIENTS {
@@ -210,7 +210,7 @@ fn load_mixed_clients_lose_no_acknowledged_write() {
     );
 
     // Every acknowledged association is on disk.
-    let mut engine = rollcall::faces::Engine::open(dir.path()).unwrap();
+    let engine = rollcall::faces::Engine::open(dir.path()).unwrap();
     let mut by_user: BTreeMap<String, HashSet<String>> = BTreeMap::new();
     for (u, _) in &acked {
         if by_user.contains_key(u) {

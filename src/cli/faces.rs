@@ -134,7 +134,7 @@ fn import(
     face_ids: Option<PathBuf>,
 ) -> Result<serde_json::Value, AwsError> {
     {
-        let mut engine = Engine::open(super::data_dir(data))?;
+        let engine = Engine::open(super::data_dir(data))?;
         let file = File::open(&vectors).map_err(|e| io_error(&vectors, e))?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let bar = if std::io::stderr().is_terminal() {

@@ -27,7 +27,7 @@ pub fn run(args: RekognitionArgs) -> ExitCode {
             Some(input) => super::read_input(input)?,
             None => "{}".to_string(),
         };
-        let mut engine = Engine::open(super::data_dir(args.data.clone()))?;
+        let engine = Engine::open(super::data_dir(args.data.clone()))?;
         engine.call(&args.operation, &body)
     })();
     match result {

@@ -9,7 +9,7 @@
 //! ```
 //! use rollcall::faces::Engine;
 //! let dir = tempfile::tempdir().unwrap();
-//! let mut engine = Engine::open(dir.path()).unwrap();
+//! let engine = Engine::open(dir.path()).unwrap();
 //! engine.create_collection_with_dim("staff", 3).unwrap();
 //! let a = engine.index_face("staff", &[1.0, 0.0, 0.0], Some("alice-1")).unwrap();
 //! let b = engine.index_face("staff", &[0.9, 0.1, 0.0], Some("alice-2")).unwrap();
@@ -32,6 +32,7 @@ mod wire;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -45,7 +46,7 @@ use collection::{
     face_id_string, fingerprint, model_version, normalise, page_token, read_page_token, Api,
     Collection, Op, Record, TokenEntry,
 };
-use store::{storage_error, Meta, Store};
+use store::{storage_error, CollectionLock, Meta, Store};
 use wire::{
     check_collection_id, check_token, check_user_id, int_in, parse, parse_face_id, parse_face_ids,
     percent,
@@ -71,10 +72,38 @@ struct Loaded {
     store: Store,
 }
 
+/// One collection as this process holds it: loaded on first use, `None`
+/// until then (and after a failure that leaves memory unsure).
+struct Handle {
+    dir: PathBuf,
+    state: RwLock<Option<Loaded>>,
+}
+
+impl Handle {
+    /// The state for writing. A thread that panicked while holding it may
+    /// have left it half-changed: then it is dropped, to be loaded again
+    /// from disk (every change is logged before it is applied).
+    fn write(&self) -> RwLockWriteGuard<'_, Option<Loaded>> {
+        self.state.write().unwrap_or_else(|poisoned| {
+            let mut g = poisoned.into_inner();
+            *g = None;
+            self.state.clear_poison();
+            g
+        })
+    }
+}
+
 /// The face-matching engine over a data directory.
+///
+/// Every method takes `&self`: share one engine between threads (an
+/// `Arc<Engine>`). Searches and other reads of a collection run in
+/// parallel; writes to one collection are serialised, and each is on disk
+/// before it returns. Other processes may use the same data directory at
+/// the same time (a `rollcall serve` and the CLI): their writes are seen by
+/// the next call here, and a file lock per collection orders the writers.
 pub struct Engine {
     root: PathBuf,
-    open: HashMap<String, Loaded>,
+    open: Mutex<HashMap<String, Arc<Handle>>>,
 }
 
 fn now() -> u64 {
@@ -286,31 +315,110 @@ impl Engine {
         store::clean_root(&root).map_err(|e| storage_error("cannot clean", &root, e))?;
         Ok(Engine {
             root,
-            open: HashMap::new(),
+            open: Mutex::new(HashMap::new()),
         })
     }
 
-    fn load(&mut self, id: &str) -> Result<&mut Loaded, AwsError> {
+    fn not_found(id: &str) -> AwsError {
+        AwsError::not_found(format!("collection '{id}' does not exist"))
+    }
+
+    /// The handle of collection `id` (made on first use; not yet loaded).
+    fn handle(&self, id: &str) -> Result<Arc<Handle>, AwsError> {
         check_collection_id(id)?;
-        if !self.open.contains_key(id) {
-            let dir = self.root.join(dir_name(id));
-            if !dir.join("meta.json").exists() {
-                return Err(AwsError::not_found(format!(
-                    "collection '{id}' does not exist"
-                )));
-            }
-            let (store, coll, _) = Store::open(&dir)?;
-            self.open.insert(id.to_string(), Loaded { coll, store });
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(open
+            .entry(id.to_string())
+            .or_insert_with(|| {
+                Arc::new(Handle {
+                    dir: self.root.join(dir_name(id)),
+                    state: RwLock::new(None),
+                })
+            })
+            .clone())
+    }
+
+    /// Forgets collection `id` in this process (it is gone from disk).
+    fn forget(&self, id: &str, h: &Arc<Handle>) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.get(id).is_some_and(|x| Arc::ptr_eq(x, h)) {
+            open.remove(id);
         }
-        self.open
-            .get_mut(id)
-            .ok_or_else(|| AwsError::not_found(format!("collection '{id}' does not exist")))
+    }
+
+    /// Takes the collection's file lock and brings `slot` up to date with
+    /// the files: loads it, or replays what other processes appended, or
+    /// loads it again after their snapshot. The lock is held until dropped.
+    fn sync<'a>(
+        &self,
+        id: &str,
+        h: &Arc<Handle>,
+        slot: &'a mut Option<Loaded>,
+        exclusive: bool,
+    ) -> Result<(&'a mut Loaded, CollectionLock), AwsError> {
+        let gone = |slot: &mut Option<Loaded>| {
+            *slot = None;
+            self.forget(id, h);
+            Self::not_found(id)
+        };
+        let Some(lock) = CollectionLock::acquire(&h.dir, exclusive)? else {
+            return Err(gone(slot));
+        };
+        let current = match slot.as_mut() {
+            Some(l) => l.store.catch_up(&mut l.coll)?,
+            None => false,
+        };
+        if !current {
+            *slot = None;
+            if !h.dir.join("meta.json").exists() {
+                return Err(gone(slot));
+            }
+            let (store, coll, _) = Store::open(&h.dir)?;
+            *slot = Some(Loaded { coll, store });
+        }
+        match slot.as_mut() {
+            Some(l) => Ok((l, lock)),
+            None => Err(Self::not_found(id)),
+        }
+    }
+
+    /// Runs `f` on collection `id` as it is on disk now, in parallel with
+    /// other readers.
+    fn read<R>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&Collection) -> Result<R, AwsError>,
+    ) -> Result<R, AwsError> {
+        let h = self.handle(id)?;
+        if let Ok(g) = h.state.read() {
+            if let Some(l) = g.as_ref().filter(|l| l.store.is_current()) {
+                return f(&l.coll);
+            }
+        }
+        // Not loaded, or changed by another process: bring it up to date.
+        let mut g = h.write();
+        let (l, lock) = self.sync(id, &h, &mut g, false)?;
+        drop(lock);
+        f(&l.coll)
+    }
+
+    /// Runs `f` on collection `id` with the right to change it: no other
+    /// thread or process reads its memory or writes its files meanwhile.
+    fn write<R>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Loaded) -> Result<R, AwsError>,
+    ) -> Result<R, AwsError> {
+        let h = self.handle(id)?;
+        let mut g = h.write();
+        let (l, _lock) = self.sync(id, &h, &mut g, true)?;
+        f(l)
     }
 
     /// Runs one operation from its AWS JSON request body; gives the AWS JSON
     /// response. `operation` is as AWS spells it (`SearchUsers`) or kebab-case
     /// (`search-users`).
-    pub fn call(&mut self, operation: &str, body: &str) -> Result<serde_json::Value, AwsError> {
+    pub fn call(&self, operation: &str, body: &str) -> Result<serde_json::Value, AwsError> {
         let op = operation_name(operation).ok_or_else(|| {
             AwsError::invalid_parameter(format!(
                 "unknown operation '{operation}'; expected one of {}",
@@ -341,7 +449,7 @@ impl Engine {
 
     /// `CreateCollection`; the first face indexed fixes the dimension.
     pub fn create_collection(
-        &mut self,
+        &self,
         req: &CreateCollectionRequest,
     ) -> Result<CreateCollectionResponse, AwsError> {
         wire::check_tags(req.tags.as_ref())?;
@@ -352,13 +460,13 @@ impl Engine {
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
-    /// let mut e = rollcall::faces::Engine::open(dir.path()).unwrap();
+    /// let e = rollcall::faces::Engine::open(dir.path()).unwrap();
     /// let r = e.create_collection_with_dim("c", 128).unwrap();
     /// assert_eq!(r.face_model_version, "vector-128");
     /// assert!(e.index_face("c", &[1.0; 4], None).is_err()); // 4 != 128
     /// ```
     pub fn create_collection_with_dim(
-        &mut self,
+        &self,
         id: &str,
         dim: usize,
     ) -> Result<CreateCollectionResponse, AwsError> {
@@ -369,7 +477,7 @@ impl Engine {
     }
 
     fn create(
-        &mut self,
+        &self,
         id: &str,
         dim: usize,
         tags: std::collections::BTreeMap<String, String>,
@@ -388,8 +496,16 @@ impl Engine {
             dimension: dim,
             tags,
         };
-        store::create_dir(&self.root, &dir_name(id), &meta)
-            .map_err(|e| storage_error("cannot create", &dir, e))?;
+        store::create_dir(&self.root, &dir_name(id), &meta).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                AwsError::new(
+                    ErrorType::ResourceAlreadyExistsException,
+                    format!("collection '{id}' already exists"),
+                )
+            } else {
+                storage_error("cannot create", &dir, e)
+            }
+        })?;
         Ok(CreateCollectionResponse {
             status_code: 200,
             collection_arn: format!("{ARN_PREFIX}{id}"),
@@ -399,34 +515,39 @@ impl Engine {
 
     /// `DeleteCollection`: the collection and all its faces and users.
     pub fn delete_collection(
-        &mut self,
+        &self,
         req: &CollectionRequest,
     ) -> Result<DeleteCollectionResponse, AwsError> {
-        self.load(&req.collection_id)?;
-        self.open.remove(&req.collection_id);
-        let dir = self.root.join(dir_name(&req.collection_id));
-        store::remove_dir(&self.root, &dir).map_err(|e| storage_error("cannot delete", &dir, e))?;
+        let id = &req.collection_id;
+        let h = self.handle(id)?;
+        let mut g = h.write();
+        let (_, _lock) = self.sync(id, &h, &mut g, true)?;
+        *g = None;
+        self.forget(id, &h);
+        store::remove_dir(&self.root, &h.dir)
+            .map_err(|e| storage_error("cannot delete", &h.dir, e))?;
         Ok(DeleteCollectionResponse { status_code: 200 })
     }
 
     /// `DescribeCollection`.
     pub fn describe_collection(
-        &mut self,
+        &self,
         req: &CollectionRequest,
     ) -> Result<DescribeCollectionResponse, AwsError> {
-        let c = &self.load(&req.collection_id)?.coll;
-        Ok(DescribeCollectionResponse {
-            face_count: c.face_count() as u64,
-            face_model_version: c.model_version(),
-            collection_arn: format!("{ARN_PREFIX}{}", c.id),
-            creation_timestamp: c.created,
-            user_count: c.user_count() as u64,
+        self.read(&req.collection_id, |c| {
+            Ok(DescribeCollectionResponse {
+                face_count: c.face_count() as u64,
+                face_model_version: c.model_version(),
+                collection_arn: format!("{ARN_PREFIX}{}", c.id),
+                creation_timestamp: c.created,
+                user_count: c.user_count() as u64,
+            })
         })
     }
 
     /// `ListCollections`: ids sorted, paged (`MaxResults` 0..4096, default 1000).
     pub fn list_collections(
-        &mut self,
+        &self,
         req: &ListCollectionsRequest,
     ) -> Result<ListCollectionsResponse, AwsError> {
         wire::check_next_token(req.next_token.as_deref())?;
@@ -446,12 +567,9 @@ impl Engine {
             let id = &meta.collection_id;
             // The dimension without loading the whole collection where the
             // files tell it; else (faces only in the log) load it.
-            let dim = match self.open.get(id) {
-                Some(l) => l.coll.dim,
-                None => match store::peek_dim(dir, meta) {
-                    Some(dim) => dim,
-                    None => self.load(id)?.coll.dim,
-                },
+            let dim = match store::peek_dim(dir, meta) {
+                Some(dim) => dim,
+                None => self.read(id, |c| Ok(c.dim))?,
             };
             resp.collection_ids.push(id.clone());
             resp.face_model_versions.push(model_version(dim));
@@ -465,7 +583,7 @@ impl Engine {
     // ---- faces ----
 
     /// `IndexFaces`: every row of the `.npy` in `Image.Bytes` becomes a face.
-    pub fn index_faces(&mut self, req: &IndexFacesRequest) -> Result<IndexFacesResponse, AwsError> {
+    pub fn index_faces(&self, req: &IndexFacesRequest) -> Result<IndexFacesResponse, AwsError> {
         check_collection_id(&req.collection_id)?;
         if let Some(x) = &req.external_image_id {
             wire::check_external_image_id("ExternalImageId", x)?;
@@ -479,7 +597,7 @@ impl Engine {
 
     /// Indexes one face vector; gives its `FaceId`.
     pub fn index_face(
-        &mut self,
+        &self,
         collection: &str,
         vector: &[f32],
         external_image_id: Option<&str>,
@@ -501,7 +619,7 @@ impl Engine {
     }
 
     fn index_rows(
-        &mut self,
+        &self,
         collection: &str,
         mut m: NpyMatrix,
         ext: Option<&str>,
@@ -510,8 +628,6 @@ impl Engine {
         if m.dim == 0 {
             return Err(AwsError::invalid_parameter("face vector is empty"));
         }
-        let l = self.load(collection)?;
-        l.coll.check_dim(m.dim)?;
         let kept = m.rows.min(max);
         m.data.truncate(kept * m.dim);
         normalise(&mut m.data, m.dim)?;
@@ -538,15 +654,18 @@ impl Engine {
             ids: ids.clone(),
             vectors: m.data,
         };
-        commit(l, op, None)?;
-        for id in ids {
-            let row = l.coll.face_row("FaceId", id)?;
-            resp.face_records.push(FaceRecord {
-                face: l.coll.face(row),
-                face_detail: FaceDetail { confidence: 100.0 },
-            });
-        }
-        Ok(resp)
+        self.write(collection, |l| {
+            l.coll.check_dim(m.dim)?;
+            commit(l, op, None)?;
+            for id in ids {
+                let row = l.coll.face_row("FaceId", id)?;
+                resp.face_records.push(FaceRecord {
+                    face: l.coll.face(row),
+                    face_detail: FaceDetail { confidence: 100.0 },
+                });
+            }
+            Ok(resp)
+        })
     }
 
     /// Bulk import: `vectors` holds `vectors.len() / dim` rows; each becomes
@@ -555,19 +674,19 @@ impl Engine {
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
-    /// let mut e = rollcall::faces::Engine::open(dir.path()).unwrap();
+    /// let e = rollcall::faces::Engine::open(dir.path()).unwrap();
     /// e.call("CreateCollection", r#"{"CollectionId": "c"}"#).unwrap();
     /// let ids = e.import_faces("c", vec![1.0, 0.0, 0.0, 1.0], 2, None).unwrap();
     /// assert_eq!(ids.len(), 2);
     /// ```
     pub fn import_faces(
-        &mut self,
+        &self,
         collection: &str,
         mut vectors: Vec<f32>,
         dim: usize,
         external_ids: Option<Vec<String>>,
     ) -> Result<Vec<String>, AwsError> {
-        if dim == 0 || vectors.len() % dim != 0 {
+        if dim == 0 || !vectors.len().is_multiple_of(dim) {
             return Err(AwsError::invalid_parameter(format!(
                 "{} values do not make rows of length {dim}",
                 vectors.len()
@@ -589,44 +708,46 @@ impl Engine {
                 )))
             }
         };
-        let l = self.load(collection)?;
-        l.coll.check_dim(dim)?;
         vectors
             .par_chunks_mut(dim * 4096)
             .try_for_each(|chunk| normalise(chunk, dim))?;
         let ids: Vec<u128> = (0..rows).map(|_| uuid::Uuid::new_v4().as_u128()).collect();
         let names = ids.iter().map(|&id| face_id_string(id)).collect();
         let image = uuid::Uuid::new_v4().as_u128();
-        let rec = Record {
-            seq: l.coll.last_record + 1,
-            op: Op::Index {
-                image,
-                exts,
-                dim,
-                ids,
-                vectors,
-            },
-            token: None,
-        };
-        l.coll.apply(rec);
-        if let Err(e) = l.store.snapshot(&mut l.coll) {
-            // The import is not on disk: forget it in memory too.
-            self.open.remove(collection);
-            return Err(e);
-        }
-        Ok(names)
+        self.write(collection, |l| {
+            l.coll.check_dim(dim)?;
+            let rec = Record {
+                seq: l.coll.last_record + 1,
+                op: Op::Index {
+                    image,
+                    exts,
+                    dim,
+                    ids,
+                    vectors,
+                },
+                token: None,
+            };
+            l.coll.apply(rec);
+            if let Err(e) = l.store.snapshot(&mut l.coll) {
+                // The import is not on disk: forget it in memory too.
+                l.store.invalidate();
+                return Err(e);
+            }
+            Ok(names)
+        })
     }
 
     /// Writes a snapshot of the collection now and empties its log.
-    pub fn checkpoint(&mut self, collection: &str) -> Result<(), AwsError> {
-        let l = self.load(collection)?;
-        l.coll.expire_tokens(now());
-        l.store.snapshot(&mut l.coll)
+    pub fn checkpoint(&self, collection: &str) -> Result<(), AwsError> {
+        self.write(collection, |l| {
+            l.coll.expire_tokens(now());
+            l.store.snapshot(&mut l.coll)
+        })
     }
 
     /// `ListFaces`: faces in indexing order, paged (`MaxResults` 0..4096,
     /// default 1000), optionally only a user's or only given ids.
-    pub fn list_faces(&mut self, req: &ListFacesRequest) -> Result<ListFacesResponse, AwsError> {
+    pub fn list_faces(&self, req: &ListFacesRequest) -> Result<ListFacesResponse, AwsError> {
         wire::check_next_token(req.next_token.as_deref())?;
         let max = int_in("MaxResults", req.max_results, 0, 4096, 1000)?;
         if let Some(u) = &req.user_id {
@@ -637,27 +758,26 @@ impl Engine {
             .as_deref()
             .map(|ids| parse_face_ids("FaceIds", ids, 1, 4096))
             .transpose()?;
-        let c = &self.load(&req.collection_id)?.coll;
-        let start = read_page_token(&c.id, 'f', req.next_token.as_deref())?;
-        let user = req.user_id.as_deref().map(|u| c.slot_of(u)).transpose()?;
-        let (faces, next_token) = c.list_faces(start, max, user, only.as_deref());
-        Ok(ListFacesResponse {
-            faces,
-            next_token,
-            face_model_version: c.model_version(),
+        self.read(&req.collection_id, |c| {
+            let start = read_page_token(&c.id, 'f', req.next_token.as_deref())?;
+            let user = req.user_id.as_deref().map(|u| c.slot_of(u)).transpose()?;
+            let (faces, next_token) = c.list_faces(start, max, user, only.as_deref());
+            Ok(ListFacesResponse {
+                faces,
+                next_token,
+                face_model_version: c.model_version(),
+            })
         })
     }
 
     /// `DeleteFaces`: 1..4096 ids; deleted faces leave their users too.
-    pub fn delete_faces(
-        &mut self,
-        req: &DeleteFacesRequest,
-    ) -> Result<DeleteFacesResponse, AwsError> {
+    pub fn delete_faces(&self, req: &DeleteFacesRequest) -> Result<DeleteFacesResponse, AwsError> {
         let ids = parse_face_ids("FaceIds", &req.face_ids, 1, 4096)?;
-        let l = self.load(&req.collection_id)?;
-        let (op, resp) = l.coll.plan_delete_faces(&ids);
-        commit(l, op, None)?;
-        Ok(resp)
+        self.write(&req.collection_id, |l| {
+            let (op, resp) = l.coll.plan_delete_faces(&ids);
+            commit(l, op, None)?;
+            Ok(resp)
+        })
     }
 
     // ---- face search ----
@@ -674,51 +794,50 @@ impl Engine {
     }
 
     /// `SearchFaces`: the faces most like a stored face (itself excluded).
-    pub fn search_faces(
-        &mut self,
-        req: &SearchFacesRequest,
-    ) -> Result<SearchFacesResponse, AwsError> {
+    pub fn search_faces(&self, req: &SearchFacesRequest) -> Result<SearchFacesResponse, AwsError> {
         let id = parse_face_id("FaceId", &req.face_id)?;
         let (k, threshold) = Self::search_args(req.max_faces, req.face_match_threshold)?;
-        let c = &self.load(&req.collection_id)?.coll;
-        let row = c.face_row("FaceId", id)?;
-        let probe = c.probe_of_face(row);
-        Ok(SearchFacesResponse {
-            searched_face_id: face_id_string(id),
-            face_matches: c
-                .search_faces(&probe, k, threshold, Some(row))
-                .into_iter()
-                .next()
-                .unwrap_or_default(),
-            face_model_version: c.model_version(),
+        self.read(&req.collection_id, |c| {
+            let row = c.face_row("FaceId", id)?;
+            let probe = c.probe_of_face(row);
+            Ok(SearchFacesResponse {
+                searched_face_id: face_id_string(id),
+                face_matches: c
+                    .search_faces(&probe, k, threshold, Some(row))
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default(),
+                face_model_version: c.model_version(),
+            })
         })
     }
 
     /// `SearchFacesByImage`: the first row of the `.npy` is the probe.
     pub fn search_faces_by_image(
-        &mut self,
+        &self,
         req: &SearchFacesByImageRequest,
     ) -> Result<SearchFacesByImageResponse, AwsError> {
         check_collection_id(&req.collection_id)?;
         let (k, threshold) = Self::search_args(req.max_faces, req.face_match_threshold)?;
         wire::check_quality_filter(req.quality_filter.as_deref())?;
         let m = decode_image(&req.image)?;
-        let face_matches = self
-            .search_batch(&req.collection_id, first_row(&m)?, k, threshold)?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let face_model_version = self.load(&req.collection_id)?.coll.model_version();
-        Ok(SearchFacesByImageResponse {
-            searched_face_confidence: 100.0,
-            face_matches,
-            face_model_version,
+        let probe = first_row(&m)?;
+        self.read(&req.collection_id, |c| {
+            Ok(SearchFacesByImageResponse {
+                searched_face_confidence: 100.0,
+                face_matches: c
+                    .search_faces(&Self::probes(c, probe)?, k, threshold, None)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default(),
+                face_model_version: c.model_version(),
+            })
         })
     }
 
     /// The `k` faces most similar to one probe vector (similarity >= `threshold`).
     pub fn search_vector(
-        &mut self,
+        &self,
         collection: &str,
         probe: &[f32],
         k: usize,
@@ -736,7 +855,7 @@ impl Engine {
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
-    /// let mut e = rollcall::faces::Engine::open(dir.path()).unwrap();
+    /// let e = rollcall::faces::Engine::open(dir.path()).unwrap();
     /// e.create_collection_with_dim("c", 2).unwrap();
     /// let x = e.index_face("c", &[1.0, 0.0], None).unwrap();
     /// let y = e.index_face("c", &[0.0, 1.0], None).unwrap();
@@ -744,22 +863,22 @@ impl Engine {
     /// assert_eq!((r[0][0].face.face_id.clone(), r[1][0].face.face_id.clone()), (x, y));
     /// ```
     pub fn search_batch(
-        &mut self,
+        &self,
         collection: &str,
         probes: &[f32],
         k: usize,
         threshold: f32,
     ) -> Result<Vec<Vec<FaceMatch>>, AwsError> {
-        let c = &self.load(collection)?.coll;
-        let probes = Self::probes(c, probes)?;
-        Ok(c.search_faces(&probes, k, threshold, None))
+        self.read(collection, |c| {
+            Ok(c.search_faces(&Self::probes(c, probes)?, k, threshold, None))
+        })
     }
 
     fn probes(c: &Collection, probes: &[f32]) -> Result<Vec<f32>, AwsError> {
         if c.dim == 0 {
             return Ok(Vec::new());
         }
-        if probes.len() % c.dim != 0 || probes.is_empty() {
+        if !probes.len().is_multiple_of(c.dim) || probes.is_empty() {
             return Err(AwsError::invalid_parameter(format!(
                 "probe length {} is not a multiple of the collection's dimension {}",
                 probes.len(),
@@ -780,7 +899,7 @@ impl Engine {
     }
 
     fn idempotent<R, P>(
-        &mut self,
+        &self,
         collection: &str,
         api: Api,
         token: Option<&str>,
@@ -793,17 +912,18 @@ impl Engine {
     {
         let at = now();
         let fp = fingerprint(params);
-        let l = self.load(collection)?;
-        if let Some(r) = l.coll.replay(api, token, &fp, at)? {
-            return Ok(r);
-        }
-        let (op, resp) = plan(&l.coll)?;
-        commit(l, op, token_entry(api, token, fp, &resp, at))?;
-        Ok(resp)
+        self.write(collection, |l| {
+            if let Some(r) = l.coll.replay(api, token, &fp, at)? {
+                return Ok(r);
+            }
+            let (op, resp) = plan(&l.coll)?;
+            commit(l, op, token_entry(api, token, fp, &resp, at))?;
+            Ok(resp)
+        })
     }
 
     /// `CreateUser`: the user starts `CREATED`.
-    pub fn create_user(&mut self, req: &UserRequest) -> Result<EmptyResponse, AwsError> {
+    pub fn create_user(&self, req: &UserRequest) -> Result<EmptyResponse, AwsError> {
         Self::user_args(req)?;
         self.idempotent(
             &req.collection_id,
@@ -815,7 +935,7 @@ impl Engine {
     }
 
     /// `DeleteUser`: its faces stay in the collection, unowned.
-    pub fn delete_user(&mut self, req: &UserRequest) -> Result<EmptyResponse, AwsError> {
+    pub fn delete_user(&self, req: &UserRequest) -> Result<EmptyResponse, AwsError> {
         Self::user_args(req)?;
         self.idempotent(
             &req.collection_id,
@@ -827,18 +947,19 @@ impl Engine {
     }
 
     /// `ListUsers`: users in creation order, paged (`MaxResults` 1..500, default 100).
-    pub fn list_users(&mut self, req: &ListUsersRequest) -> Result<ListUsersResponse, AwsError> {
+    pub fn list_users(&self, req: &ListUsersRequest) -> Result<ListUsersResponse, AwsError> {
         wire::check_next_token(req.next_token.as_deref())?;
         let max = int_in("MaxResults", req.max_results, 1, 500, 100)?;
-        let c = &self.load(&req.collection_id)?.coll;
-        let start = read_page_token(&c.id, 'u', req.next_token.as_deref())?;
-        let (users, next_token) = c.list_users(start, max);
-        Ok(ListUsersResponse { users, next_token })
+        self.read(&req.collection_id, |c| {
+            let start = read_page_token(&c.id, 'u', req.next_token.as_deref())?;
+            let (users, next_token) = c.list_users(start, max);
+            Ok(ListUsersResponse { users, next_token })
+        })
     }
 
     /// `AssociateFaces`: 1..100 faces to a user (default threshold 75).
     pub fn associate_faces(
-        &mut self,
+        &self,
         req: &AssociateFacesRequest,
     ) -> Result<AssociateFacesResponse, AwsError> {
         check_collection_id(&req.collection_id)?;
@@ -862,7 +983,7 @@ impl Engine {
 
     /// `DisassociateFaces`: 1..100 faces taken from a user.
     pub fn disassociate_faces(
-        &mut self,
+        &self,
         req: &DisassociateFacesRequest,
     ) -> Result<DisassociateFacesResponse, AwsError> {
         check_collection_id(&req.collection_id)?;
@@ -896,46 +1017,44 @@ impl Engine {
     }
 
     /// `SearchUsers` by `FaceId` or by `UserId` (exactly one).
-    pub fn search_users(
-        &mut self,
-        req: &SearchUsersRequest,
-    ) -> Result<SearchUsersResponse, AwsError> {
+    pub fn search_users(&self, req: &SearchUsersRequest) -> Result<SearchUsersResponse, AwsError> {
         check_collection_id(&req.collection_id)?;
         let (k, threshold) = Self::user_search_args(req.max_users, req.user_match_threshold)?;
-        let c = &self.load(&req.collection_id)?.coll;
-        let mut resp = SearchUsersResponse {
-            face_model_version: c.model_version(),
-            ..Default::default()
-        };
-        let (probes, exclude) = match (&req.face_id, &req.user_id) {
-            (Some(face), None) => {
-                let id = parse_face_id("FaceId", face)?;
-                resp.searched_face = Some(FaceIdEntry {
-                    face_id: face_id_string(id),
-                });
-                (c.probe_of_face(c.face_row("FaceId", id)?), None)
-            }
-            (None, Some(user)) => {
-                check_user_id("UserId", user)?;
-                resp.searched_user = Some(SearchedUser {
-                    user_id: user.clone(),
-                });
-                let (p, slot) = c.probes_of_user(user)?;
-                (p, Some(slot))
-            }
-            _ => {
-                return Err(AwsError::invalid_parameter(
-                    "SearchUsers: give exactly one of FaceId and UserId",
-                ))
-            }
-        };
-        resp.user_matches = c.search_users(&probes, k, threshold, exclude);
-        Ok(resp)
+        self.read(&req.collection_id, |c| {
+            let mut resp = SearchUsersResponse {
+                face_model_version: c.model_version(),
+                ..Default::default()
+            };
+            let (probes, exclude) = match (&req.face_id, &req.user_id) {
+                (Some(face), None) => {
+                    let id = parse_face_id("FaceId", face)?;
+                    resp.searched_face = Some(FaceIdEntry {
+                        face_id: face_id_string(id),
+                    });
+                    (c.probe_of_face(c.face_row("FaceId", id)?), None)
+                }
+                (None, Some(user)) => {
+                    check_user_id("UserId", user)?;
+                    resp.searched_user = Some(SearchedUser {
+                        user_id: user.clone(),
+                    });
+                    let (p, slot) = c.probes_of_user(user)?;
+                    (p, Some(slot))
+                }
+                _ => {
+                    return Err(AwsError::invalid_parameter(
+                        "SearchUsers: give exactly one of FaceId and UserId",
+                    ))
+                }
+            };
+            resp.user_matches = c.search_users(&probes, k, threshold, exclude);
+            Ok(resp)
+        })
     }
 
     /// `SearchUsersByImage`: the first row of the `.npy` is the probe.
     pub fn search_users_by_image(
-        &mut self,
+        &self,
         req: &SearchUsersByImageRequest,
     ) -> Result<SearchUsersByImageResponse, AwsError> {
         check_collection_id(&req.collection_id)?;
@@ -961,14 +1080,14 @@ impl Engine {
 
     /// The `k` users most similar to a probe vector (a user scores its best face).
     pub fn search_users_by_vector(
-        &mut self,
+        &self,
         collection: &str,
         probe: &[f32],
         k: usize,
         threshold: f32,
     ) -> Result<Vec<UserMatch>, AwsError> {
-        let c = &self.load(collection)?.coll;
-        let probes = Self::probes(c, probe)?;
-        Ok(c.search_users(&probes, k, threshold, None))
+        self.read(collection, |c| {
+            Ok(c.search_users(&Self::probes(c, probe)?, k, threshold, None))
+        })
     }
 }

@@ -8,11 +8,20 @@
 //! fsynced before the call that made it returns. Opening loads the snapshot
 //! and replays the records after it; a torn or corrupt tail (a crash in the
 //! middle of an append) is cut off.
+//!
+//! Several processes may share a data directory (a server and the CLI, say).
+//! Each collection has a `lock` file: a process holds it exclusively
+//! ([`CollectionLock`]) to append, snapshot or delete, and shared to read
+//! the files. A [`Stamp`] (identity and length of the log, identity of the
+//! snapshot) tells cheaply whether another process changed the collection
+//! since this one last looked; if it only appended, [`Store::catch_up`]
+//! replays the new records, otherwise the collection is loaded again.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -58,11 +67,101 @@ pub(crate) fn create_dir(root: &Path, name: &str, meta: &Meta) -> io::Result<Pat
     f.write_all(&serde_json::to_vec_pretty(meta).map_err(io::Error::other)?)?;
     f.sync_all()?;
     File::create(tmp.join("log.bin"))?.sync_all()?;
+    File::create(tmp.join(LOCK_FILE))?;
     sync_dir(&tmp)?;
     let dest = root.join(name);
-    fs::rename(&tmp, &dest)?;
+    if let Err(e) = fs::rename(&tmp, &dest) {
+        // Most likely another thread or process created it first.
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(if dest.exists() {
+            io::Error::new(io::ErrorKind::AlreadyExists, "already exists")
+        } else {
+            e
+        });
+    }
     sync_dir(root)?;
     Ok(dest)
+}
+
+const LOCK_FILE: &str = "lock";
+
+/// A file lock on one collection, held until dropped: exclusive to change
+/// its files, shared to read them. Between processes only (within one
+/// process the engine's own locks order the threads).
+#[derive(Debug)]
+pub(crate) struct CollectionLock(File);
+
+impl CollectionLock {
+    /// Waits for the lock. `Ok(None)`: the collection directory is gone.
+    pub(crate) fn acquire(dir: &Path, exclusive: bool) -> Result<Option<CollectionLock>, AwsError> {
+        let path = dir.join(LOCK_FILE);
+        let file = match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(storage_error("cannot open", &path, e)),
+        };
+        let locked = if exclusive {
+            file.lock()
+        } else {
+            file.lock_shared()
+        };
+        locked.map_err(|e| storage_error("cannot lock", &path, e))?;
+        Ok(Some(CollectionLock(file)))
+    }
+}
+
+impl Drop for CollectionLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock too; unlocking first says so.
+        let _ = self.0.unlock();
+    }
+}
+
+/// What one file looked like: inode (0 off Unix), length, modification time.
+type FileId = (u64, u64, Option<SystemTime>);
+
+fn file_id(path: &Path) -> io::Result<Option<FileId>> {
+    match fs::metadata(path) {
+        Ok(m) => {
+            #[cfg(unix)]
+            let ino = std::os::unix::fs::MetadataExt::ino(&m);
+            #[cfg(not(unix))]
+            let ino = 0;
+            Ok(Some((ino, m.len(), m.modified().ok())))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a collection's files looked like when this process last read or
+/// wrote them. Between snapshots the log only grows, and every snapshot is
+/// a new file (written aside, then renamed), so an unchanged snapshot and a
+/// log of the same identity and length mean an unchanged collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    log: FileId,
+    snapshot: Option<FileId>,
+}
+
+impl Stamp {
+    /// The stamp of a collection directory now; `None` if its log is gone
+    /// (the collection was deleted).
+    fn read(dir: &Path) -> io::Result<Option<Stamp>> {
+        let Some(log) = file_id(&dir.join("log.bin"))? else {
+            return Ok(None);
+        };
+        Ok(Some(Stamp {
+            log,
+            snapshot: file_id(&dir.join("snapshot.bin"))?,
+        }))
+    }
 }
 
 /// Removes a collection directory: renamed away first (atomic), then deleted.
@@ -125,10 +224,14 @@ pub(crate) struct Store {
     log: File,
     log_len: u64,
     snapshot_len: u64,
+    /// The files as this process last saw them; `None`: load them again.
+    stamp: Option<Stamp>,
 }
 
 impl Store {
-    /// Opens a collection directory: snapshot, then the log after it.
+    /// Opens a collection directory: snapshot, then the log after it. The
+    /// caller holds a [`CollectionLock`] (any kind: a torn tail seen under
+    /// a lock is a crashed writer's, never a running one's).
     pub(crate) fn open(dir: &Path) -> Result<(Store, Collection, Meta), AwsError> {
         let meta = read_meta(dir)?;
         let snap_path = dir.join("snapshot.bin");
@@ -173,13 +276,70 @@ impl Store {
             log.set_len(pos as u64).map_err(io_err)?;
             log.sync_all().map_err(io_err)?;
         }
-        let store = Store {
+        let mut store = Store {
             dir: dir.to_path_buf(),
             log,
             log_len: pos as u64,
             snapshot_len,
+            stamp: None,
         };
+        store.restamp();
         Ok((store, coll, meta))
+    }
+
+    /// Records the files as they are now (after this process read or wrote them).
+    fn restamp(&mut self) {
+        self.stamp = Stamp::read(&self.dir).ok().flatten();
+    }
+
+    /// Forgets what the files looked like: the next use loads them again.
+    pub(crate) fn invalidate(&mut self) {
+        self.stamp = None;
+    }
+
+    /// Whether the files are as this process last saw them (no other
+    /// process changed the collection since). Two `stat` calls, no lock.
+    pub(crate) fn is_current(&self) -> bool {
+        self.stamp.is_some() && Stamp::read(&self.dir).ok().flatten() == self.stamp
+    }
+
+    /// Brings `coll` up to date with records another process appended.
+    /// Gives `false` when that is not enough (a new snapshot, a truncated
+    /// or replaced log): the caller loads the collection again. The caller
+    /// holds a [`CollectionLock`].
+    pub(crate) fn catch_up(&mut self, coll: &mut Collection) -> Result<bool, AwsError> {
+        let log_path = self.dir.join("log.bin");
+        let io_err = |e| storage_error("cannot read log", &log_path, e);
+        let (Some(old), Some(now)) = (self.stamp, Stamp::read(&self.dir).map_err(io_err)?) else {
+            return Ok(false);
+        };
+        if old == now {
+            return Ok(true);
+        }
+        if now.snapshot != old.snapshot || now.log.0 != old.log.0 || now.log.1 < self.log_len {
+            return Ok(false);
+        }
+        let mut tail = Vec::new();
+        let mut f = File::open(&log_path).map_err(io_err)?;
+        io::Seek::seek(&mut f, io::SeekFrom::Start(self.log_len)).map_err(io_err)?;
+        f.read_to_end(&mut tail).map_err(io_err)?;
+        let mut pos = 0usize;
+        while let Some((rec, next)) = next_record(&tail, pos) {
+            if rec.seq > coll.last_record {
+                coll.apply(rec);
+            }
+            pos = next;
+        }
+        if pos < tail.len() {
+            // Under the lock no append is in flight: this tail is a crashed
+            // writer's, never acknowledged.
+            let end = self.log_len + pos as u64;
+            self.log.set_len(end).map_err(io_err)?;
+            self.log.sync_all().map_err(io_err)?;
+        }
+        self.log_len += pos as u64;
+        self.restamp();
+        Ok(true)
     }
 
     /// Appends one record and waits until it is on disk.
@@ -213,6 +373,7 @@ impl Store {
             return Err(e);
         }
         self.log_len += frame.len() as u64;
+        self.restamp();
         Ok(())
     }
 
@@ -240,6 +401,7 @@ impl Store {
             .sync_all()
             .map_err(|e| storage_error("cannot sync", &log_path, e))?;
         self.log_len = 0;
+        self.restamp();
         Ok(())
     }
 }

@@ -3,11 +3,11 @@
 //! engine's own AWS JSON entry point ([`crate::faces::Engine::call`]).
 //!
 //! Takes in the target header and the body; gives out the JSON response or
-//! an [`ApiError`]. The engine is shared behind one lock: writes to a
-//! collection are serialised (and on disk, fsynced, before the response).
+//! an [`ApiError`]. The engine is shared by every request: searches run in
+//! parallel, writes to one collection are serialised (and on disk, fsynced,
+//! before the response).
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -54,7 +54,7 @@ pub fn operation(target: Option<&str>) -> Result<&'static str, ApiError> {
 
 /// The Rekognition side of the server.
 pub struct RekognitionState {
-    engine: Mutex<Engine>,
+    engine: Engine,
 }
 
 impl std::fmt::Debug for RekognitionState {
@@ -67,7 +67,7 @@ impl RekognitionState {
     /// Opens the Rekognition part of a data directory.
     pub fn open(data_dir: &Path) -> Result<RekognitionState, AwsError> {
         Ok(RekognitionState {
-            engine: Mutex::new(Engine::open(data_dir)?),
+            engine: Engine::open(data_dir)?,
         })
     }
 
@@ -83,12 +83,6 @@ impl RekognitionState {
                 "request body is not valid JSON: {e}"
             )));
         }
-        // A request that panicked (a bug) must not take the service down:
-        // every write is logged before it is applied, so the state is usable.
-        let mut engine = self
-            .engine
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(engine.call(operation, text)?)
+        Ok(self.engine.call(operation, text)?)
     }
 }
