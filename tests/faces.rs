@@ -1316,6 +1316,156 @@ fn torn_log_tail_is_cut_off() {
     assert_eq!(ok(&e, "ListUsers", json!({"CollectionId": "c"})), before);
 }
 
+/// The one collection directory under `data`.
+fn collection_dir(data: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(data.join("rekognition"))
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .find(|p| p.join("meta.json").exists())
+        .unwrap()
+}
+
+/// Everything a client can see of collection `c`: users with their status,
+/// faces with their owners.
+fn visible_state(e: &Engine) -> serde_json::Value {
+    json!({"users": list_all(e, "ListUsers", "Users", 500), "faces": all_faces(e)})
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A crash can stop an append after any byte. Cut the log at every byte
+/// offset: reopening must give exactly the state after the last whole
+/// record, never an error, never part of a record.
+#[test]
+fn a_log_cut_at_any_byte_reopens_to_the_last_whole_record() {
+    let (dir, e) = engine();
+    e.create_collection_with_dim("c", 4).unwrap();
+    let log = collection_dir(dir.path()).join("log.bin");
+    // (log length, visible state) after each acknowledged write.
+    let mut states = vec![(0u64, visible_state(&e))];
+    let mut faces = Vec::new();
+    let mut step = |e: &Engine, f: &dyn Fn(&Engine)| {
+        f(e);
+        states.push((std::fs::metadata(&log).unwrap().len(), visible_state(e)));
+    };
+    for i in 0..4u64 {
+        let v = random_vectors(1, 4, i, None);
+        let id = e.index_face("c", &v, Some(&format!("x{i}"))).unwrap();
+        faces.push(id.clone());
+        step(&e, &|_| {});
+        step(&e, &|e| {
+            ok(
+                e,
+                "CreateUser",
+                json!({"CollectionId": "c", "UserId": format!("u{i}"), "ClientRequestToken": format!("t{i}")}),
+            );
+        });
+        step(&e, &|e| {
+            ok(
+                e,
+                "AssociateFaces",
+                json!({"CollectionId": "c", "UserId": format!("u{i}"), "FaceIds": [id]}),
+            );
+        });
+    }
+    step(&e, &|e| {
+        ok(
+            e,
+            "DisassociateFaces",
+            json!({"CollectionId": "c", "UserId": "u0", "FaceIds": [faces[0]]}),
+        );
+    });
+    step(&e, &|e| {
+        ok(
+            e,
+            "DeleteFaces",
+            json!({"CollectionId": "c", "FaceIds": [faces[1]]}),
+        );
+    });
+    step(&e, &|e| {
+        ok(
+            e,
+            "DeleteUser",
+            json!({"CollectionId": "c", "UserId": "u2"}),
+        );
+    });
+    drop(e);
+    let full = std::fs::read(&log).unwrap();
+    assert_eq!(full.len() as u64, states.last().unwrap().0);
+    let copy = tempfile::tempdir().unwrap();
+    for cut in 0..=full.len() {
+        let _ = std::fs::remove_dir_all(copy.path());
+        copy_dir(dir.path(), copy.path());
+        std::fs::write(collection_dir(copy.path()).join("log.bin"), &full[..cut]).unwrap();
+        let e = Engine::open(copy.path()).unwrap();
+        let expected = states
+            .iter()
+            .rev()
+            .find(|(len, _)| *len <= cut as u64)
+            .unwrap();
+        assert_eq!(visible_state(&e), expected.1, "log cut at byte {cut}");
+    }
+}
+
+/// A snapshot is written aside, renamed into place, and only then is the
+/// log emptied. A crash between the two leaves a snapshot that already
+/// holds every record of the log: replaying must not apply them twice.
+#[test]
+fn a_crash_between_snapshot_and_log_truncation_applies_nothing_twice() {
+    let (dir, e, face, free) = fixture();
+    ok(
+        &e,
+        "DeleteFaces",
+        json!({"CollectionId": "c", "FaceIds": [face]}),
+    );
+    ok(
+        &e,
+        "AssociateFaces",
+        json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free]}),
+    );
+    let before = visible_state(&e);
+    let coll = collection_dir(dir.path());
+    let old_log = std::fs::read(coll.join("log.bin")).unwrap();
+    assert!(!old_log.is_empty());
+    e.checkpoint("c").unwrap();
+    drop(e);
+    // The log as it was before the truncation that the crash prevented,
+    // and the half-written temporary file of a later snapshot.
+    std::fs::write(coll.join("log.bin"), &old_log).unwrap();
+    std::fs::write(coll.join("snapshot.tmp"), b"RCSNAP01 half written").unwrap();
+    let e = Engine::open(dir.path()).unwrap();
+    assert_eq!(visible_state(&e), before);
+    // Writes after it append behind the old records and survive a reopen.
+    ok(
+        &e,
+        "CreateUser",
+        json!({"CollectionId": "c", "UserId": "late"}),
+    );
+    ok(
+        &e,
+        "DisassociateFaces",
+        json!({"CollectionId": "c", "UserId": "v", "FaceIds": [free]}),
+    );
+    let after = visible_state(&e);
+    assert_ne!(after, before);
+    drop(e);
+    let e = Engine::open(dir.path()).unwrap();
+    assert_eq!(visible_state(&e), after);
+    e.checkpoint("c").unwrap();
+    assert_eq!(visible_state(&Engine::open(dir.path()).unwrap()), after);
+}
+
 #[test]
 fn a_long_log_is_folded_into_a_snapshot() {
     let (dir, e) = engine();
