@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rollcall::criteria::wire::parse_request;
@@ -226,12 +226,8 @@ fn main() {
         .search(&search)
         .expect("search")
         .approximate_total_count;
-    let faces_engine = Mutex::new(rollcall::faces::Engine::open(dir.path()).expect("faces"));
-    faces_engine
-        .lock()
-        .expect("lock")
-        .call("SearchUsers", &rek_body)
-        .expect("warm");
+    let faces_engine = rollcall::faces::Engine::open(dir.path()).expect("faces");
+    faces_engine.call("SearchUsers", &rek_body).expect("warm");
 
     println!(
         "Connect query: Username STARTS_WITH {prefix:?} ({hits} of {users} users match, MaxResults 10); \
@@ -269,11 +265,7 @@ fn main() {
                     let fe = &faces_engine;
                     let body = rek_body.as_str();
                     move || {
-                        let r = fe
-                            .lock()
-                            .expect("lock")
-                            .call("SearchUsers", body)
-                            .expect("search");
+                        let r = fe.call("SearchUsers", body).expect("search");
                         std::hint::black_box(r);
                     }
                 })
