@@ -34,7 +34,7 @@ use http_body_util::BodyExt;
 pub use errors::{ApiError, Protocol};
 pub use sigv4::{
     days_from_civil, parse_amz_date, percent_decode, signature, uri_encode, Auth, Authorization,
-    Credentials, SignedRequest, MAX_SKEW_SECS,
+    Credentials, Presigned, SignedRequest, MAX_PRESIGN_EXPIRES_SECS, MAX_SKEW_SECS,
 };
 
 use connect::{ConnectState, Route};

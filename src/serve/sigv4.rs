@@ -1,13 +1,15 @@
-//! AWS Signature Version 4: parsing the `Authorization` header and, with a
-//! credentials file, verifying the signature of every request.
+//! AWS Signature Version 4: parsing the `Authorization` header (or the
+//! `X-Amz-*` query parameters of a presigned URL) and, with a credentials
+//! file, verifying the signature of every request.
 //!
 //! Takes in the method, the raw path and query, the headers and the body of
 //! a request; gives out `Ok` or the [`ApiError`] (403) AWS answers:
 //! `MissingAuthenticationTokenException` (no signature),
 //! `IncompleteSignatureException` (a malformed `Authorization` header),
 //! `UnrecognizedClientException` (an unknown access key id) and
-//! `InvalidSignatureException` (a wrong secret, an altered request, or a
-//! timestamp more than 15 minutes off).
+//! `InvalidSignatureException` (a wrong secret, an altered request, a
+//! timestamp more than 15 minutes off, or a presigned URL past its
+//! `X-Amz-Expires`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -184,6 +186,16 @@ impl Authorization {
                 "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters",
             ));
         };
+        Self::from_parts(credential, signed, signature)
+    }
+
+    /// Checks and splits the three parts, as found in the header or in the
+    /// query string of a presigned URL.
+    fn from_parts(
+        credential: &str,
+        signed: &str,
+        signature: &str,
+    ) -> Result<Authorization, ApiError> {
         let scope: Vec<&str> = credential.split('/').collect();
         let [id, date, region, service, terminal] = scope[..] else {
             return Err(incomplete(format!(
@@ -403,6 +415,122 @@ pub fn signature(
     hex(&hmac(&k_signing, string_to_sign.as_bytes()))
 }
 
+/// The SigV4 parameters of a presigned URL's query string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    /// Credential, signed headers and signature, as in the header form.
+    pub auth: Authorization,
+    /// `X-Amz-Date`.
+    pub amz_date: String,
+    /// `X-Amz-Expires`: seconds the URL stays valid after `amz_date`.
+    pub expires: i64,
+}
+
+/// The longest `X-Amz-Expires` AWS accepts: 7 days.
+pub const MAX_PRESIGN_EXPIRES_SECS: i64 = 7 * 24 * 3600;
+
+impl Presigned {
+    /// The presigned-URL parameters of a query string: `Ok(None)` when it
+    /// has no `X-Amz-Signature` (an ordinary request).
+    ///
+    /// ```
+    /// use rollcall::serve::Presigned;
+    /// let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20250101%2Fus-east-1%2Fconnect%2Faws4_request\
+    ///          &X-Amz-Date=20250101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=ab12";
+    /// let p = Presigned::parse(q).unwrap().unwrap();
+    /// assert_eq!((p.auth.access_key_id.as_str(), p.expires), ("AK", 60));
+    /// assert!(Presigned::parse("maxResults=5").unwrap().is_none());
+    /// assert!(Presigned::parse("X-Amz-Signature=ab12").is_err());
+    /// ```
+    pub fn parse(query: &str) -> Result<Option<Presigned>, ApiError> {
+        let mut params: HashMap<String, String> = HashMap::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = String::from_utf8_lossy(&percent_decode(k, false)).into_owned();
+            if k.starts_with("X-Amz-") {
+                let v = String::from_utf8_lossy(&percent_decode(v, false)).into_owned();
+                params.insert(k, v);
+            }
+        }
+        if !params.contains_key("X-Amz-Signature") {
+            return Ok(None);
+        }
+        let get = |name: &str| {
+            params
+                .get(name)
+                .map(String::as_str)
+                .ok_or_else(|| incomplete(format!("presigned URL: missing query parameter {name}")))
+        };
+        if get("X-Amz-Algorithm")? != "AWS4-HMAC-SHA256" {
+            return Err(incomplete(
+                "X-Amz-Algorithm: only AWS4-HMAC-SHA256 (Signature Version 4) is accepted",
+            ));
+        }
+        let auth = Authorization::from_parts(
+            get("X-Amz-Credential")?,
+            get("X-Amz-SignedHeaders")?,
+            get("X-Amz-Signature")?,
+        )?;
+        let amz_date = get("X-Amz-Date")?.to_string();
+        if parse_amz_date(&amz_date).is_none() {
+            return Err(incomplete(format!(
+                "X-Amz-Date '{amz_date}': expected YYYYMMDD'T'HHMMSS'Z'"
+            )));
+        }
+        let expires = get("X-Amz-Expires")?
+            .parse::<i64>()
+            .ok()
+            .filter(|e| (1..=MAX_PRESIGN_EXPIRES_SECS).contains(e))
+            .ok_or_else(|| {
+                incomplete(format!(
+                    "X-Amz-Expires: expected whole seconds from 1 to {MAX_PRESIGN_EXPIRES_SECS}"
+                ))
+            })?;
+        Ok(Some(Presigned {
+            auth,
+            amz_date,
+            expires,
+        }))
+    }
+}
+
+/// The query string without its `X-Amz-Signature` pair: what a presigned
+/// URL's signature covers.
+fn without_signature(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|p| {
+            let k = p.split_once('=').map_or(*p, |(k, _)| k);
+            percent_decode(k, false) != b"X-Amz-Signature"
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn same_signature(expected: &str, given: &str) -> bool {
+    expected.len() == given.len()
+        && expected
+            .bytes()
+            .zip(given.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn mismatch() -> ApiError {
+    invalid_signature(
+        "The request signature we calculated does not match the signature you provided. \
+         Check your AWS Secret Access Key and signing method.",
+    )
+}
+
+fn unknown_key() -> ApiError {
+    ApiError::with_status(
+        "UnrecognizedClientException",
+        403,
+        "The security token included in the request is invalid.",
+    )
+}
+
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -427,6 +555,11 @@ impl Auth {
             v.to_str()
                 .map_err(|_| incomplete("Authorization header: not ASCII"))
         });
+        // A presigned URL carries the signature in its query string instead.
+        let presigned = match header {
+            None => Presigned::parse(req.query)?,
+            Some(_) => None,
+        };
         let creds = match self {
             Auth::Open => {
                 if let Some(h) = header {
@@ -436,6 +569,9 @@ impl Auth {
             }
             Auth::Verify(c) => c,
         };
+        if let Some(p) = presigned {
+            return Self::check_presigned(creds, req, &p);
+        }
         let Some(h) = header else {
             return Err(ApiError::with_status(
                 "MissingAuthenticationTokenException",
@@ -445,11 +581,7 @@ impl Auth {
         };
         let auth = Authorization::parse(h?)?;
         let Some(secret) = creds.secret(&auth.access_key_id) else {
-            return Err(ApiError::with_status(
-                "UnrecognizedClientException",
-                403,
-                "The security token included in the request is invalid.",
-            ));
+            return Err(unknown_key());
         };
         let amz_date = req
             .headers
@@ -477,19 +609,57 @@ impl Auth {
             return Err(invalid_signature("SignedHeaders must include 'host'"));
         }
         let expected = signature(req, &auth, amz_date, secret);
-        let same = expected.len() == auth.signature.len()
-            && expected
-                .bytes()
-                .zip(auth.signature.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if same {
+        if same_signature(&expected, &auth.signature) {
             Ok(())
         } else {
-            Err(invalid_signature(
-                "The request signature we calculated does not match the signature you provided. \
-                 Check your AWS Secret Access Key and signing method.",
-            ))
+            Err(mismatch())
+        }
+    }
+
+    /// A presigned URL: valid from `X-Amz-Date` (15 minutes of clock skew
+    /// allowed) until `X-Amz-Expires` seconds after it; the signature covers
+    /// the query string without `X-Amz-Signature`.
+    fn check_presigned(
+        creds: &Credentials,
+        req: &SignedRequest<'_>,
+        p: &Presigned,
+    ) -> Result<(), ApiError> {
+        let Some(secret) = creds.secret(&p.auth.access_key_id) else {
+            return Err(unknown_key());
+        };
+        if !p.amz_date.starts_with(&p.auth.date) {
+            return Err(invalid_signature(format!(
+                "Credential date {} does not match X-Amz-Date {}",
+                p.auth.date, p.amz_date
+            )));
+        }
+        let at = parse_amz_date(&p.amz_date).unwrap_or(0);
+        let now = now_secs();
+        if at - now > MAX_SKEW_SECS {
+            return Err(invalid_signature(format!(
+                "Signature not yet current: {} is more than 15 minutes ahead of the server time (epoch {now})",
+                p.amz_date
+            )));
+        }
+        if now > at + p.expires {
+            return Err(invalid_signature(format!(
+                "Signature expired: the presigned URL of {} expired after {} seconds (server time epoch {now})",
+                p.amz_date, p.expires
+            )));
+        }
+        if !p.auth.signed_headers.iter().any(|h| h == "host") {
+            return Err(invalid_signature("X-Amz-SignedHeaders must include 'host'"));
+        }
+        let query = without_signature(req.query);
+        let signed = SignedRequest {
+            query: &query,
+            ..*req
+        };
+        let expected = signature(&signed, &p.auth, &p.amz_date, secret);
+        if same_signature(&expected, &p.auth.signature) {
+            Ok(())
+        } else {
+            Err(mismatch())
         }
     }
 }

@@ -8,7 +8,9 @@ import http.client
 import json
 import math
 import random
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import botocore.auth
 import pytest
@@ -395,6 +397,37 @@ def test_sigv4_rejects_a_stale_timestamp(secure_server, monkeypatch):
 def test_sigv4_rejects_an_unsigned_request(secure_server):
     st, headers, body = raw(secure_server, "POST", "/", b"{}", {"X-Amz-Target": "RekognitionService.ListCollections"})
     assert st == 403 and json.loads(body)["__type"] == "MissingAuthenticationTokenException"
+
+
+def fetch(url):
+    """GET a URL as a browser would: status, headers, body."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def test_sigv4_presigned_urls(secure_server, monkeypatch):
+    params = {"InstanceId": "nothing-here", "UserId": "u-1"}
+    url = secure_server.client("connect").generate_presigned_url("describe_user", Params=params, ExpiresIn=60)
+    assert "X-Amz-Signature=" in url and "X-Amz-Expires=60" in url
+    st, _, body = fetch(url)
+    assert st == 404, body  # the signature passed; the instance does not exist
+
+    def rejected(url, needle):
+        st, headers, body = fetch(url)
+        assert st == 403, body
+        assert headers["x-amzn-ErrorType"].startswith("InvalidSignatureException")
+        assert needle in json.loads(body)["message"]
+
+    rejected(url.replace("u-1", "u-2"), "does not match")
+    wrong = secure_server.client("connect", secret="wrong")
+    rejected(wrong.generate_presigned_url("describe_user", Params=params, ExpiresIn=60), "does not match")
+    real = botocore.auth.get_current_datetime
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: real() - datetime.timedelta(minutes=2))
+    stale = secure_server.client("connect").generate_presigned_url("describe_user", Params=params, ExpiresIn=60)
+    rejected(stale, "expired")
 
 
 # ---------------------------------------------------------------- freshness
