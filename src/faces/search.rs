@@ -12,6 +12,11 @@
 //! over the cores; each worker keeps its own heaps, merged at the end. No
 //! score vector over the whole matrix is ever materialised or sorted.
 //!
+//! Only a scan that runs alone goes parallel. When several run at once
+//! (concurrent requests to a server), each stays on its own thread: the
+//! cores are busy already, and splitting every scan over a shared pool only
+//! adds hand-offs and lets some scans starve behind others.
+//!
 //! faer's kernels are used for one probe too, not a hand-written loop: its
 //! runtime-dispatched AVX2/FMA code is as fast at streaming, and mixing it
 //! with baseline-SSE code on the same threads made that SSE code up to 4x
@@ -19,6 +24,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
@@ -31,6 +37,26 @@ pub(crate) const DELETED: u32 = u32::MAX - 1;
 
 /// Below this many matrix elements the scan stays on the calling thread.
 const PARALLEL_MIN: usize = 1 << 18;
+
+/// Scans running now, in this process.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a scan as running until dropped.
+struct Running;
+
+impl Running {
+    /// Starts counting; gives whether this scan is the only one running.
+    fn start() -> (Running, bool) {
+        let before = RUNNING.fetch_add(1, AtomicOrdering::Relaxed);
+        (Running, before == 0)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, AtomicOrdering::Relaxed);
+    }
+}
 
 /// Similarity on Rekognition's scale: `100 * max(0, cos)`.
 #[inline]
@@ -143,7 +169,8 @@ where
         );
         (acc, scratch)
     };
-    if data.len() < PARALLEL_MIN {
+    let (_running, alone) = Running::start();
+    if data.len() < PARALLEL_MIN || !alone {
         data.chunks(block * dim)
             .enumerate()
             .fold((init(), Vec::new()), step)
