@@ -393,6 +393,12 @@ fn parse_record<T: serde::de::DeserializeOwned>(
     wrapper: &str,
     line: usize,
 ) -> Result<T, RecordError> {
+    // Fast path: a well-formed bare record decodes straight into `T`. Any
+    // other line (a wrapper, an error) takes the path through `Value`,
+    // which unwraps and names the failing member.
+    if let Ok(record) = serde_json::from_str::<T>(text) {
+        return Ok(record);
+    }
     let err = |message: String| RecordError { line, message };
     let mut value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| err(format!("not JSON: {e}")))?;
@@ -659,6 +665,21 @@ mod tests {
         let input = r#"{"User":{"Id":"1","Username":"a"}}"#;
         let d = Directory::load(input.as_bytes(), None::<&[u8]>).unwrap();
         assert_eq!(d.get("1").map(|u| u.username.as_str()), Some("a"));
+    }
+
+    #[test]
+    fn bare_and_wrapped_lines_decode_alike_and_a_repeated_member_keeps_its_last_value() {
+        let bare =
+            r#"{"Id":"1","Username":"a","Tags":{"k":"v"},"IdentityInfo":{"FirstName":"Ann"}}"#;
+        let wrapped = format!(r#"{{"User":{bare}}}"#);
+        assert_eq!(
+            parse_user_line(bare, 1).unwrap(),
+            parse_user_line(&wrapped, 1).unwrap()
+        );
+        // serde's derive refuses a repeated member; the line still reads as
+        // a JSON object does, the last value winning.
+        let repeated = r#"{"Id":"1","Username":"a","Username":"b"}"#;
+        assert_eq!(parse_user_line(repeated, 1).unwrap().username, "b");
     }
 
     #[test]
