@@ -262,24 +262,11 @@ impl Store {
             .create(true)
             .open(&log_path)
             .map_err(io_err)?;
-        let mut bytes = Vec::new();
-        log.read_to_end(&mut bytes).map_err(io_err)?;
-        let mut pos = 0usize;
-        while let Some((rec, next)) = next_record(&bytes, pos) {
-            if rec.seq > coll.last_record {
-                coll.apply(rec);
-            }
-            pos = next;
-        }
-        if pos < bytes.len() {
-            // A torn or corrupt tail: the append it belongs to never returned.
-            log.set_len(pos as u64).map_err(io_err)?;
-            log.sync_all().map_err(io_err)?;
-        }
+        let log_len = replay(&mut log, 0, &mut coll).map_err(io_err)?;
         let mut store = Store {
             dir: dir.to_path_buf(),
             log,
-            log_len: pos as u64,
+            log_len,
             snapshot_len,
             stamp: None,
         };
@@ -319,25 +306,7 @@ impl Store {
         if now.snapshot != old.snapshot || now.log.0 != old.log.0 || now.log.1 < self.log_len {
             return Ok(false);
         }
-        let mut tail = Vec::new();
-        let mut f = File::open(&log_path).map_err(io_err)?;
-        io::Seek::seek(&mut f, io::SeekFrom::Start(self.log_len)).map_err(io_err)?;
-        f.read_to_end(&mut tail).map_err(io_err)?;
-        let mut pos = 0usize;
-        while let Some((rec, next)) = next_record(&tail, pos) {
-            if rec.seq > coll.last_record {
-                coll.apply(rec);
-            }
-            pos = next;
-        }
-        if pos < tail.len() {
-            // Under the lock no append is in flight: this tail is a crashed
-            // writer's, never acknowledged.
-            let end = self.log_len + pos as u64;
-            self.log.set_len(end).map_err(io_err)?;
-            self.log.sync_all().map_err(io_err)?;
-        }
-        self.log_len += pos as u64;
+        self.log_len = replay(&mut self.log, self.log_len, coll).map_err(io_err)?;
         self.restamp();
         Ok(true)
     }
@@ -404,6 +373,29 @@ impl Store {
         self.restamp();
         Ok(())
     }
+}
+
+/// Applies the log's records from byte `from` on that `coll` does not hold
+/// yet; gives the end of the last whole record. A torn or corrupt tail is
+/// cut off: the caller holds a [`CollectionLock`], so no append is in
+/// flight, and the tail is a crashed writer's, never acknowledged.
+fn replay(log: &mut File, from: u64, coll: &mut Collection) -> io::Result<u64> {
+    let mut bytes = Vec::new();
+    io::Seek::seek(log, io::SeekFrom::Start(from))?;
+    log.read_to_end(&mut bytes)?;
+    let mut pos = 0usize;
+    while let Some((rec, next)) = next_record(&bytes, pos) {
+        if rec.seq > coll.last_record {
+            coll.apply(rec);
+        }
+        pos = next;
+    }
+    let end = from + pos as u64;
+    if pos < bytes.len() {
+        log.set_len(end)?;
+        log.sync_all()?;
+    }
+    Ok(end)
 }
 
 /// The record starting at `pos` and the position after it, if whole and intact.
