@@ -447,6 +447,32 @@ def test_import_by_the_cli_is_visible_without_restart(server, connect, tmp_path)
     assert r["ApproximateTotalCount"] == 2
 
 
+
+def test_face_writes_by_the_cli_are_seen_by_the_server(server, rekognition, tmp_path):
+    """Another process writes the collection the server holds in memory: the
+    server's next call sees it (and the file lock orders the writers)."""
+    from conftest import run
+    rekognition.create_collection(CollectionId="shared")
+    r = rekognition.index_faces(CollectionId="shared", Image={"Bytes": npy([unit([1.0] * DIM)])})
+    first = r["FaceRecords"][0]["Face"]["FaceId"]
+    vectors = tmp_path / "more.npy"
+    run("faces", "random", "--rows", 50, "--dim", DIM, "--seed", 3, vectors)
+    run("faces", "import", "--data", server.data, "--collection", "shared", vectors)
+    assert rekognition.describe_collection(CollectionId="shared")["FaceCount"] == 51
+    body = tmp_path / "req.json"
+    body.write_text(json.dumps({"CollectionId": "shared", "UserId": "cli-user"}))
+    run("rekognition", "CreateUser", "--data", server.data, "--input", body)
+    body.write_text(json.dumps({"CollectionId": "shared", "UserId": "cli-user", "FaceIds": [first]}))
+    run("rekognition", "AssociateFaces", "--data", server.data, "--input", body)
+    users = rekognition.list_users(CollectionId="shared")["Users"]
+    assert users == [{"UserId": "cli-user", "UserStatus": "ACTIVE"}]
+    # And the server's own writes after that land behind the CLI's.
+    rekognition.create_user(CollectionId="shared", UserId="server-user")
+    out = run("rekognition", "ListUsers", "--data", server.data, "--input", "-",
+              input=json.dumps({"CollectionId": "shared"}))
+    assert [u["UserId"] for u in json.loads(out.stdout)["Users"]] == ["cli-user", "server-user"]
+    rekognition.delete_collection(CollectionId="shared")
+
 def example_block():
     """The boto3 example of the serve section (README.md, else docs/serve.md)."""
     from conftest import ROOT
