@@ -368,6 +368,56 @@ mod tests {
         assert_eq!(keys, vec![1, 2, 3]);
     }
 
+    /// A matrix above [`PARALLEL_MIN`]: scanned over both cores when the
+    /// scan runs alone, on one thread beside another scan; both must give
+    /// the brute-force answer.
+    #[test]
+    fn parallel_and_single_threaded_scans_agree_with_brute_force() {
+        let (dim, n, users) = (8, 40_000, 700u32);
+        assert!(n * dim > PARALLEL_MIN);
+        let mut data: Vec<f32> = (0..n * dim)
+            .map(|i| ((i as u64 * 2_654_435_761) % 1_000) as f32 / 500.0 - 1.0)
+            .collect();
+        for row in data.chunks_mut(dim) {
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+        let owner: Vec<u32> = (0..n as u32)
+            .map(|r| r % (users + 1))
+            .map(|o| if o == users { NO_USER } else { o })
+            .collect();
+        let ids: Vec<u128> = (0..n as u128).collect();
+        let info = RowInfo {
+            owner: &owner,
+            face_ids: &ids,
+        };
+        let probe = data[17 * dim..18 * dim].to_vec();
+        let sims: Vec<f32> = data
+            .chunks(dim)
+            .map(|r| similarity(dot(r, &probe)))
+            .collect();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| sims[b].total_cmp(&sims[a]).then(a.cmp(&b)));
+        let mut best = vec![f32::NEG_INFINITY; users as usize];
+        for (r, &o) in owner.iter().enumerate() {
+            if o != NO_USER {
+                best[o as usize] = best[o as usize].max(dot(&data[r * dim..(r + 1) * dim], &probe));
+            }
+        }
+        let check = || {
+            let top = top_faces(&data, dim, &probe, &info, 50, 0.0, None);
+            let got: Vec<usize> = top[0].iter().map(|h| h.index as usize).collect();
+            assert_eq!(got, order[..50]);
+            let per_user = best_per_user(&data, dim, &probe, &owner, users as usize);
+            for (g, b) in per_user.iter().zip(&best) {
+                assert!((g - b).abs() < 1e-5, "{g} vs {b}");
+            }
+        };
+        check();
+        let (_other, _) = Running::start();
+        check();
+    }
+
     #[test]
     fn batch_and_single_agree() {
         let dim = 8;
