@@ -212,3 +212,47 @@ fn the_same_idempotency_token_from_two_engines_changes_once() {
     ok(&b, "CreateUser", body);
     assert_eq!(user_ids(&b).len(), 1);
 }
+
+#[test]
+fn collections_made_and_removed_while_other_engines_open_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    Engine::open(&path)
+        .unwrap()
+        .create_collection_with_dim("keep", 4)
+        .unwrap();
+    let churn = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let e = Engine::open(&path).unwrap();
+            for i in 0..60 {
+                let id = format!("tmp-{}", i % 3);
+                ok(&e, "CreateCollection", json!({"CollectionId": id}));
+                e.index_face(&id, &[1.0, 0.0, 0.0, 0.0], None).unwrap();
+                ok(&e, "DeleteCollection", json!({"CollectionId": id}));
+            }
+        })
+    };
+    // Each open cleans up what crashes left behind; none of it may touch a
+    // collection that the other engine is making or removing right now.
+    for _ in 0..60 {
+        let e = Engine::open(&path).unwrap();
+        let r = ok(&e, "ListCollections", json!({}));
+        let ids = r["CollectionIds"].as_array().unwrap();
+        assert!(ids.contains(&json!("keep")), "{r}");
+        assert_eq!(ids.len(), r["FaceModelVersions"].as_array().unwrap().len());
+    }
+    churn.join().unwrap();
+    let e = Engine::open(&path).unwrap();
+    assert_eq!(
+        ok(&e, "ListCollections", json!({}))["CollectionIds"],
+        json!(["keep"])
+    );
+    // Nothing half-made is left behind.
+    let leftovers: Vec<String> = std::fs::read_dir(path.join("rekognition"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-") || n.starts_with(".trash-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -558,7 +558,12 @@ impl Engine {
             .map_err(|e| storage_error("cannot list", &self.root, e))?;
         for e in entries.flatten() {
             if e.file_name().to_string_lossy().starts_with("c-") {
-                found.push((store::read_meta(&e.path())?, e.path()));
+                match store::read_meta(&e.path()) {
+                    Ok(meta) => found.push((meta, e.path())),
+                    // Deleted by another thread or process since the listing.
+                    Err(_) if !e.path().exists() => {}
+                    Err(err) => return Err(err),
+                }
             }
         }
         found.sort_by(|a, b| a.0.collection_id.cmp(&b.0.collection_id));
@@ -569,7 +574,11 @@ impl Engine {
             // files tell it; else (faces only in the log) load it.
             let dim = match store::peek_dim(dir, meta) {
                 Some(dim) => dim,
-                None => self.read(id, |c| Ok(c.dim))?,
+                None => match self.read(id, |c| Ok(c.dim)) {
+                    Ok(dim) => dim,
+                    Err(e) if e.kind == ErrorType::ResourceNotFoundException => continue,
+                    Err(e) => return Err(e),
+                },
             };
             resp.collection_ids.push(id.clone());
             resp.face_model_versions.push(model_version(dim));

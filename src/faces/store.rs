@@ -57,10 +57,35 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+const ROOT_LOCK: &str = ".lock";
+
+/// The lock on the collections' parent directory: shared while a
+/// collection directory is being made or removed (it then has a `.tmp-` or
+/// `.trash-` name), exclusive to clean such names away after a crash.
+/// `Ok(None)` from a try that found it busy.
+fn root_lock(root: &Path, exclusive: bool) -> io::Result<Option<File>> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(root.join(ROOT_LOCK))?;
+    if !exclusive {
+        f.lock_shared()?;
+        return Ok(Some(f));
+    }
+    match f.try_lock() {
+        Ok(()) => Ok(Some(f)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Creates a collection directory atomically: built under a temporary name,
 /// then renamed into place.
 pub(crate) fn create_dir(root: &Path, name: &str, meta: &Meta) -> io::Result<PathBuf> {
     fs::create_dir_all(root)?;
+    let _making = root_lock(root, false)?;
     let tmp = root.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
     fs::create_dir(&tmp)?;
     let mut f = File::create(tmp.join("meta.json"))?;
@@ -93,26 +118,55 @@ pub(crate) struct CollectionLock(File);
 
 impl CollectionLock {
     /// Waits for the lock. `Ok(None)`: the collection directory is gone.
+    ///
+    /// A lock is on an open file, not on a name: while this waits, the
+    /// collection may be deleted (and even created again, with a new lock
+    /// file). So once locked, the file must still be the one at `path`;
+    /// if not, it starts over.
     pub(crate) fn acquire(dir: &Path, exclusive: bool) -> Result<Option<CollectionLock>, AwsError> {
         let path = dir.join(LOCK_FILE);
-        let file = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(storage_error("cannot open", &path, e)),
-        };
-        let locked = if exclusive {
-            file.lock()
-        } else {
-            file.lock_shared()
-        };
-        locked.map_err(|e| storage_error("cannot lock", &path, e))?;
-        Ok(Some(CollectionLock(file)))
+        let err = |what, e| storage_error(what, &path, e);
+        loop {
+            let file = match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+            {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(err("cannot open", e)),
+            };
+            let locked = if exclusive {
+                file.lock()
+            } else {
+                file.lock_shared()
+            };
+            locked.map_err(|e| err("cannot lock", e))?;
+            let held = file.metadata().map_err(|e| err("cannot stat", e))?;
+            match fs::metadata(&path) {
+                Ok(now) if same_file(&held, &now) => return Ok(Some(CollectionLock(file))),
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(err("cannot stat", e)),
+            }
+        }
+    }
+}
+
+/// Whether two metadata describe the same file (always true off Unix,
+/// where there is no inode to compare).
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.dev() && a.ino() == b.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        true
     }
 }
 
@@ -166,14 +220,20 @@ impl Stamp {
 
 /// Removes a collection directory: renamed away first (atomic), then deleted.
 pub(crate) fn remove_dir(root: &Path, dir: &Path) -> io::Result<()> {
+    let _removing = root_lock(root, false)?;
     let trash = root.join(format!(".trash-{}", uuid::Uuid::new_v4()));
     fs::rename(dir, &trash)?;
     sync_dir(root)?;
     fs::remove_dir_all(&trash)
 }
 
-/// Removes what a crash may have left half-made in `root`.
+/// Removes what a crash may have left half-made in `root`. Skipped while
+/// another thread or process is making or removing a collection: its
+/// `.tmp-` or `.trash-` directory is not debris yet.
 pub(crate) fn clean_root(root: &Path) -> io::Result<()> {
+    let Some(_cleaning) = root_lock(root, true)? else {
+        return Ok(());
+    };
     let Ok(entries) = fs::read_dir(root) else {
         return Ok(());
     };
@@ -181,7 +241,10 @@ pub(crate) fn clean_root(root: &Path) -> io::Result<()> {
         let name = e.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(".tmp-") || name.starts_with(".trash-") {
-            fs::remove_dir_all(e.path())?;
+            match fs::remove_dir_all(e.path()) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
     }
     Ok(())
