@@ -180,15 +180,17 @@ impl Drop for CollectionLock {
 /// What one file looked like: inode (0 off Unix), length, modification time.
 type FileId = (u64, u64, Option<SystemTime>);
 
+fn meta_id(m: &fs::Metadata) -> FileId {
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(m);
+    #[cfg(not(unix))]
+    let ino = 0;
+    (ino, m.len(), m.modified().ok())
+}
+
 fn file_id(path: &Path) -> io::Result<Option<FileId>> {
     match fs::metadata(path) {
-        Ok(m) => {
-            #[cfg(unix)]
-            let ino = std::os::unix::fs::MetadataExt::ino(&m);
-            #[cfg(not(unix))]
-            let ino = 0;
-            Ok(Some((ino, m.len(), m.modified().ok())))
-        }
+        Ok(m) => Ok(Some(meta_id(&m))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -196,12 +198,15 @@ fn file_id(path: &Path) -> io::Result<Option<FileId>> {
 
 /// What a collection's files looked like when this process last read or
 /// wrote them. Between snapshots the log only grows, and every snapshot is
-/// a new file (written aside, then renamed), so an unchanged snapshot and a
-/// log of the same identity and length mean an unchanged collection.
+/// a new file (written aside, then renamed) that names the last record it
+/// holds, so an unchanged snapshot and a log of the same identity and
+/// length mean an unchanged collection. (The snapshot's inode, length and
+/// time alone could repeat: inode numbers are reused, and file times are
+/// coarse.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp {
     log: FileId,
-    snapshot: Option<FileId>,
+    snapshot: Option<(FileId, u64)>,
 }
 
 impl Stamp {
@@ -211,10 +216,17 @@ impl Stamp {
         let Some(log) = file_id(&dir.join("log.bin"))? else {
             return Ok(None);
         };
-        Ok(Some(Stamp {
-            log,
-            snapshot: file_id(&dir.join("snapshot.bin"))?,
-        }))
+        // Identity and head from one open file, so that they match.
+        let snapshot = match File::open(dir.join("snapshot.bin")) {
+            Ok(f) => {
+                let id = meta_id(&f.metadata()?);
+                let last = snapshot_head(f).map_or(u64::MAX, |h| h.last_record);
+                Some((id, last))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Some(Stamp { log, snapshot }))
     }
 }
 
@@ -263,21 +275,37 @@ pub(crate) fn peek_dim(dir: &Path, meta: &Meta) -> Option<usize> {
     if meta.dimension != 0 {
         return Some(meta.dimension);
     }
-    let mut f = BufReader::new(File::open(dir.join("snapshot.bin")).ok()?);
+    let head = snapshot_head(File::open(dir.join("snapshot.bin")).ok()?)?;
+    Some(head.dim).filter(|&d| d != 0)
+}
+
+/// What the first bytes of a snapshot say.
+struct SnapshotHead {
+    dim: usize,
+    /// Sequence number of the last log record the snapshot holds.
+    last_record: u64,
+}
+
+/// Reads the head of a snapshot file (a few hundred bytes at most).
+fn snapshot_head(file: File) -> Option<SnapshotHead> {
+    let mut f = BufReader::with_capacity(512, file);
     let mut word = [0u8; 8];
-    f.read_exact(&mut word).ok()?;
-    if &word != SNAPSHOT_MAGIC {
+    let mut next = |f: &mut BufReader<File>| -> Option<u64> {
+        f.read_exact(&mut word).ok()?;
+        Some(u64::from_le_bytes(word))
+    };
+    if next(&mut f)?.to_le_bytes() != *SNAPSHOT_MAGIC {
         return None;
     }
-    // Metadata length, then the id (length + bytes), creation time, dimension.
-    f.read_exact(&mut word).ok()?;
-    f.read_exact(&mut word).ok()?;
-    let id_len = i64::try_from(u64::from_le_bytes(word)).ok()?;
+    // Metadata length, then the id (length + bytes), creation time,
+    // dimension, next sequence number, last record.
+    next(&mut f)?;
+    let id_len = i64::try_from(next(&mut f)?).ok()?;
     f.seek_relative(id_len.checked_add(8)?).ok()?;
-    f.read_exact(&mut word).ok()?;
-    usize::try_from(u64::from_le_bytes(word))
-        .ok()
-        .filter(|&d| d != 0)
+    let dim = usize::try_from(next(&mut f)?).ok()?;
+    next(&mut f)?;
+    let last_record = next(&mut f)?;
+    Some(SnapshotHead { dim, last_record })
 }
 
 /// The open files of one collection.
