@@ -12,8 +12,8 @@
 //! Several processes may share a data directory (a server and the CLI, say).
 //! Each collection has a `lock` file: a process holds it exclusively
 //! ([`CollectionLock`]) to append, snapshot or delete, and shared to read
-//! the files. A [`Stamp`] (identity and length of the log, identity of the
-//! snapshot) tells cheaply whether another process changed the collection
+//! the files. A [`Stamp`] (identity and length of the log, identity and
+//! last record of the snapshot) tells cheaply whether another process changed the collection
 //! since this one last looked; if it only appended, [`Store::catch_up`]
 //! replays the new records, otherwise the collection is loaded again.
 
@@ -376,7 +376,8 @@ impl Store {
     }
 
     /// Whether the files are as this process last saw them (no other
-    /// process changed the collection since). Two `stat` calls, no lock.
+    /// process changed the collection since): a `stat` of the log and a
+    /// look at the snapshot's first bytes, no lock.
     pub(crate) fn is_current(&self) -> bool {
         self.stamp.is_some() && Stamp::read(&self.dir).ok().flatten() == self.stamp
     }
