@@ -343,7 +343,7 @@ impl Stager<'_> {
 
 impl Instance {
     fn from_index(index: Index) -> Result<Instance, AwsError> {
-        let fields = Fields::from_schema(index.schema()).map_err(storage)?;
+        let fields = Fields::from_schema(&index.schema()).map_err(storage)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -373,7 +373,7 @@ impl Instance {
     /// A new, empty instance held in memory (tests, the REPL).
     pub fn in_memory() -> Result<Instance, AwsError> {
         let index = Index::builder()
-            .schema(Fields::new().schema)
+            .schema(Fields::schema())
             .settings(Self::settings())
             .create_in_ram()
             .map_err(storage)?;
@@ -383,7 +383,7 @@ impl Instance {
     /// Creates an instance in an empty directory.
     pub fn create(dir: &Path) -> Result<Instance, AwsError> {
         let index = Index::builder()
-            .schema(Fields::new().schema)
+            .schema(Fields::schema())
             .settings(Self::settings())
             .create_in_dir(dir)
             .map_err(storage)?;

@@ -15,10 +15,12 @@ use crate::criteria::fold;
 use crate::plan::{gram_tag, grams, proficiency_term, sort_key_bytes, tag_term, IndexField};
 use crate::records::{Groups, User};
 
+/// The stored field holding the whole user as JSON.
+const USER_FIELD: &str = "user";
+
 /// The fields of the user schema.
 #[derive(Debug, Clone)]
 pub struct Fields {
-    pub(crate) schema: Schema,
     pub(crate) sk: Field,
     pub(crate) user: Field,
     fields: Vec<(IndexField, Field)>,
@@ -41,10 +43,10 @@ const ALL_FIELDS: [IndexField; 13] = [
 ];
 
 impl Fields {
-    /// Builds the schema.
-    pub(crate) fn new() -> Fields {
+    /// The schema of a new index; [`Fields::from_schema`] then finds its
+    /// fields, as for an index read from disk.
+    pub(crate) fn schema() -> Schema {
         let mut b = Schema::builder();
-        let mut fields = Vec::new();
         for f in ALL_FIELDS {
             let opts = match f {
                 IndexField::Grams => TextOptions::default().set_indexing_options(
@@ -57,31 +59,21 @@ impl Fields {
                 }
                 _ => STRING,
             };
-            fields.push((f, b.add_text_field(f.name(), opts)));
+            b.add_text_field(f.name(), opts);
         }
-        let user = b.add_text_field("user", STORED);
-        Fields {
-            sk: fields
-                .iter()
-                .find(|(k, _)| *k == IndexField::SortKey)
-                .map(|(_, v)| *v)
-                .unwrap_or(Field::from_field_id(0)),
-            schema: b.build(),
-            user,
-            fields,
-        }
+        b.add_text_field(USER_FIELD, STORED);
+        b.build()
     }
 
     /// Reads the fields of an existing index's schema.
-    pub(crate) fn from_schema(schema: Schema) -> tantivy::Result<Fields> {
+    pub(crate) fn from_schema(schema: &Schema) -> tantivy::Result<Fields> {
         let mut fields = Vec::new();
         for f in ALL_FIELDS {
             fields.push((f, schema.get_field(f.name())?));
         }
         Ok(Fields {
             sk: schema.get_field(IndexField::SortKey.name())?,
-            user: schema.get_field("user")?,
-            schema,
+            user: schema.get_field(USER_FIELD)?,
             fields,
         })
     }
