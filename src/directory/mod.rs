@@ -280,8 +280,7 @@ struct Stager<'a> {
 
 impl Stager<'_> {
     fn upsert(&mut self, user: &User) -> Result<(), String> {
-        let json = serde_json::to_string(user).map_err(|e| e.to_string())?;
-        let doc = self.inst.fields.document(user, json);
+        let doc = self.inst.fields.document(user).map_err(|e| e.to_string())?;
         self.upsert_doc(user, doc)
     }
 
@@ -529,11 +528,10 @@ impl Instance {
                 .into_par_iter()
                 .map(|(line, text)| {
                     let user = parse_user_line(&text, line)?;
-                    let json = serde_json::to_string(&user).map_err(|e| RecordError {
+                    let doc = self.fields.document(&user).map_err(|e| RecordError {
                         line,
                         message: e.to_string(),
                     })?;
-                    let doc = self.fields.document(&user, json);
                     Ok((line, user, doc))
                 })
                 .collect();

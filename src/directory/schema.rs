@@ -87,8 +87,9 @@ impl Fields {
             .unwrap_or(self.sk)
     }
 
-    /// The document of a user.
-    pub(crate) fn document(&self, user: &User, json: String) -> TantivyDocument {
+    /// The document of a user: its index terms and the user as JSON.
+    pub(crate) fn document(&self, user: &User) -> Result<TantivyDocument, serde_json::Error> {
+        let json = serde_json::to_string(user)?;
         let mut d = TantivyDocument::new();
         let add = |d: &mut TantivyDocument, f: IndexField, v: &str| d.add_text(self.get(f), v);
         add(&mut d, IndexField::Id, &user.id);
@@ -157,7 +158,7 @@ impl Fields {
             );
         }
         d.add_text(self.user, json);
-        d
+        Ok(d)
     }
 }
 
