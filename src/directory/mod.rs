@@ -677,7 +677,7 @@ impl Instance {
         let collector = PageCollector {
             after: after.map(|k| sort_key_bytes(&k.folded, &k.id)),
             limit: search.max_results as usize,
-            walk: plan.walk.clone(),
+            walk: plan.walk(),
             sk: self.fields.sk,
         };
         let page = searcher.search(&*query, &collector).map_err(storage)?;

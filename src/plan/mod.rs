@@ -177,11 +177,6 @@ pub enum Node {
 pub struct Plan {
     /// The root node.
     pub root: Node,
-    /// Set when the whole query is one range of the sort key (everything,
-    /// or a username `EXACT` / `STARTS_WITH`): the executor then reads the
-    /// page straight from the sorted key dictionary and the count from its
-    /// ordinals, without visiting the other matches.
-    pub walk: Option<KeyRange>,
 }
 
 /// A range `[lo, hi)` of sort keys ([`sort_key_bytes`]); `hi: None` is unbounded.
@@ -213,24 +208,6 @@ pub fn successor(prefix: &str) -> Option<String> {
         }
     }
     None
-}
-
-fn key_range(root: &Node) -> Option<KeyRange> {
-    let Node::Leaf(leaf) = root else { return None };
-    match &leaf.access {
-        Access::All => Some(KeyRange {
-            lo: String::new(),
-            hi: None,
-        }),
-        Access::Prefix {
-            field: IndexField::SortKey,
-            prefix,
-        } => Some(KeyRange {
-            lo: prefix.clone(),
-            hi: successor(prefix),
-        }),
-        _ => None,
-    }
 }
 
 /// Escapes a term part so that `\0\0` can separate parts and byte order is
@@ -327,10 +304,8 @@ pub fn grams(tag: char, folded: &str) -> Vec<String> {
 
 /// Compiles a filter into a plan.
 pub fn compile(filter: &Filter) -> Plan {
-    let root = node(&normalise(filter));
     Plan {
-        walk: key_range(&root),
-        root,
+        root: node(&normalise(filter)),
     }
 }
 
@@ -626,6 +601,33 @@ impl Residual {
 }
 
 impl Plan {
+    /// Set when the whole query is one range of the sort key (everything,
+    /// or a username `EXACT` / `STARTS_WITH`): the executor then reads the
+    /// page straight from the sorted key dictionary and the count from its
+    /// ordinals, without visiting the other matches.
+    pub fn walk(&self) -> Option<KeyRange> {
+        let Node::Leaf(leaf) = &self.root else {
+            return None;
+        };
+        if leaf.residual.is_some() {
+            return None;
+        }
+        match &leaf.access {
+            Access::All => Some(KeyRange {
+                lo: String::new(),
+                hi: None,
+            }),
+            Access::Prefix {
+                field: IndexField::SortKey,
+                prefix,
+            } => Some(KeyRange {
+                lo: prefix.clone(),
+                hi: successor(prefix),
+            }),
+            _ => None,
+        }
+    }
+
     /// The nodes in pre-order; the executor reports counts by this index.
     pub fn nodes(&self) -> Vec<&Node> {
         fn walk<'a>(n: &'a Node, out: &mut Vec<&'a Node>) {
@@ -691,7 +693,7 @@ impl Plan {
             }
         }
         let mut out = String::new();
-        if let Some(k) = &self.walk {
+        if let Some(k) = self.walk() {
             let _ = writeln!(
                 out,
                 "ORDERED WALK  sort keys in [{}, {}): page and count from the key dictionary",
