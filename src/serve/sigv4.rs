@@ -516,13 +516,6 @@ fn same_signature(expected: &str, given: &str) -> bool {
             == 0
 }
 
-fn mismatch() -> ApiError {
-    invalid_signature(
-        "The request signature we calculated does not match the signature you provided. \
-         Check your AWS Secret Access Key and signing method.",
-    )
-}
-
 fn unknown_key() -> ApiError {
     ApiError::with_status(
         "UnrecognizedClientException",
@@ -588,32 +581,14 @@ impl Auth {
             .get("x-amz-date")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| incomplete("X-Amz-Date header is missing"))?;
-        let at = parse_amz_date(amz_date).ok_or_else(|| {
-            incomplete(format!(
-                "X-Amz-Date '{amz_date}': expected YYYYMMDD'T'HHMMSS'Z'"
-            ))
-        })?;
-        if !amz_date.starts_with(&auth.date) {
-            return Err(invalid_signature(format!(
-                "Credential date {} does not match X-Amz-Date {amz_date}",
-                auth.date
-            )));
-        }
-        let now = now_secs();
-        if (now - at).abs() > MAX_SKEW_SECS {
-            return Err(invalid_signature(format!(
-                "Signature expired: {amz_date} is more than 15 minutes away from the server time (epoch {now})"
-            )));
-        }
-        if !auth.signed_headers.iter().any(|h| h == "host") {
-            return Err(invalid_signature("SignedHeaders must include 'host'"));
-        }
-        let expected = signature(req, &auth, amz_date, secret);
-        if same_signature(&expected, &auth.signature) {
+        verify(req, &auth, amz_date, secret, "SignedHeaders", |at, now| {
+            if (now - at).abs() > MAX_SKEW_SECS {
+                return Err(invalid_signature(format!(
+                    "Signature expired: {amz_date} is more than 15 minutes away from the server time (epoch {now})"
+                )));
+            }
             Ok(())
-        } else {
-            Err(mismatch())
-        }
+        })
     }
 
     /// A presigned URL: valid from `X-Amz-Date` (15 minutes of clock skew
@@ -627,40 +602,74 @@ impl Auth {
         let Some(secret) = creds.secret(&p.auth.access_key_id) else {
             return Err(unknown_key());
         };
-        if !p.amz_date.starts_with(&p.auth.date) {
-            return Err(invalid_signature(format!(
-                "Credential date {} does not match X-Amz-Date {}",
-                p.auth.date, p.amz_date
-            )));
-        }
-        let at = parse_amz_date(&p.amz_date).unwrap_or(0);
-        let now = now_secs();
-        if at - now > MAX_SKEW_SECS {
-            return Err(invalid_signature(format!(
-                "Signature not yet current: {} is more than 15 minutes ahead of the server time (epoch {now})",
-                p.amz_date
-            )));
-        }
-        if now > at + p.expires {
-            return Err(invalid_signature(format!(
-                "Signature expired: the presigned URL of {} expired after {} seconds (server time epoch {now})",
-                p.amz_date, p.expires
-            )));
-        }
-        if !p.auth.signed_headers.iter().any(|h| h == "host") {
-            return Err(invalid_signature("X-Amz-SignedHeaders must include 'host'"));
-        }
         let query = without_signature(req.query);
         let signed = SignedRequest {
             query: &query,
             ..*req
         };
-        let expected = signature(&signed, &p.auth, &p.amz_date, secret);
-        if same_signature(&expected, &p.auth.signature) {
-            Ok(())
-        } else {
-            Err(mismatch())
-        }
+        let amz_date = p.amz_date.as_str();
+        verify(
+            &signed,
+            &p.auth,
+            amz_date,
+            secret,
+            "X-Amz-SignedHeaders",
+            |at, now| {
+                if at - now > MAX_SKEW_SECS {
+                    return Err(invalid_signature(format!(
+                    "Signature not yet current: {amz_date} is more than 15 minutes ahead of the server time (epoch {now})"
+                )));
+                }
+                if now > at + p.expires {
+                    return Err(invalid_signature(format!(
+                    "Signature expired: the presigned URL of {amz_date} expired after {} seconds (server time epoch {now})",
+                    p.expires
+                )));
+                }
+                Ok(())
+            },
+        )
+    }
+}
+
+/// The checks both forms of a signature share, in this order: the date is
+/// well-formed and matches the credential's, `fresh(at, now)` accepts the
+/// time (each form has its own window), `host` is signed (`headers_param`
+/// names where the signed headers are listed), and the signature is the
+/// one `secret` gives for `req`.
+fn verify(
+    req: &SignedRequest<'_>,
+    auth: &Authorization,
+    amz_date: &str,
+    secret: &str,
+    headers_param: &str,
+    fresh: impl FnOnce(i64, i64) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    let at = parse_amz_date(amz_date).ok_or_else(|| {
+        incomplete(format!(
+            "X-Amz-Date '{amz_date}': expected YYYYMMDD'T'HHMMSS'Z'"
+        ))
+    })?;
+    if !amz_date.starts_with(&auth.date) {
+        return Err(invalid_signature(format!(
+            "Credential date {} does not match X-Amz-Date {amz_date}",
+            auth.date
+        )));
+    }
+    fresh(at, now_secs())?;
+    if !auth.signed_headers.iter().any(|h| h == "host") {
+        return Err(invalid_signature(format!(
+            "{headers_param} must include 'host'"
+        )));
+    }
+    let expected = signature(req, auth, amz_date, secret);
+    if same_signature(&expected, &auth.signature) {
+        Ok(())
+    } else {
+        Err(invalid_signature(
+            "The request signature we calculated does not match the signature you provided. \
+             Check your AWS Secret Access Key and signing method.",
+        ))
     }
 }
 
