@@ -346,6 +346,25 @@ impl Engine {
         }
     }
 
+    /// Takes the file lock of collection `id`, which must exist on disk; if
+    /// it does not, this process forgets it too (`slot` and the map).
+    fn lock_existing(
+        &self,
+        id: &str,
+        h: &Arc<Handle>,
+        slot: &mut Option<Loaded>,
+        exclusive: bool,
+    ) -> Result<CollectionLock, AwsError> {
+        match CollectionLock::acquire(&h.dir, exclusive)? {
+            Some(lock) if h.dir.join("meta.json").exists() => Ok(lock),
+            _ => {
+                *slot = None;
+                self.forget(id, h);
+                Err(Self::not_found(id))
+            }
+        }
+    }
+
     /// Takes the collection's file lock and brings `slot` up to date with
     /// the files: loads it, or replays what other processes appended, or
     /// loads it again after their snapshot. The lock is held until dropped.
@@ -356,23 +375,13 @@ impl Engine {
         slot: &'a mut Option<Loaded>,
         exclusive: bool,
     ) -> Result<(&'a mut Loaded, CollectionLock), AwsError> {
-        let gone = |slot: &mut Option<Loaded>| {
-            *slot = None;
-            self.forget(id, h);
-            Self::not_found(id)
-        };
-        let Some(lock) = CollectionLock::acquire(&h.dir, exclusive)? else {
-            return Err(gone(slot));
-        };
+        let lock = self.lock_existing(id, h, slot, exclusive)?;
         let current = match slot.as_mut() {
             Some(l) => l.store.catch_up(&mut l.coll)?,
             None => false,
         };
         if !current {
             *slot = None;
-            if !h.dir.join("meta.json").exists() {
-                return Err(gone(slot));
-            }
             let (store, coll, _) = Store::open(&h.dir)?;
             *slot = Some(Loaded { coll, store });
         }
@@ -521,7 +530,8 @@ impl Engine {
         let id = &req.collection_id;
         let h = self.handle(id)?;
         let mut g = h.write();
-        let (_, _lock) = self.sync(id, &h, &mut g, true)?;
+        // No need to load it: it only has to exist, under the exclusive lock.
+        let _lock = self.lock_existing(id, &h, &mut g, true)?;
         *g = None;
         self.forget(id, &h);
         store::remove_dir(&self.root, &h.dir)
