@@ -10,6 +10,9 @@ use rollcall::faces::*;
 use rollcall::ErrorType;
 use serde_json::json;
 
+mod faces_common;
+use faces_common::{all_user_ids, list_all, ok};
+
 fn engine() -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::open(dir.path()).unwrap();
@@ -22,10 +25,6 @@ fn call(
     body: serde_json::Value,
 ) -> Result<serde_json::Value, rollcall::AwsError> {
     e.call(op, &body.to_string())
-}
-
-fn ok(e: &Engine, op: &str, body: serde_json::Value) -> serde_json::Value {
-    call(e, op, body.clone()).unwrap_or_else(|err| panic!("{op} {body}: {err}"))
 }
 
 fn fails(e: &Engine, op: &str, body: serde_json::Value, kind: ErrorType, needle: &str) {
@@ -1209,35 +1208,8 @@ fn index_faces_honours_max_faces_and_external_image_id() {
 // ---------------------------------------------------------------------------
 // Durability.
 
-/// Every item of a paged list operation (`ListFaces`, `ListUsers`) on
-/// collection `c`, following `NextToken`s with pages of `page` items.
-fn list_all(e: &Engine, op: &str, items: &str, page: usize) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let r = ok(
-            e,
-            op,
-            json!({"CollectionId": "c", "MaxResults": page, "NextToken": token}),
-        );
-        out.extend(r[items].as_array().unwrap().iter().cloned());
-        match r.get("NextToken").and_then(|t| t.as_str()) {
-            Some(t) => token = Some(t.to_string()),
-            None => return out,
-        }
-    }
-}
-
 fn all_faces(e: &Engine) -> Vec<serde_json::Value> {
     list_all(e, "ListFaces", "Faces", 4096)
-}
-
-/// The user ids `ListUsers` returns, in order, with pages of `page` users.
-fn all_user_ids(e: &Engine, page: usize) -> Vec<String> {
-    list_all(e, "ListUsers", "Users", page)
-        .iter()
-        .map(|u| u["UserId"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn live_face_ids(e: &Engine) -> Vec<String> {

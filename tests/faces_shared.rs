@@ -10,28 +10,11 @@ use rollcall::faces::*;
 use rollcall::ErrorType;
 use serde_json::json;
 
-fn ok(e: &Engine, op: &str, body: serde_json::Value) -> serde_json::Value {
-    e.call(op, &body.to_string())
-        .unwrap_or_else(|err| panic!("{op} {body}: {err}"))
-}
+mod faces_common;
+use faces_common::{all_user_ids, ok};
 
 fn user_ids(e: &Engine) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut token: Option<String> = None;
-    loop {
-        let r = ok(
-            e,
-            "ListUsers",
-            json!({"CollectionId": "c", "MaxResults": 500, "NextToken": token}),
-        );
-        for u in r["Users"].as_array().unwrap() {
-            out.insert(u["UserId"].as_str().unwrap().to_string());
-        }
-        match r.get("NextToken").and_then(|t| t.as_str()) {
-            Some(t) => token = Some(t.to_string()),
-            None => return out,
-        }
-    }
+    all_user_ids(e, 500).into_iter().collect()
 }
 
 fn face_count(e: &Engine) -> u64 {
