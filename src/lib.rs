@@ -39,6 +39,8 @@ pub use error::{AwsError, ErrorType};
 pub mod criteria;
 pub mod directory;
 pub mod faces;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gen;
 pub mod plan;
 pub mod records;

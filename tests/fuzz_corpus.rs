@@ -1,6 +1,6 @@
 //! Replays the fuzz corpora on stable: every file in `fuzz/corpus/parse/`
-//! goes through `rollcall::syntax::fuzz_check` and every file in
-//! `fuzz/corpus/decode/` through `rollcall::criteria::wire::fuzz_check`, the
+//! goes through `rollcall::fuzzing::parse` and every file in
+//! `fuzz/corpus/decode/` through `rollcall::fuzzing::decode`, the
 //! same bodies the libFuzzer targets run.
 
 use std::fs;
@@ -28,13 +28,13 @@ fn replay(target: &str, check: fn(&[u8])) -> usize {
 
 #[test]
 fn fuzz_corpus_parse() {
-    let seen = replay("parse", rollcall::syntax::fuzz_check);
+    let seen = replay("parse", rollcall::fuzzing::parse);
     assert!(seen >= 30, "only {seen} files in the parse corpus");
 }
 
 #[test]
 fn fuzz_corpus_decode() {
-    let seen = replay("decode", rollcall::criteria::wire::fuzz_check);
+    let seen = replay("decode", rollcall::fuzzing::decode);
     assert!(seen >= 20, "only {seen} files in the decode corpus");
 }
 

@@ -5,7 +5,8 @@
 mod common;
 
 use proptest::prelude::*;
-use rollcall::syntax::{fuzz_check, parse};
+use rollcall::fuzzing::parse as fuzz_check;
+use rollcall::syntax::parse;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]

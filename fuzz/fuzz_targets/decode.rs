@@ -1,6 +1,6 @@
 //! Fuzz target for the AWS JSON decoder: any bytes; decoding and validation
 //! must not panic, and a valid request must print as text and raise back to
-//! a stable request. The body is `rollcall::criteria::wire::fuzz_check`,
+//! a stable request. The body is `rollcall::fuzzing::decode`,
 //! which the stable test `tests/fuzz_corpus.rs` also runs over
 //! `fuzz/corpus/decode/`.
 //!
@@ -10,5 +10,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rollcall::criteria::wire::fuzz_check(data);
+    rollcall::fuzzing::decode(data);
 });

@@ -1055,39 +1055,3 @@ fn tag_filter_of(
     }
     f
 }
-
-/// The fuzz property of the AWS JSON decoder, shared by the `decode` fuzz
-/// target and the stable corpus test: any bytes; decoding and validation
-/// never panic; a request that validates prints as text that parses back to
-/// the same tree, and raises back to a request that is stable from then on.
-///
-/// ```
-/// rollcall::criteria::wire::fuzz_check(br#"{"SearchCriteria": {"AndConditions": []}}"#);
-/// rollcall::criteria::wire::fuzz_check(b"\xff not json");
-/// ```
-pub fn fuzz_check(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let Ok(search) = parse_request(text).and_then(|r| r.lower()) else {
-        return;
-    };
-    let printed = search.filter.to_string();
-    match crate::syntax::parse(&printed) {
-        Ok(back) => assert_eq!(
-            back, search.filter,
-            "text of {text:?} reads back differently"
-        ),
-        Err(e) => panic!("{printed:?} (from {text:?}) does not parse: {e}"),
-    }
-    let raise = |f: &Filter| match SearchUsersRequest::from_filter(f) {
-        Ok(r) => r,
-        Err(e) => panic!("the filter of {text:?} does not raise: {e}"),
-    };
-    let first = raise(&search.filter);
-    let again = match first.lower() {
-        Ok(s) => raise(&s.filter),
-        Err(e) => panic!("the raised request of {text:?} is invalid: {e}"),
-    };
-    assert_eq!(first, again, "raising {text:?} is not stable");
-}

@@ -74,40 +74,5 @@ pub fn parse(text: &str) -> Result<Filter, SyntaxError> {
     Ok(filter)
 }
 
-/// The body of the `parse` fuzz target, shared with the stable test that
-/// replays `fuzz/corpus/parse/`: any bytes; when they are UTF-8, parsing
-/// must not panic, and a query that parses must print to text that parses
-/// back to the same tree and prints the same again.
-///
-/// # Panics
-///
-/// When that property fails (that is the point).
-///
-/// ```
-/// rollcall::syntax::fuzz_check(b"username eq jo or (tag.x and *)");
-/// rollcall::syntax::fuzz_check(&[0xff, 0x28]);
-/// ```
-pub fn fuzz_check(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    match parse(text) {
-        Ok(q) => {
-            let printed = q.to_string();
-            match parse(&printed) {
-                Ok(again) => {
-                    assert_eq!(again, q, "reparse of {printed:?} (from {text:?}) differs");
-                    assert_eq!(again.to_string(), printed, "printing is not idempotent");
-                }
-                Err(e) => panic!("printed {printed:?} (from {text:?}) does not parse: {e}"),
-            }
-        }
-        Err(e) => {
-            // Errors must be drawable at their spot.
-            let _ = e.render(text);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests;
