@@ -42,6 +42,7 @@ pub mod faces;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gen;
+pub mod json;
 pub mod plan;
 pub mod records;
 pub mod serve;

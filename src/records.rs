@@ -396,7 +396,7 @@ fn parse_record<T: serde::de::DeserializeOwned>(
     // Fast path: a well-formed bare record decodes straight into `T`. Any
     // other line (a wrapper, an error) takes the path through `Value`,
     // which unwraps and names the failing member.
-    if let Ok(record) = serde_json::from_str::<T>(text) {
+    if let Ok(record) = crate::json::from_str::<T>(text) {
         return Ok(record);
     }
     let err = |message: String| RecordError { line, message };
@@ -409,14 +409,7 @@ fn parse_record<T: serde::de::DeserializeOwned>(
             }
         }
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            err(e.inner().to_string())
-        } else {
-            err(format!("{path}: {}", e.inner()))
-        }
-    })
+    crate::json::from_value(value).map_err(|e| err(e.to_string()))
 }
 
 /// Parses and validates one line of a users file (`line` is its 1-based

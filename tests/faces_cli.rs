@@ -163,6 +163,27 @@ fn errors_print_aws_json_and_exit_non_zero() {
     let out = rek(tmp.path(), "ListCollections", json!("not an object"));
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["__type"], "SerializationException");
+    // A JSON array is not read positionally as the request.
+    rek_ok(
+        tmp.path(),
+        "create-collection",
+        json!({"CollectionId": "cli"}),
+    );
+    for (op, body) in [
+        ("describe-collection", json!(["cli"])),
+        ("create-collection", json!(["positional"])),
+        (
+            "list-faces",
+            json!({"CollectionId": "cli", "MaxResults": "5"}),
+        ),
+    ] {
+        let out = rek(tmp.path(), op, body.clone());
+        assert_eq!(out.status.code(), Some(1), "{op} {body}");
+        let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+        assert_eq!(err["__type"], "SerializationException", "{op} {body}");
+    }
+    let listed = rek_ok(tmp.path(), "list-collections", json!({}));
+    assert_eq!(listed["CollectionIds"], json!(["cli"]));
 }
 
 #[test]

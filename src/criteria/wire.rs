@@ -363,17 +363,8 @@ impl Search {
 /// assert_eq!(search.filter.to_string(), r#"username sw "jo""#);
 /// ```
 pub fn parse_request(json: &str) -> Result<SearchUsersRequest, AwsError> {
-    let de = &mut serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let msg = if path == "." {
-            inner.to_string()
-        } else {
-            format!("{path}: {inner}")
-        };
-        AwsError::new(ErrorType::SerializationException, msg)
-    })
+    crate::json::from_str(json)
+        .map_err(|e| AwsError::new(ErrorType::SerializationException, e.to_string()))
 }
 
 fn bad(path: &str, message: impl std::fmt::Display) -> AwsError {

@@ -8,28 +8,19 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::json::JsonErrorKind;
 use crate::{AwsError, ErrorType};
 
 /// Parses a request body; unknown or missing members are
 /// `InvalidParameterException`, malformed JSON or a wrong type is
 /// `SerializationException`, both naming the JSON path.
 pub(crate) fn parse<T: DeserializeOwned>(body: &str) -> Result<T, AwsError> {
-    let de = &mut serde_json::Deserializer::from_str(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let text = inner.to_string();
-        let kind = if text.starts_with("missing field") || text.starts_with("unknown field") {
-            ErrorType::InvalidParameterException
-        } else {
-            ErrorType::SerializationException
+    crate::json::from_str(body).map_err(|e| {
+        let kind = match e.kind {
+            JsonErrorKind::Missing | JsonErrorKind::Unknown => ErrorType::InvalidParameterException,
+            _ => ErrorType::SerializationException,
         };
-        let at = if path == "." {
-            String::new()
-        } else {
-            format!("{path}: ")
-        };
-        AwsError::new(kind, format!("{at}{text}"))
+        AwsError::new(kind, e.to_string())
     })
 }
 
