@@ -32,6 +32,24 @@ impl Protocol {
             Protocol::RestJson => "application/json",
         }
     }
+
+    /// The service name of this protocol's requests, as the SigV4
+    /// credential scope must give it.
+    pub fn service(self) -> &'static str {
+        match self {
+            Protocol::Json11 => "rekognition",
+            Protocol::RestJson => "connect",
+        }
+    }
+
+    /// The header that names the operation, which a signature must cover
+    /// (else a signed request could be replayed as another operation).
+    pub fn operation_header(self) -> Option<&'static str> {
+        match self {
+            Protocol::Json11 => Some("x-amz-target"),
+            Protocol::RestJson => None,
+        }
+    }
 }
 
 /// An error as the server answers it: an AWS error code, a message and,

@@ -354,6 +354,12 @@ pub struct SignedRequest<'a> {
     pub headers: &'a HeaderMap,
     /// The body.
     pub body: &'a [u8],
+    /// The service being called (`rekognition`, `connect`): the credential
+    /// scope must name it.
+    pub service: &'a str,
+    /// A header the signature must cover besides `host`, for the protocols
+    /// that choose the operation by a header (`x-amz-target`).
+    pub operation_header: Option<&'a str>,
 }
 
 /// The signature (hex) of a request under a secret, as the SDKs compute it.
@@ -382,14 +388,10 @@ pub fn signature(
         canonical_headers.push_str(&values.join(","));
         canonical_headers.push('\n');
     }
-    let payload_hash = match req
-        .headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(v) if v == "UNSIGNED-PAYLOAD" => v.to_string(),
-        _ => hex(&Sha256::digest(req.body)),
-    };
+    // Always the hash of the body received: what the SDKs sign for these
+    // services. A request that claims another hash, or UNSIGNED-PAYLOAD,
+    // is refused before this (see `verify`).
+    let payload_hash = hex(&Sha256::digest(req.body));
     let path = if req.path.is_empty() { "/" } else { req.path };
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
@@ -657,10 +659,36 @@ fn verify(
         )));
     }
     fresh(at, now_secs())?;
-    if !auth.signed_headers.iter().any(|h| h == "host") {
+    if auth.service != req.service {
         return Err(invalid_signature(format!(
-            "{headers_param} must include 'host'"
+            "Credential should be scoped to correct service: '{}', not '{}'",
+            req.service,
+            auth.service.chars().take(64).collect::<String>()
         )));
+    }
+    for must in std::iter::once("host").chain(req.operation_header) {
+        if !auth.signed_headers.iter().any(|h| h == must) {
+            return Err(invalid_signature(format!(
+                "{headers_param} must include '{must}'"
+            )));
+        }
+    }
+    let claimed = req
+        .headers
+        .get("x-amz-content-sha256")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if let Some(claimed) = claimed {
+        if claimed == "UNSIGNED-PAYLOAD" {
+            return Err(invalid_signature(
+                "X-Amz-Content-Sha256: UNSIGNED-PAYLOAD is not accepted by this service; \
+                 sign the SHA-256 of the body",
+            ));
+        }
+        if !claimed.eq_ignore_ascii_case(&hex(&Sha256::digest(req.body))) {
+            return Err(invalid_signature(
+                "X-Amz-Content-Sha256: the provided header does not match the SHA-256 of the body received",
+            ));
+        }
     }
     let expected = signature(req, auth, amz_date, secret);
     if same_signature(&expected, &auth.signature) {
@@ -711,6 +739,8 @@ mod tests {
             query: "",
             headers: &headers,
             body: b"",
+            service: "service",
+            operation_header: None,
         };
         let sig = signature(
             &req,
