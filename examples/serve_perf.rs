@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rollcall::criteria::wire::parse_request;
-use rollcall::serve::{app, AppState, Config};
+use rollcall::serve::{serve_on, AppState, Config, Limits};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -200,6 +200,7 @@ fn main() {
         data: dir.path().to_path_buf(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         credentials: None,
+        limits: Limits::default(),
     };
     let state = Arc::new(AppState::open(&config).expect("state"));
     let listener = std::net::TcpListener::bind(config.listen).expect("bind");
@@ -212,7 +213,7 @@ fn main() {
             .expect("runtime");
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(l, app(state)).await.expect("serve");
+            serve_on(l, state, Limits::default(), std::future::pending()).await;
         });
     });
 

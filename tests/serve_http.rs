@@ -5,7 +5,9 @@
 
 mod serve_common;
 
-use serve_common::{seed_connect, Server};
+use std::time::{Duration, Instant};
+
+use serve_common::{seed_connect, Resp, Server};
 
 fn json_headers() -> [(&'static str, &'static str); 1] {
     [("Content-Type", "application/json")]
@@ -314,47 +316,106 @@ fn malformed_requests_never_crash_the_server() {
     assert!(s.stop().success());
 }
 
+/// A request to sign by hand: what the SDKs sign, with every part that an
+/// attacker might change or leave out settable.
+struct Signing<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    /// The headers sent besides `Host` and `Authorization`; all are signed
+    /// unless left out of `signed`.
+    headers: Vec<(&'a str, String)>,
+    /// The signed header names (lowercase); `host` and `x-amz-date` first.
+    signed: Vec<&'a str>,
+    /// The body the signature is computed over.
+    body: &'a [u8],
+    service: &'a str,
+    key: &'a str,
+    secret: &'a str,
+    amz_date: String,
+}
+
+impl<'a> Signing<'a> {
+    /// A signed `RekognitionService.<op>` call.
+    fn rekognition(
+        op: &str,
+        body: &'a [u8],
+        key: &'a str,
+        secret: &'a str,
+        amz_date: String,
+    ) -> Self {
+        Signing {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: vec![
+                ("x-amz-date", amz_date.clone()),
+                ("x-amz-target", format!("RekognitionService.{op}")),
+            ],
+            signed: vec!["host", "x-amz-date", "x-amz-target"],
+            body,
+            service: "rekognition",
+            key,
+            secret,
+            amz_date,
+        }
+    }
+
+    /// The headers to send (the signature over `self.body`).
+    fn headers(&self, addr: std::net::SocketAddr) -> Vec<(String, String)> {
+        use rollcall::serve::{signature, Authorization, SignedRequest};
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("host", addr.to_string().parse().unwrap());
+        for (k, v) in &self.headers {
+            h.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let date = &self.amz_date[..8];
+        let scope = format!(
+            "{}/{date}/us-east-1/{}/aws4_request",
+            self.key, self.service
+        );
+        let signed = self.signed.join(";");
+        let mut auth = Authorization::parse(&format!(
+            "AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders={signed}, Signature=00"
+        ))
+        .unwrap();
+        let req = SignedRequest {
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            headers: &h,
+            body: self.body,
+            service: self.service,
+            operation_header: None,
+        };
+        auth.signature = signature(&req, &auth, &self.amz_date, self.secret);
+        let mut out: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        out.push((
+            "Authorization".into(),
+            format!(
+                "AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders={signed}, Signature={}",
+                auth.signature
+            ),
+        ));
+        out
+    }
+}
+
 fn signed_headers(
     addr: std::net::SocketAddr,
-    path: &str,
     body: &[u8],
     key: &str,
     secret: &str,
     amz_date: &str,
 ) -> Vec<(String, String)> {
-    use rollcall::serve::{signature, Authorization, SignedRequest};
-    let host = addr.to_string();
-    let mut h = axum::http::HeaderMap::new();
-    h.insert("host", host.parse().unwrap());
-    h.insert("x-amz-date", amz_date.parse().unwrap());
-    h.insert(
-        "x-amz-target",
-        "RekognitionService.ListCollections".parse().unwrap(),
-    );
-    let date = &amz_date[..8];
-    let mut auth = Authorization::parse(&format!(
-        "AWS4-HMAC-SHA256 Credential={key}/{date}/us-east-1/rekognition/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=00"
-    ))
-    .unwrap();
-    let req = SignedRequest {
-        method: "POST",
-        path,
-        query: "",
-        headers: &h,
-        body,
-    };
-    auth.signature = signature(&req, &auth, amz_date, secret);
-    vec![
-        ("X-Amz-Date".into(), amz_date.into()),
-        ("X-Amz-Target".into(), "RekognitionService.ListCollections".into()),
-        (
-            "Authorization".into(),
-            format!(
-                "AWS4-HMAC-SHA256 Credential={key}/{date}/us-east-1/rekognition/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature={}",
-                auth.signature
-            ),
-        ),
-    ]
+    Signing::rekognition("ListCollections", body, key, secret, amz_date.to_string()).headers(addr)
 }
 
 fn amz_now(offset_secs: i64) -> String {
@@ -392,7 +453,7 @@ fn credentials_mode_verifies_signatures() {
         &["--credentials", creds.to_str().unwrap()],
     );
     let send = |key: &str, secret: &str, offset: i64, body: &[u8], sent: &[u8]| {
-        let h = signed_headers(s.addr, "/", body, key, secret, &amz_now(offset));
+        let h = signed_headers(s.addr, body, key, secret, &amz_now(offset));
         let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         s.call("POST", "/", &h, sent)
     };
@@ -428,6 +489,241 @@ fn credentials_mode_verifies_signatures() {
     );
     // /health needs no signature.
     assert_eq!(s.call("GET", "/health", &[], b"").status, 200);
+    assert!(s.stop().success());
+}
+
+/// SigV4 computed independently of the server's code, with the payload
+/// hash chosen by the caller (as an SDK set to `UNSIGNED-PAYLOAD` would).
+/// `headers` are lowercase `(name, value)`, `host` included, each signed
+/// when listed in `signed`. Returns the `Authorization` value.
+#[allow(clippy::too_many_arguments)]
+fn independent_sigv4(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    signed: &[&str],
+    payload_hash: &str,
+    service: &str,
+    (key, secret): (&str, &str),
+    amz_date: &str,
+) -> String {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mac = |k: &[u8], d: &str| {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(k).unwrap();
+        m.update(d.as_bytes());
+        m.finalize().into_bytes().to_vec()
+    };
+    let canonical_headers: String = signed
+        .iter()
+        .map(|n| {
+            let v = headers.iter().find(|(k, _)| k == n).map_or("", |(_, v)| *v);
+            format!("{n}:{}\n", v.trim())
+        })
+        .collect();
+    let signed_list = signed.join(";");
+    let canonical =
+        format!("{method}\n{path}\n\n{canonical_headers}\n{signed_list}\n{payload_hash}");
+    let date = &amz_date[..8];
+    let scope = format!("{date}/us-east-1/{service}/aws4_request");
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let k = mac(format!("AWS4{secret}").as_bytes(), date);
+    let k = mac(&k, "us-east-1");
+    let k = mac(&k, service);
+    let k = mac(&k, "aws4_request");
+    format!(
+        "AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={signed_list}, Signature={}",
+        hex(&mac(&k, &to_sign))
+    )
+}
+
+/// Under `--credentials` a signature covers the body received (never
+/// `UNSIGNED-PAYLOAD`), the Rekognition operation (`X-Amz-Target` must be
+/// signed) and the service it was scoped to.
+#[test]
+fn signatures_cover_the_body_the_operation_and_the_service() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("creds");
+    std::fs::write(&creds, "AKTEST s3cret\n").unwrap();
+    let s = Server::start(
+        &dir.path().join("data"),
+        &["--credentials", creds.to_str().unwrap()],
+    );
+    let host = s.addr.to_string();
+    let sha = |b: &[u8]| {
+        Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    };
+    // Sends `sent` as Rekognition `target`, signed over `signed_body` (or
+    // UNSIGNED-PAYLOAD), with `content_sha` as X-Amz-Content-Sha256.
+    let call = |target: &str,
+                signed_headers: &[&str],
+                payload_hash: &str,
+                content_sha: Option<&str>,
+                service: &str,
+                sent: &str| {
+        let date = amz_now(0);
+        let target = format!("RekognitionService.{target}");
+        let mut headers = vec![
+            ("host", host.as_str()),
+            ("x-amz-date", date.as_str()),
+            ("x-amz-target", target.as_str()),
+        ];
+        if let Some(c) = content_sha {
+            headers.push(("x-amz-content-sha256", c));
+        }
+        let auth = independent_sigv4(
+            "POST",
+            "/",
+            &headers,
+            signed_headers,
+            payload_hash,
+            service,
+            ("AKTEST", "s3cret"),
+            &date,
+        );
+        let mut sent_headers: Vec<(&str, &str)> = headers
+            .iter()
+            .filter(|(k, _)| *k != "host")
+            .copied()
+            .collect();
+        sent_headers.push(("authorization", &auth));
+        s.call("POST", "/", &sent_headers, sent.as_bytes())
+    };
+    let all = ["host", "x-amz-date", "x-amz-target"];
+    let with_sha = ["host", "x-amz-content-sha256", "x-amz-date", "x-amz-target"];
+    for id in ["decoy", "victim"] {
+        let body = format!(r#"{{"CollectionId": "{id}"}}"#);
+        let r = call(
+            "CreateCollection",
+            &all,
+            &sha(body.as_bytes()),
+            None,
+            "rekognition",
+            &body,
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let decoy = r#"{"CollectionId": "decoy"}"#;
+    let victim = r#"{"CollectionId": "victim"}"#;
+    let refused = |r: Resp, why: &str| {
+        assert_eq!(
+            (r.status, r.error_type().as_str()),
+            (403, "InvalidSignatureException"),
+            "{why}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    };
+    // 1. The body swapped under UNSIGNED-PAYLOAD: refused, victim kept.
+    let r = call(
+        "DeleteCollection",
+        &with_sha,
+        "UNSIGNED-PAYLOAD",
+        Some("UNSIGNED-PAYLOAD"),
+        "rekognition",
+        victim,
+    );
+    refused(r, "UNSIGNED-PAYLOAD with a swapped body");
+    // 2. UNSIGNED-PAYLOAD is refused even with the body it came with.
+    let r = call(
+        "DeleteCollection",
+        &with_sha,
+        "UNSIGNED-PAYLOAD",
+        Some("UNSIGNED-PAYLOAD"),
+        "rekognition",
+        decoy,
+    );
+    refused(r, "UNSIGNED-PAYLOAD");
+    // 3. A signed content hash of another body.
+    let h = sha(decoy.as_bytes());
+    let r = call(
+        "DeleteCollection",
+        &with_sha,
+        &h,
+        Some(&h),
+        "rekognition",
+        victim,
+    );
+    refused(r, "X-Amz-Content-Sha256 of another body");
+    // 4. X-Amz-Target left out of the signature: ListFaces in place of a
+    //    signed DescribeCollection.
+    let r = call(
+        "ListFaces",
+        &["host", "x-amz-date"],
+        &sha(victim.as_bytes()),
+        None,
+        "rekognition",
+        victim,
+    );
+    refused(r, "unsigned X-Amz-Target");
+    // 5. A credential scoped to another service.
+    let r = call(
+        "DeleteCollection",
+        &all,
+        &sha(victim.as_bytes()),
+        None,
+        "connect",
+        victim,
+    );
+    refused(r, "scope of another service");
+    let r = call(
+        "DescribeCollection",
+        &all,
+        &sha(victim.as_bytes()),
+        None,
+        "rekognition",
+        victim,
+    );
+    assert_eq!(
+        r.status,
+        200,
+        "victim survived: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    // The SDK's own form, the body's hash in X-Amz-Content-Sha256, passes.
+    let r = call(
+        "DeleteCollection",
+        &with_sha,
+        &h,
+        Some(&h),
+        "rekognition",
+        decoy,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Connect: a rekognition-scoped signature does not open a Connect path.
+    let date = amz_now(0);
+    let headers = [("host", host.as_str()), ("x-amz-date", date.as_str())];
+    for (service, status) in [("rekognition", 403), ("connect", 404)] {
+        let auth = independent_sigv4(
+            "GET",
+            "/users/inst/u1",
+            &headers,
+            &["host", "x-amz-date"],
+            &sha(b""),
+            service,
+            ("AKTEST", "s3cret"),
+            &date,
+        );
+        let r = s.call(
+            "GET",
+            "/users/inst/u1",
+            &[("x-amz-date", &date), ("authorization", &auth)],
+            b"",
+        );
+        assert_eq!(
+            r.status,
+            status,
+            "{service}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
     assert!(s.stop().success());
 }
 
@@ -533,4 +829,205 @@ fn sigterm_finishes_requests_in_flight() {
     let done: i32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
     assert!(status.success(), "{status:?}");
     assert!(done > 0);
+}
+
+/// Reads from `stream` until it is closed by the server (EOF or reset);
+/// returns how long that took, or `None` when it stayed open for `within`.
+fn closed_within(stream: &mut std::net::TcpStream, within: Duration) -> Option<Duration> {
+    use std::io::Read;
+    let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < within {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return Some(start.elapsed()),
+        }
+    }
+    None
+}
+
+/// Every timeout closes its connection: headers trickled, a body that never
+/// arrives (answered 408 first), an idle keep-alive connection.
+#[test]
+fn timeouts_close_slow_and_idle_connections() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        &[
+            "--header-timeout",
+            "1",
+            "--body-timeout",
+            "1",
+            "--idle-timeout",
+            "1.5",
+        ],
+    );
+    // Headers trickled a byte at a time, forever.
+    let mut trickle = std::net::TcpStream::connect(s.addr).unwrap();
+    let start = Instant::now();
+    let head =
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: RekognitionService.ListCollections\r\n";
+    let mut closed = None;
+    for b in head.iter().cycle().take(200) {
+        if trickle.write_all(&[*b]).is_err() {
+            closed = Some(start.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let closed = closed
+        .or_else(|| closed_within(&mut trickle, Duration::from_secs(1)).map(|_| start.elapsed()));
+    let closed = closed.expect("a trickling client is cut off");
+    assert!(
+        closed < Duration::from_secs(4),
+        "header timeout took {closed:?}"
+    );
+    // A declared body that never arrives: 408, then closed.
+    let mut late = std::net::TcpStream::connect(s.addr).unwrap();
+    late.write_all(
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: RekognitionService.ListCollections\r\nContent-Length: 100\r\n\r\n{\"Max",
+    )
+    .unwrap();
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = std::io::Read::read_to_end(&mut late, &mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("RequestTimeoutException"), "{answer}");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    // An idle keep-alive connection after one request.
+    let mut c = s.conn();
+    assert_eq!(c.request("GET", "/health", &[], b"").unwrap().status, 200);
+    let mut raw = c.into_stream();
+    let idle =
+        closed_within(&mut raw, Duration::from_secs(5)).expect("an idle connection is closed");
+    assert!(
+        idle > Duration::from_millis(1000),
+        "closed too early: {idle:?}"
+    );
+    // The server is still fine.
+    assert_eq!(s.call("GET", "/health", &[], b"").status, 200);
+    assert!(s.stop().success());
+}
+
+/// Under an open-file limit of 256, 300 idle connections and clients
+/// trickling their headers do not keep another client from being served
+/// within a second: the server makes room by closing the idle ones.
+#[test]
+fn slow_and_idle_clients_do_not_deny_service() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_with_file_limit(dir.path(), &[], 256);
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        match std::net::TcpStream::connect(s.addr) {
+            Ok(c) => idle.push(c),
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tricklers: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = s.addr;
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let Ok(mut c) = std::net::TcpStream::connect(addr) else {
+                    return;
+                };
+                for b in b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                    .iter()
+                    .chain(std::iter::repeat(&b'a'))
+                {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed)
+                        || c.write_all(&[*b]).is_err()
+                    {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for round in 0..5 {
+        let start = Instant::now();
+        let r = s.rekognition("ListCollections", "{}");
+        let took = start.elapsed();
+        assert_eq!(r.status, 200, "round {round}");
+        assert!(
+            took < Duration::from_secs(1),
+            "round {round}: served after {took:?}"
+        );
+        // More idle connections keep arriving.
+        for _ in 0..50 {
+            if let Ok(c) = std::net::TcpStream::connect(s.addr) {
+                idle.push(c);
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tricklers {
+        let _ = t.join();
+    }
+    drop(idle);
+    assert!(s.stop().success());
+}
+
+/// A request that is not a JSON object is a `SerializationException`: no
+/// structure is read positionally from an array, at any depth.
+#[test]
+fn json_arrays_are_not_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    seed_connect(dir.path(), 20);
+    let s = Server::start(dir.path(), &[]);
+    for (op, body) in [
+        ("CreateCollection", r#"["positional-id"]"#),
+        ("CreateCollection", r#"{"CollectionId": ["positional-id"]}"#),
+        ("ListCollections", r#"[null, 5]"#),
+        (
+            "SearchFacesByImage",
+            r#"{"CollectionId": "c", "Image": ["AAAA"]}"#,
+        ),
+    ] {
+        let r = s.rekognition(op, body);
+        assert_eq!(
+            (r.status, r.error_type().as_str()),
+            (400, "SerializationException"),
+            "{op} {body}"
+        );
+    }
+    let r = s.rekognition("ListCollections", "{}");
+    assert_eq!(
+        r.json()["CollectionIds"],
+        serde_json::json!([]),
+        "nothing was created"
+    );
+    for body in [
+        r#"["demo", null, 1]"#,
+        r#"{"InstanceId": "demo", "SearchCriteria": {"StringCondition": ["Username", "jo", "STARTS_WITH"]}}"#,
+        r#"{"InstanceId": "demo", "MaxResults": "5"}"#,
+    ] {
+        let r = s.call("POST", "/search-users", &[], body.as_bytes());
+        assert_eq!(
+            (r.status, r.error_type().as_str()),
+            (400, "SerializationException"),
+            "{body}"
+        );
+    }
+    assert!(s.stop().success());
 }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use rollcall::serve::{Config, Credentials, DEFAULT_LISTEN};
+use std::time::Duration;
+
+use rollcall::serve::{Config, Credentials, Limits, DEFAULT_LISTEN};
 
 /// Serves Connect (rest-json) and Rekognition (json 1.1) on one endpoint.
 #[derive(Debug, Args)]
@@ -21,6 +23,31 @@ pub struct ServeArgs {
     /// verified. Required on a non-loopback address.
     #[arg(long)]
     credentials: Option<PathBuf>,
+    /// Seconds a client may take from the first byte of a request to the
+    /// end of its headers.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = seconds)]
+    header_timeout: f64,
+    /// Seconds a client may take to send a request's body once its headers
+    /// are in (the request is then answered 408 and the connection closed).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = seconds)]
+    body_timeout: f64,
+    /// Seconds a keep-alive connection may stay idle.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = seconds)]
+    idle_timeout: f64,
+    /// Open connections at most (lowered to fit the open-file limit); when
+    /// full, the connection idle the longest is closed for a new one.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+}
+
+/// A timeout in seconds: more than 0, at most a day.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}': expected seconds, more than 0 and at most 86400"
+        )),
+    }
 }
 
 /// Runs the subcommand: logs go to stderr (level from `RUST_LOG`, default
@@ -45,6 +72,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
         data: super::data_dir(args.data),
         listen: args.listen,
         credentials,
+        limits: Limits {
+            header_timeout: Duration::from_secs_f64(args.header_timeout),
+            body_timeout: Duration::from_secs_f64(args.body_timeout),
+            idle_timeout: Duration::from_secs_f64(args.idle_timeout),
+            max_connections: args.max_connections as usize,
+        },
     };
     match rollcall::serve::run(config) {
         Ok(()) => ExitCode::SUCCESS,

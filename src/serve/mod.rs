@@ -13,7 +13,10 @@
 //! capped at [`MAX_BODY_BYTES`] (413 beyond), and one log line records its
 //! operation, status and latency (`tracing`, level from `RUST_LOG`).
 //! Engine calls run on tokio's blocking pool, so searches run in parallel.
+//! Slow, idle and surplus connections are closed by the [`Limits`]
+//! (header, body and idle timeouts, a connection cap).
 
+mod conn;
 pub mod connect;
 pub mod errors;
 pub mod rekognition;
@@ -22,15 +25,15 @@ mod sigv4;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use http_body_util::BodyExt;
 
+pub use conn::Limits;
 pub use errors::{ApiError, Protocol};
 pub use sigv4::{
     days_from_civil, parse_amz_date, percent_decode, signature, uri_encode, Auth, Authorization,
@@ -60,6 +63,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// With keys, every request's signature is verified.
     pub credentials: Option<Credentials>,
+    /// Timeouts and the connection cap.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -67,8 +72,13 @@ impl Config {
     /// non-loopback address without credentials.
     ///
     /// ```
-    /// use rollcall::serve::Config;
-    /// let open = Config { data: "d".into(), listen: "0.0.0.0:4599".parse().unwrap(), credentials: None };
+    /// use rollcall::serve::{Config, Limits};
+    /// let open = Config {
+    ///     data: "d".into(),
+    ///     listen: "0.0.0.0:4599".parse().unwrap(),
+    ///     credentials: None,
+    ///     limits: Limits::default(),
+    /// };
     /// assert!(open.check().unwrap_err().contains("--credentials"));
     /// let local = Config { listen: "127.0.0.1:4599".parse().unwrap(), ..open };
     /// assert!(local.check().is_ok());
@@ -116,9 +126,20 @@ impl AppState {
     }
 }
 
-/// The router: every request goes to one handler that picks the protocol.
-pub fn app(state: Arc<AppState>) -> Router {
-    Router::new().fallback(handle).with_state(state)
+/// Serves `state` on `listener` under `limits` until `shutdown` completes,
+/// then lets the requests in flight finish.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let body_timeout = limits.body_timeout;
+    let handler: conn::Handler = Arc::new(move |req| {
+        let state = state.clone();
+        Box::pin(handle(state, req, body_timeout))
+    });
+    conn::serve(listener, handler, limits, shutdown).await;
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then finishes the requests in
@@ -127,6 +148,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 pub fn run(config: Config) -> Result<(), String> {
     config.check()?;
     let state = Arc::new(AppState::open(&config)?);
+    let limits = config.limits.fitted();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -144,11 +166,16 @@ pub fn run(config: Config) -> Result<(), String> {
             let _ = writeln!(out, "rollcall serve: listening on http://{addr}");
             let _ = out.flush();
         }
-        tracing::info!(%addr, auth = ?matches!(state.auth, Auth::Verify(_)), "listening");
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| format!("server error: {e}"))?;
+        tracing::info!(
+            %addr,
+            auth = ?matches!(state.auth, Auth::Verify(_)),
+            max_connections = limits.max_connections,
+            header_timeout_s = limits.header_timeout.as_secs_f64(),
+            body_timeout_s = limits.body_timeout.as_secs_f64(),
+            idle_timeout_s = limits.idle_timeout.as_secs_f64(),
+            "listening"
+        );
+        serve_on(listener, state, limits, shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(())
     })
@@ -176,10 +203,18 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+async fn handle(state: Arc<AppState>, req: Request, body_timeout: Duration) -> Response {
     let start = Instant::now();
     let (parts, body) = req.into_parts();
-    let (op, mut resp) = dispatch(&state, &parts.method, &parts.uri, &parts.headers, body).await;
+    let (op, mut resp) = dispatch(
+        &state,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        body,
+        body_timeout,
+    )
+    .await;
     let request_id = uuid::Uuid::new_v4().to_string();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amzn-RequestId", v);
@@ -210,6 +245,7 @@ async fn dispatch(
     uri: &axum::http::Uri,
     headers: &HeaderMap,
     body: Body,
+    body_timeout: Duration,
 ) -> (&'static str, Response) {
     let path = uri.path();
     if path == "/health" && (method == Method::GET || method == Method::HEAD) {
@@ -227,7 +263,7 @@ async fn dispatch(
         Protocol::RestJson
     };
     let fail = |op: &'static str, e: ApiError| (op, e.into_response(protocol));
-    let body = match read_body(headers, body).await {
+    let body = match read_body(headers, body, body_timeout).await {
         Ok(b) => b,
         Err(e) => {
             let mut r = e.into_response(protocol);
@@ -242,6 +278,8 @@ async fn dispatch(
         query: uri.query().unwrap_or(""),
         headers,
         body: &body,
+        service: protocol.service(),
+        operation_header: protocol.operation_header(),
     };
     if let Err(e) = state.auth.check(&signed) {
         return fail("-", e);
@@ -320,9 +358,24 @@ fn too_large(size: Option<usize>) -> ApiError {
     )
 }
 
-/// Reads the body up to [`MAX_BODY_BYTES`]; a larger one is drained (up to
-/// a bound) and answered with 413.
-async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiError> {
+/// Reads the body up to [`MAX_BODY_BYTES`] within `timeout`; a larger one
+/// is drained (up to a bound) and answered with 413, a late one with 408.
+/// Either way the connection is closed after the answer.
+async fn read_body(headers: &HeaderMap, body: Body, timeout: Duration) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(timeout, read_body_untimed(headers, body)).await {
+        Ok(r) => r,
+        Err(_) => Err(ApiError::with_status(
+            "RequestTimeoutException",
+            408,
+            format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
+        )),
+    }
+}
+
+async fn read_body_untimed(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -19,7 +19,21 @@ pub struct Server {
 impl Server {
     /// Starts `rollcall serve --data DIR --listen 127.0.0.1:0 EXTRA...`.
     pub fn start(data: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        Self::spawn(Command::new(env!("CARGO_BIN_EXE_rollcall")), data, extra)
+    }
+
+    /// Starts the server as [`Server::start`] does, under an open-file
+    /// limit of `nofile` (through `sh -c 'ulimit -n N; exec ...'`).
+    pub fn start_with_file_limit(data: &Path, extra: &[&str], nofile: u32) -> Server {
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_rollcall"));
+        Self::spawn(sh, data, extra)
+    }
+
+    fn spawn(mut command: Command, data: &Path, extra: &[&str]) -> Server {
+        let mut child = command
             .arg("serve")
             .arg("--data")
             .arg(data)
@@ -152,6 +166,11 @@ impl Conn {
             reader: BufReader::new(s),
             addr,
         }
+    }
+
+    /// The socket, for reading what the server does next.
+    pub fn into_stream(self) -> TcpStream {
+        self.reader.into_inner()
     }
 
     /// Sends one request and reads its response.
