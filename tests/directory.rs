@@ -71,10 +71,11 @@ fn explain_shows_index_parts_residuals_and_counts() {
     let inst = rollcall::directory::instance_of(rollcall::gen::users(500, 1, &h), h.groups.clone())
         .expect("inst");
     let c = |f, op, v: &str| Filter::String(StringCondition::new(f, op, v).expect("condition"));
-    let q = Filter::Or(vec![
+    let q = Filter::or(vec![
         c(StringField::FirstName, StringOp::Contains, "anna"),
         c(StringField::Username, StringOp::StartsWith, "JO"),
-    ]);
+    ])
+    .unwrap();
     let text = inst
         .explain(&Search::new(q.clone()), true)
         .expect("explain");

@@ -91,7 +91,8 @@ fn tag_matches(t: &TagCondition, user: &User) -> bool {
 /// (the index engine tests its proficiency tuples with this).
 pub fn proficiency_matches(item: &ProficiencyCondition, p: &Proficiency) -> bool {
     match item {
-        ProficiencyCondition::String { field, op, value } => {
+        ProficiencyCondition::String(s) => {
+            let (field, op, value) = (&s.field(), &s.op(), s.value());
             let have = match field {
                 ProficiencyField::Name => &p.attribute_name,
                 ProficiencyField::Value => &p.attribute_value,

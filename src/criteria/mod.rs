@@ -33,14 +33,16 @@ pub const MAX_ATTRIBUTE_HIERARCHIES: usize = 20;
 
 /// A search over users: conditions combined with `and` / `or`.
 ///
-/// `And(vec![])` matches every user (text: `*`); `Or(vec![])` can never be
-/// built by the front ends (it is rejected as `InvalidParameterException`).
+/// `And(vec![])` matches every user (text: `*`). An `Or` always has at
+/// least one alternative ([`Alternatives`] can only be built non-empty), so
+/// every tree prints as text that parses back. Build groups with
+/// [`Filter::and`] and [`Filter::or`], which also collapse a single part.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Filter {
     /// `a and b and c`; `AndConditions` in AWS. Empty: `*`, every user.
     And(Vec<Filter>),
-    /// `a or b or c`; `OrConditions` in AWS.
-    Or(Vec<Filter>),
+    /// `a or b or c`; `OrConditions` in AWS. Never empty.
+    Or(Alternatives),
     /// `username sw "jo"`; a `StringCondition`.
     String(StringCondition),
     /// `hierarchy under g-emea`; a `HierarchyGroupCondition`.
@@ -52,10 +54,75 @@ pub enum Filter {
     Proficiency(Vec<ProficiencyCondition>),
 }
 
+/// The alternatives of an [`Filter::Or`]: at least one (the only
+/// constructor, [`Filter::or`], refuses none). Reads as a slice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Alternatives(Vec<Filter>);
+
+impl std::ops::Deref for Alternatives {
+    type Target = [Filter];
+
+    fn deref(&self) -> &[Filter] {
+        &self.0
+    }
+}
+
+impl Alternatives {
+    /// The alternatives, owned.
+    pub fn into_vec(self) -> Vec<Filter> {
+        self.0
+    }
+}
+
 impl Filter {
     /// The filter that matches every user (`*`, `AndConditions: []`).
     pub fn all() -> Filter {
         Filter::And(Vec::new())
+    }
+
+    /// The AND of `parts`; a single part stands for itself (never a
+    /// one-child group), none is [`Filter::all`].
+    ///
+    /// ```
+    /// use rollcall::criteria::{Filter, TagCondition};
+    /// let t = Filter::Tag(TagCondition::new("Team", None).unwrap());
+    /// assert_eq!(Filter::and(vec![t.clone()]), t);
+    /// assert_eq!(Filter::and(vec![]), Filter::all());
+    /// ```
+    pub fn and(mut parts: Vec<Filter>) -> Filter {
+        match parts.len() {
+            1 => parts.pop().unwrap_or_else(Filter::all),
+            _ => Filter::And(parts),
+        }
+    }
+
+    /// The OR of `parts`; a single part stands for itself; none is a rule
+    /// violation (an empty `OrConditions` matches no one and AWS refuses it).
+    ///
+    /// ```
+    /// use rollcall::criteria::{Filter, TagCondition};
+    /// let t = Filter::Tag(TagCondition::new("Team", None).unwrap());
+    /// assert_eq!(Filter::or(vec![t.clone()]).unwrap(), t);
+    /// assert!(Filter::or(vec![]).is_err());
+    /// ```
+    pub fn or(mut parts: Vec<Filter>) -> Result<Filter, RuleViolation> {
+        match parts.len() {
+            0 => Err(RuleViolation::new(
+                "OrConditions",
+                "must not be empty (an empty OR matches no user)",
+            )),
+            1 => Ok(parts.pop().unwrap_or_else(Filter::all)),
+            _ => Ok(Filter::Or(Alternatives(parts))),
+        }
+    }
+
+    /// The groups' children; empty for a leaf.
+    pub fn children(&self) -> &[Filter] {
+        match self {
+            Filter::And(c) => c,
+            Filter::Or(c) => c,
+            _ => &[],
+        }
     }
 
     /// Nesting depth: a leaf is 1, a group is one more than its deepest child.
@@ -67,8 +134,8 @@ impl Filter {
     /// ```
     pub fn depth(&self) -> usize {
         match self {
-            Filter::And(children) | Filter::Or(children) => {
-                1 + children.iter().map(Filter::depth).max().unwrap_or(0)
+            Filter::And(_) | Filter::Or(_) => {
+                1 + self.children().iter().map(Filter::depth).max().unwrap_or(0)
             }
             _ => 1,
         }
@@ -77,9 +144,7 @@ impl Filter {
     /// Number of leaf conditions (a proficiency list counts as one).
     pub fn leaves(&self) -> usize {
         match self {
-            Filter::And(children) | Filter::Or(children) => {
-                children.iter().map(Filter::leaves).sum()
-            }
+            Filter::And(_) | Filter::Or(_) => self.children().iter().map(Filter::leaves).sum(),
             _ => 1,
         }
     }
@@ -104,7 +169,7 @@ impl Filter {
     /// True when the filter contains a tag test anywhere.
     pub fn has_tag(&self) -> bool {
         match self {
-            Filter::And(c) | Filter::Or(c) => c.iter().any(Filter::has_tag),
+            Filter::And(_) | Filter::Or(_) => self.children().iter().any(Filter::has_tag),
             Filter::Tag(_) => true,
             _ => false,
         }
@@ -396,27 +461,128 @@ impl ProficiencyField {
     }
 }
 
-/// A numeric test on a proficiency's `Level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NumberTest {
+/// How a numeric test on a proficiency's `Level` compares: the one place
+/// for its AWS `ComparisonType` and its text keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NumberOp {
     /// `level ge 3`: `GREATER_OR_EQUAL`, reads `MinValue`.
-    GreaterOrEqual(i32),
+    GreaterOrEqual,
     /// `level gt 3`: `GREATER`, reads `MinValue`.
-    Greater(i32),
+    Greater,
     /// `level le 3`: `LESSER_OR_EQUAL`, reads `MaxValue`.
-    LesserOrEqual(i32),
+    LesserOrEqual,
     /// `level lt 3`: `LESSER`, reads `MaxValue`.
-    Lesser(i32),
+    Lesser,
     /// `level eq 3`: `EQUAL`, reads `MinValue`.
-    Equal(i32),
+    Equal,
     /// `level ne 3`: `NOT_EQUAL`, reads `MinValue`.
-    NotEqual(i32),
+    NotEqual,
     /// `level in 2..4`: `RANGE`, inclusive, reads both.
-    Range(i32, i32),
+    Range,
+}
+
+impl NumberOp {
+    /// Every comparison, in the order AWS lists them.
+    pub const ALL: [NumberOp; 7] = [
+        NumberOp::GreaterOrEqual,
+        NumberOp::Greater,
+        NumberOp::LesserOrEqual,
+        NumberOp::Lesser,
+        NumberOp::Equal,
+        NumberOp::NotEqual,
+        NumberOp::Range,
+    ];
+
+    /// The AWS `ComparisonType` spelling.
+    ///
+    /// ```
+    /// use rollcall::criteria::NumberOp;
+    /// assert_eq!(NumberOp::LesserOrEqual.aws_name(), "LESSER_OR_EQUAL");
+    /// assert_eq!(NumberOp::from_aws_name("RANGE"), Some(NumberOp::Range));
+    /// ```
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            NumberOp::GreaterOrEqual => "GREATER_OR_EQUAL",
+            NumberOp::Greater => "GREATER",
+            NumberOp::LesserOrEqual => "LESSER_OR_EQUAL",
+            NumberOp::Lesser => "LESSER",
+            NumberOp::Equal => "EQUAL",
+            NumberOp::NotEqual => "NOT_EQUAL",
+            NumberOp::Range => "RANGE",
+        }
+    }
+
+    /// The text-language keyword (`level ge 3`, `level in 2..4`).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            NumberOp::GreaterOrEqual => "ge",
+            NumberOp::Greater => "gt",
+            NumberOp::LesserOrEqual => "le",
+            NumberOp::Lesser => "lt",
+            NumberOp::Equal => "eq",
+            NumberOp::NotEqual => "ne",
+            NumberOp::Range => "in",
+        }
+    }
+
+    /// The comparison an AWS `ComparisonType` names (exact spelling).
+    pub fn from_aws_name(name: &str) -> Option<NumberOp> {
+        NumberOp::ALL.into_iter().find(|op| op.aws_name() == name)
+    }
+
+    /// True when AWS reads the bound from `MaxValue` (`LESSER*`); the
+    /// others read `MinValue` (and `RANGE` both).
+    pub fn reads_max(self) -> bool {
+        matches!(self, NumberOp::LesserOrEqual | NumberOp::Lesser)
+    }
+}
+
+impl fmt::Display for NumberOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.keyword())
+    }
+}
+
+/// A numeric test on a proficiency's `Level`: a comparison with one bound,
+/// or an inclusive range whose `min <= max` (the constructors enforce it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NumberTest {
+    op: NumberOp,
+    /// The bound; the lower one of a range.
+    min: i32,
+    /// The upper bound of a range; `min` otherwise.
+    max: i32,
 }
 
 impl NumberTest {
+    /// A one-bound test (`level ge 3`); `RANGE` needs [`NumberTest::range`].
+    ///
+    /// ```
+    /// use rollcall::criteria::{NumberOp, NumberTest};
+    /// assert!(NumberTest::compare(NumberOp::Greater, 3).unwrap().test(4.0));
+    /// assert!(NumberTest::compare(NumberOp::Range, 3).is_err());
+    /// ```
+    pub fn compare(op: NumberOp, value: i32) -> Result<NumberTest, RuleViolation> {
+        if op == NumberOp::Range {
+            return Err(RuleViolation::new(
+                "MaxValue",
+                "RANGE needs both MinValue and MaxValue",
+            ));
+        }
+        Ok(NumberTest {
+            op,
+            min: value,
+            max: value,
+        })
+    }
+
     /// A `RANGE` test; needs `min <= max`.
+    ///
+    /// ```
+    /// use rollcall::criteria::NumberTest;
+    /// assert!(NumberTest::range(2, 4).unwrap().test(4.0));
+    /// assert!(NumberTest::range(4, 2).is_err());
+    /// ```
     pub fn range(min: i32, max: i32) -> Result<NumberTest, RuleViolation> {
         if min > max {
             return Err(RuleViolation::new(
@@ -424,25 +590,49 @@ impl NumberTest {
                 format!("RANGE needs MinValue <= MaxValue, got {min} > {max}"),
             ));
         }
-        Ok(NumberTest::Range(min, max))
+        Ok(NumberTest {
+            op: NumberOp::Range,
+            min,
+            max,
+        })
+    }
+
+    /// The comparison.
+    pub fn op(&self) -> NumberOp {
+        self.op
+    }
+
+    /// The bounds: `(lo, hi)` of a range, `(v, v)` of a one-bound test.
+    pub fn bounds(&self) -> (i32, i32) {
+        (self.min, self.max)
+    }
+
+    /// The `MinValue` and `MaxValue` AWS reads for this test.
+    pub fn aws_values(&self) -> (Option<i32>, Option<i32>) {
+        match self.op {
+            NumberOp::Range => (Some(self.min), Some(self.max)),
+            op if op.reads_max() => (None, Some(self.max)),
+            _ => (Some(self.min), None),
+        }
     }
 
     /// True when a proficiency `level` passes the test.
     ///
     /// ```
-    /// use rollcall::criteria::NumberTest;
-    /// assert!(NumberTest::Range(2, 4).test(4.0));
-    /// assert!(!NumberTest::Greater(4).test(4.0));
+    /// use rollcall::criteria::{NumberOp, NumberTest};
+    /// assert!(NumberTest::range(2, 4).unwrap().test(4.0));
+    /// assert!(!NumberTest::compare(NumberOp::Greater, 4).unwrap().test(4.0));
     /// ```
     pub fn test(self, level: f64) -> bool {
-        match self {
-            NumberTest::GreaterOrEqual(v) => level >= f64::from(v),
-            NumberTest::Greater(v) => level > f64::from(v),
-            NumberTest::LesserOrEqual(v) => level <= f64::from(v),
-            NumberTest::Lesser(v) => level < f64::from(v),
-            NumberTest::Equal(v) => level == f64::from(v),
-            NumberTest::NotEqual(v) => level != f64::from(v),
-            NumberTest::Range(lo, hi) => f64::from(lo) <= level && level <= f64::from(hi),
+        let (lo, hi) = (f64::from(self.min), f64::from(self.max));
+        match self.op {
+            NumberOp::GreaterOrEqual => level >= lo,
+            NumberOp::Greater => level > lo,
+            NumberOp::LesserOrEqual => level <= hi,
+            NumberOp::Lesser => level < hi,
+            NumberOp::Equal => level == lo,
+            NumberOp::NotEqual => level != lo,
+            NumberOp::Range => lo <= level && level <= hi,
         }
     }
 }
@@ -451,26 +641,52 @@ impl NumberTest {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ProficiencyCondition {
     /// `name eq "Language"` / `value sw "Span"`: exact case, no length rule.
-    String {
-        /// Which string of the proficiency.
-        field: ProficiencyField,
-        /// How it compares.
-        op: StringOp,
-        /// The value, exactly.
-        value: String,
-    },
+    String(ProficiencyString),
     /// `level ge 3`, `level in 2..4`.
     Level(NumberTest),
 }
 
+/// `name eq "Language"`: a string test on a proficiency, with a value that
+/// is never empty (the constructor enforces it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProficiencyString {
+    field: ProficiencyField,
+    op: StringOp,
+    value: String,
+}
+
+impl ProficiencyString {
+    /// Which string of the proficiency.
+    pub fn field(&self) -> ProficiencyField {
+        self.field
+    }
+    /// How it compares.
+    pub fn op(&self) -> StringOp {
+        self.op
+    }
+    /// The value, exactly.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
 impl ProficiencyCondition {
     /// A string item; the value must not be empty.
+    ///
+    /// ```
+    /// use rollcall::criteria::{ProficiencyCondition, ProficiencyField, StringOp};
+    /// assert!(ProficiencyCondition::string(ProficiencyField::Name, StringOp::Exact, "").is_err());
+    /// ```
     pub fn string(
         field: ProficiencyField,
         op: StringOp,
         value: impl Into<String>,
     ) -> Result<Self, RuleViolation> {
         let value = non_empty("Value", value)?;
-        Ok(ProficiencyCondition::String { field, op, value })
+        Ok(ProficiencyCondition::String(ProficiencyString {
+            field,
+            op,
+            value,
+        }))
     }
 }

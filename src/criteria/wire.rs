@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Filter, HierarchyCondition, HierarchyMatch, NumberTest, ProficiencyCondition, ProficiencyField,
+    Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition, ProficiencyField,
     RuleViolation, StringCondition, StringField, StringOp, TagCondition, MAX_ATTRIBUTE_HIERARCHIES,
     MAX_ATTRIBUTE_TAGS, MAX_DEPTH, MAX_LEAVES,
 };
@@ -381,22 +381,10 @@ fn required<'a, T>(value: &'a Option<T>, path: &str, member: &str) -> Result<&'a
         .ok_or_else(|| bad(&format!("{path}.{member}"), "is required"))
 }
 
-/// The AND of `parts`, without wrapping a single part.
-fn and_of(mut parts: Vec<Filter>) -> Filter {
-    if parts.len() == 1 {
-        parts.remove(0)
-    } else {
-        Filter::And(parts)
-    }
-}
-
-/// The OR of `parts` (never empty), without wrapping a single part.
-fn or_of(mut parts: Vec<Filter>) -> Filter {
-    if parts.len() == 1 {
-        parts.remove(0)
-    } else {
-        Filter::Or(parts)
-    }
+/// The OR of `parts` at `path` (an `OrConditions` member): none is the
+/// rule violation of [`Filter::or`].
+fn or_of(parts: Vec<Filter>, path: &str) -> Result<Filter, AwsError> {
+    Filter::or(parts).map_err(|v| bad(path, v.message))
 }
 
 struct Lowering {
@@ -430,16 +418,13 @@ impl Lowering {
         let mut parts = Vec::new();
         if let Some(list) = &c.or_conditions {
             let p = format!("{path}.OrConditions");
-            if list.is_empty() {
-                return Err(bad(&p, "must not be empty (an empty OR matches no user)"));
-            }
             let children = self.criteria_list(list, &p, depth)?;
-            parts.push(or_of(children));
+            parts.push(or_of(children, &p)?);
         }
         if let Some(list) = &c.and_conditions {
             let p = format!("{path}.AndConditions");
             let children = self.criteria_list(list, &p, depth)?;
-            parts.push(and_of(children));
+            parts.push(Filter::and(children));
         }
         if let Some(s) = &c.string_condition {
             let p = format!("{path}.StringCondition");
@@ -456,7 +441,7 @@ impl Lowering {
             self.leaf(&p)?;
             parts.push(Filter::Hierarchy(hierarchy_condition(h, &p)?));
         }
-        Ok(and_of(parts))
+        Ok(Filter::and(parts))
     }
 
     fn criteria_list(
@@ -496,16 +481,13 @@ impl Lowering {
         }
         if let Some(ors) = &f.or_conditions {
             let p = format!("{path}.OrConditions");
-            if ors.is_empty() {
-                return Err(bad(&p, "must not be empty (an empty OR matches no user)"));
-            }
             let mut alternatives = Vec::new();
             for (i, list) in ors.iter().enumerate() {
-                alternatives.push(and_of(self.tags(list, &format!("{p}[{i}]"))?));
+                alternatives.push(Filter::and(self.tags(list, &format!("{p}[{i}]"))?));
             }
-            parts.push(or_of(alternatives));
+            parts.push(or_of(alternatives, &p)?);
         }
-        Ok(and_of(parts))
+        Ok(Filter::and(parts))
     }
 
     fn attribute_and(
@@ -525,7 +507,7 @@ impl Lowering {
             self.leaf(&p)?;
             parts.push(Filter::Hierarchy(hierarchy_condition(h, &p)?));
         }
-        Ok(and_of(parts))
+        Ok(Filter::and(parts))
     }
 
     fn attribute_filter(
@@ -554,14 +536,11 @@ impl Lowering {
         let mut counts = (0, 0);
         let filter = if let Some(ors) = &f.or_conditions {
             let p = format!("{path}.OrConditions");
-            if ors.is_empty() {
-                return Err(bad(&p, "must not be empty (an empty OR matches no user)"));
-            }
             let mut alternatives = Vec::new();
             for (i, a) in ors.iter().enumerate() {
                 alternatives.push(self.attribute_and(a, &format!("{p}[{i}]"), &mut counts)?);
             }
-            or_of(alternatives)
+            or_of(alternatives, &p)?
         } else if let Some(a) = &f.and_condition {
             self.attribute_and(a, &format!("{path}.AndCondition"), &mut counts)?
         } else if let Some(t) = &f.tag_condition {
@@ -704,24 +683,19 @@ fn number_condition(n: &NumberCondition, path: &str) -> Result<NumberTest, AwsEr
     let op = required(&n.comparison_type, path, "ComparisonType")?;
     let min = || required(&n.min_value, path, "MinValue").copied();
     let max = || required(&n.max_value, path, "MaxValue").copied();
-    Ok(match op.as_str() {
-        "GREATER_OR_EQUAL" => NumberTest::GreaterOrEqual(min()?),
-        "GREATER" => NumberTest::Greater(min()?),
-        "LESSER_OR_EQUAL" => NumberTest::LesserOrEqual(max()?),
-        "LESSER" => NumberTest::Lesser(max()?),
-        "EQUAL" => NumberTest::Equal(min()?),
-        "NOT_EQUAL" => NumberTest::NotEqual(min()?),
-        "RANGE" => NumberTest::range(min()?, max()?).map_err(|v| violation(path, v))?,
-        other => {
-            return Err(bad(
-                &format!("{path}.ComparisonType"),
-                format!(
-                    "unknown comparison '{other}'; expected GREATER_OR_EQUAL, GREATER, \
-                     LESSER_OR_EQUAL, LESSER, EQUAL, NOT_EQUAL or RANGE"
-                ),
-            ))
-        }
-    })
+    let op = NumberOp::from_aws_name(op).ok_or_else(|| {
+        let names: Vec<&str> = NumberOp::ALL.iter().map(|o| o.aws_name()).collect();
+        bad(
+            &format!("{path}.ComparisonType"),
+            format!("unknown comparison '{op}'; expected {}", names.join(", ")),
+        )
+    })?;
+    let test = match op {
+        NumberOp::Range => NumberTest::range(min()?, max()?),
+        op if op.reads_max() => NumberTest::compare(op, max()?),
+        op => NumberTest::compare(op, min()?),
+    };
+    test.map_err(|v| violation(path, v))
 }
 
 impl SearchUsersRequest {
@@ -776,7 +750,7 @@ impl SearchUsersRequest {
         }
         Ok(Search {
             instance_id: self.instance_id.clone(),
-            filter: and_of(parts),
+            filter: Filter::and(parts),
             max_results,
             next_token: self.next_token.clone(),
         })
@@ -801,7 +775,7 @@ impl SearchUsersRequest {
         split_conjuncts(filter, &mut criteria_parts, &mut tag_parts);
         let search_criteria = match criteria_parts.len() {
             0 if !tag_parts.is_empty() => None,
-            _ => Some(raise_criteria(&and_of(criteria_parts))?),
+            _ => Some(raise_criteria(&Filter::and(criteria_parts))?),
         };
         let search_filter = if tag_parts.is_empty() {
             None
@@ -862,20 +836,12 @@ impl From<NumberTest> for NumberCondition {
 }
 
 fn raise_number(t: NumberTest) -> NumberCondition {
-    let (op, min, max) = match t {
-        NumberTest::GreaterOrEqual(v) => ("GREATER_OR_EQUAL", Some(v), None),
-        NumberTest::Greater(v) => ("GREATER", Some(v), None),
-        NumberTest::LesserOrEqual(v) => ("LESSER_OR_EQUAL", None, Some(v)),
-        NumberTest::Lesser(v) => ("LESSER", None, Some(v)),
-        NumberTest::Equal(v) => ("EQUAL", Some(v), None),
-        NumberTest::NotEqual(v) => ("NOT_EQUAL", Some(v), None),
-        NumberTest::Range(lo, hi) => ("RANGE", Some(lo), Some(hi)),
-    };
+    let (min, max) = t.aws_values();
     NumberCondition {
         field_name: Some("level".into()),
         min_value: min,
         max_value: max,
-        comparison_type: Some(op.into()),
+        comparison_type: Some(t.op().aws_name().into()),
     }
 }
 
@@ -907,8 +873,12 @@ fn raise_criteria(f: &Filter) -> Result<UserSearchCriteria, AwsError> {
                     items
                         .iter()
                         .map(|item| match item {
-                            ProficiencyCondition::String { field, op, value } => Condition {
-                                string_condition: Some(raise_string(field.as_str(), *op, value)),
+                            ProficiencyCondition::String(p) => Condition {
+                                string_condition: Some(raise_string(
+                                    p.field().as_str(),
+                                    p.op(),
+                                    p.value(),
+                                )),
                                 number_condition: None,
                             },
                             ProficiencyCondition::Level(t) => Condition {

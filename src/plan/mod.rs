@@ -316,9 +316,9 @@ pub fn compile(filter: &Filter) -> Plan {
 /// use rollcall::criteria::{Filter, TagCondition};
 /// use rollcall::plan::normalise;
 /// let t = Filter::Tag(TagCondition::new("Team", None).unwrap());
-/// let q = Filter::Or(vec![t.clone(), Filter::Or(vec![t.clone()])]);
+/// let q = Filter::And(vec![t.clone(), Filter::And(vec![t.clone()])]);
 /// assert_eq!(normalise(&q), t);
-/// assert_eq!(normalise(&Filter::Or(vec![t, Filter::all()])), Filter::all());
+/// assert_eq!(normalise(&Filter::or(vec![t, Filter::all()]).unwrap()), Filter::all());
 /// ```
 pub fn normalise(filter: &Filter) -> Filter {
     match filter {
@@ -330,28 +330,20 @@ pub fn normalise(filter: &Filter) -> Filter {
                     other => out.push(other),
                 }
             }
-            let out = dedupe(out);
-            if out.len() == 1 {
-                out.into_iter().next().unwrap_or_else(Filter::all)
-            } else {
-                Filter::And(out)
-            }
+            Filter::and(dedupe(out))
         }
         Filter::Or(children) => {
             let mut out = Vec::new();
             for c in children.iter().map(normalise) {
                 match c {
                     Filter::And(inner) if inner.is_empty() => return Filter::all(),
-                    Filter::Or(inner) => out.extend(inner),
+                    Filter::Or(inner) => out.extend(inner.into_vec()),
                     other => out.push(other),
                 }
             }
-            let out = dedupe(out);
-            if out.len() == 1 {
-                out.into_iter().next().unwrap_or_else(Filter::all)
-            } else {
-                Filter::Or(out)
-            }
+            // Alternatives are never empty, so neither is what they become.
+            Filter::or(dedupe(out))
+                .unwrap_or_else(|_| unreachable!("an Or of alternatives has alternatives"))
         }
         leaf => leaf.clone(),
     }
@@ -370,11 +362,6 @@ fn node(filter: &Filter) -> Node {
         Filter::And(children) if children.is_empty() => Node::Leaf(Leaf {
             source: filter.clone(),
             access: Access::All,
-            residual: None,
-        }),
-        Filter::Or(children) if children.is_empty() => Node::Leaf(Leaf {
-            source: filter.clone(),
-            access: Access::Nothing,
             residual: None,
         }),
         Filter::And(children) => Node::And(children.iter().map(node).collect()),
@@ -435,11 +422,9 @@ fn leaf_plan(filter: &Filter) -> Leaf {
 
 fn exact_item(items: &[ProficiencyCondition], want: ProficiencyField) -> Option<&str> {
     items.iter().find_map(|i| match i {
-        ProficiencyCondition::String {
-            field,
-            op: StringOp::Exact,
-            value,
-        } if *field == want => Some(value.as_str()),
+        ProficiencyCondition::String(s) if s.op() == StringOp::Exact && s.field() == want => {
+            Some(s.value())
+        }
         _ => None,
     })
 }
@@ -759,10 +744,11 @@ mod tests {
 
     #[test]
     fn explain_names_index_and_residual_parts() {
-        let q = Filter::Or(vec![
+        let q = Filter::or(vec![
             s(StringField::Username, StringOp::Contains, "anna"),
             Filter::Tag(TagCondition::new("Team", Some("blue".into())).unwrap()),
-        ]);
+        ])
+        .unwrap();
         let text = compile(&q).explain();
         assert!(text.starts_with("OR\n"), "{text}");
         assert!(text.contains("RESIDUAL  sk co \"anna\""), "{text}");

@@ -13,7 +13,7 @@ use super::error::{SyntaxError, SyntaxErrorKind};
 use super::grammar::Rule;
 use super::lex::decode_quoted;
 use crate::criteria::{
-    Filter, HierarchyCondition, HierarchyMatch, NumberTest, ProficiencyCondition, ProficiencyField,
+    Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition, ProficiencyField,
     RuleViolation, StringCondition, StringField, StringOp, TagCondition,
 };
 
@@ -29,14 +29,6 @@ pub(crate) fn lower(pairs: Pairs<'_, Rule>, src: &str) -> Result<Filter> {
     unreachable!("the grammar's top rule always holds an or_expr")
 }
 
-/// Builds a group; one item stands for itself (never a singleton group).
-fn group(mut items: Vec<Filter>, make: fn(Vec<Filter>) -> Filter) -> Filter {
-    if items.len() == 1 {
-        items.pop().unwrap_or_else(Filter::all)
-    } else {
-        make(items)
-    }
-}
 
 fn or_expr(pair: Pair<'_, Rule>, src: &str) -> Result<Filter> {
     let items = pair
@@ -44,7 +36,8 @@ fn or_expr(pair: Pair<'_, Rule>, src: &str) -> Result<Filter> {
         .filter(|p| p.as_rule() == Rule::and_expr)
         .map(|p| and_expr(p, src))
         .collect::<Result<Vec<_>>>()?;
-    Ok(group(items, Filter::Or))
+    // The grammar gives an or_expr at least one operand.
+    Ok(Filter::or(items).unwrap_or_else(|_| unreachable!("or_expr has an operand")))
 }
 
 fn and_expr(pair: Pair<'_, Rule>, src: &str) -> Result<Filter> {
@@ -53,7 +46,7 @@ fn and_expr(pair: Pair<'_, Rule>, src: &str) -> Result<Filter> {
         .filter(|p| p.as_rule() != Rule::and_op)
         .map(|p| primary(p, src))
         .collect::<Result<Vec<_>>>()?;
-    Ok(group(items, Filter::And))
+    Ok(Filter::and(items))
 }
 
 fn primary(pair: Pair<'_, Rule>, src: &str) -> Result<Filter> {
@@ -203,6 +196,7 @@ fn level(pair: Pair<'_, Rule>, src: &str) -> Result<NumberTest> {
     let parts: Vec<_> = pair.into_inner().collect();
     match parts.as_slice() {
         [_, op, n] => {
+            let span = op.as_span().start()..n.as_span().end();
             let n = int(n, src)?;
             let op = op
                 .clone()
@@ -210,14 +204,22 @@ fn level(pair: Pair<'_, Rule>, src: &str) -> Result<NumberTest> {
                 .next()
                 .map(|p| p.as_rule())
                 .unwrap_or_else(|| unreachable!("level_op holds an operator"));
-            Ok(match op {
-                Rule::op_ge => NumberTest::GreaterOrEqual(n),
-                Rule::op_gt => NumberTest::Greater(n),
-                Rule::op_le => NumberTest::LesserOrEqual(n),
-                Rule::op_lt => NumberTest::Lesser(n),
-                Rule::op_eq => NumberTest::Equal(n),
-                Rule::op_ne => NumberTest::NotEqual(n),
+            let op = match op {
+                Rule::op_ge => NumberOp::GreaterOrEqual,
+                Rule::op_gt => NumberOp::Greater,
+                Rule::op_le => NumberOp::LesserOrEqual,
+                Rule::op_lt => NumberOp::Lesser,
+                Rule::op_eq => NumberOp::Equal,
+                Rule::op_ne => NumberOp::NotEqual,
                 r => unreachable!("not a level operator: {r:?}"),
+            };
+            NumberTest::compare(op, n).map_err(|v| {
+                SyntaxError::new(
+                    SyntaxErrorKind::InvalidCondition,
+                    span,
+                    v.message,
+                    src,
+                )
             })
         }
         [_, _, lo, _, hi] => {

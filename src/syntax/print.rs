@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::criteria::{Filter, HierarchyMatch, NumberTest, ProficiencyCondition};
+use crate::criteria::{Filter, HierarchyMatch, NumberOp, ProficiencyCondition};
 
 /// Prints the filter in the canonical text form, which [`parse`](super::parse)
 /// reads back to the same tree.
@@ -30,7 +30,6 @@ impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Filter::And(items) if items.is_empty() => f.write_str("*"),
-            Filter::Or(items) if items.is_empty() => f.write_str("()"),
             Filter::And(items) => join(f, items, " and ", |c| match c {
                 Filter::And(cc) => !cc.is_empty(),
                 Filter::Or(_) => true,
@@ -97,18 +96,13 @@ fn join(
 
 fn proficiency_item(f: &mut fmt::Formatter<'_>, item: &ProficiencyCondition) -> fmt::Result {
     match item {
-        ProficiencyCondition::String { field, op, value } => {
-            write!(f, "{} {} ", field.as_str(), op.keyword())?;
-            quoted(f, value)
+        ProficiencyCondition::String(p) => {
+            write!(f, "{} {} ", p.field().as_str(), p.op().keyword())?;
+            quoted(f, p.value())
         }
-        ProficiencyCondition::Level(test) => match *test {
-            NumberTest::GreaterOrEqual(n) => write!(f, "level ge {n}"),
-            NumberTest::Greater(n) => write!(f, "level gt {n}"),
-            NumberTest::LesserOrEqual(n) => write!(f, "level le {n}"),
-            NumberTest::Lesser(n) => write!(f, "level lt {n}"),
-            NumberTest::Equal(n) => write!(f, "level eq {n}"),
-            NumberTest::NotEqual(n) => write!(f, "level ne {n}"),
-            NumberTest::Range(lo, hi) => write!(f, "level in {lo}..{hi}"),
+        ProficiencyCondition::Level(test) => match (test.op(), test.bounds()) {
+            (NumberOp::Range, (lo, hi)) => write!(f, "level in {lo}..{hi}"),
+            (op, (n, _)) => write!(f, "level {} {n}", op.keyword()),
         },
     }
 }

@@ -115,7 +115,7 @@ fn proficiencies() {
         parse("proficiency[value eq x and level in 1..1]").unwrap(),
         Filter::Proficiency(vec![
             ProficiencyCondition::string(ProficiencyField::Value, StringOp::Exact, "x").unwrap(),
-            ProficiencyCondition::Level(NumberTest::Range(1, 1)),
+            ProficiencyCondition::Level(NumberTest::range(1, 1).unwrap()),
         ])
     );
     assert_eq!(parse("proficiency[]").unwrap(), Filter::Proficiency(vec![]));
@@ -138,7 +138,7 @@ fn star_and_groups() {
 fn structure_is_kept() {
     let (a, b, c) = (u("a"), u("b"), u("c"));
     let and = |v: Vec<Filter>| Filter::And(v);
-    let or = |v: Vec<Filter>| Filter::Or(v);
+    let or = |v: Vec<Filter>| Filter::or(v).unwrap();
     assert_eq!(parse("username eq a").unwrap(), a);
     assert_eq!(parse("((username eq a))").unwrap(), a);
     assert_eq!(

@@ -5,7 +5,8 @@
 
 use proptest::prelude::*;
 use rollcall::criteria::{
-    Filter, HierarchyCondition, HierarchyMatch, NumberTest, ProficiencyCondition, ProficiencyField,
+    Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition,
+    ProficiencyField,
     StringCondition, StringField, StringOp, TagCondition,
 };
 use rollcall::records::{Directory, Groups, HierarchyGroup, IdentityInfo, User};
@@ -207,13 +208,13 @@ fn arb_op() -> impl Strategy<Value = StringOp> {
 
 fn arb_level() -> impl Strategy<Value = NumberTest> {
     prop_oneof![
-        (0i32..7).prop_map(NumberTest::GreaterOrEqual),
-        (0i32..7).prop_map(NumberTest::Greater),
-        (0i32..7).prop_map(NumberTest::LesserOrEqual),
-        (0i32..7).prop_map(NumberTest::Lesser),
-        (0i32..7).prop_map(NumberTest::Equal),
-        (0i32..7).prop_map(NumberTest::NotEqual),
-        (0i32..7, 0i32..4).prop_map(|(a, d)| NumberTest::Range(a, a + d)),
+        (0i32..7).prop_map(|v| NumberTest::compare(NumberOp::GreaterOrEqual, v).unwrap()),
+        (0i32..7).prop_map(|v| NumberTest::compare(NumberOp::Greater, v).unwrap()),
+        (0i32..7).prop_map(|v| NumberTest::compare(NumberOp::LesserOrEqual, v).unwrap()),
+        (0i32..7).prop_map(|v| NumberTest::compare(NumberOp::Lesser, v).unwrap()),
+        (0i32..7).prop_map(|v| NumberTest::compare(NumberOp::Equal, v).unwrap()),
+        (0i32..7).prop_map(|v| NumberTest::compare(NumberOp::NotEqual, v).unwrap()),
+        (0i32..7, 0i32..4).prop_map(|(a, d)| NumberTest::range(a, a + d).unwrap()),
     ]
 }
 
@@ -285,7 +286,7 @@ pub fn arb_filter(dir: &Dir) -> BoxedStrategy<Filter> {
         .prop_recursive(4, 24, 4, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(Filter::And),
-                proptest::collection::vec(inner, 1..4).prop_map(Filter::Or),
+                proptest::collection::vec(inner, 1..4).prop_map(|v| Filter::or(v).unwrap()),
             ]
         })
         .boxed()

@@ -9,7 +9,8 @@
 
 use proptest::prelude::*;
 use rollcall::criteria::{
-    Filter, HierarchyCondition, HierarchyMatch, NumberTest, ProficiencyCondition, ProficiencyField,
+    Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition,
+    ProficiencyField,
     StringCondition, StringField, StringOp, TagCondition,
 };
 
@@ -45,13 +46,13 @@ fn string_op() -> impl Strategy<Value = StringOp> {
 fn number_test() -> impl Strategy<Value = NumberTest> {
     let n = prop_oneof![-3i32..8, any::<i32>()];
     prop_oneof![
-        n.clone().prop_map(NumberTest::GreaterOrEqual),
-        n.clone().prop_map(NumberTest::Greater),
-        n.clone().prop_map(NumberTest::LesserOrEqual),
-        n.clone().prop_map(NumberTest::Lesser),
-        n.clone().prop_map(NumberTest::Equal),
-        n.clone().prop_map(NumberTest::NotEqual),
-        (n.clone(), n).prop_map(|(a, b)| NumberTest::Range(a.min(b), a.max(b))),
+        n.clone().prop_map(|v| NumberTest::compare(NumberOp::GreaterOrEqual, v).unwrap()),
+        n.clone().prop_map(|v| NumberTest::compare(NumberOp::Greater, v).unwrap()),
+        n.clone().prop_map(|v| NumberTest::compare(NumberOp::LesserOrEqual, v).unwrap()),
+        n.clone().prop_map(|v| NumberTest::compare(NumberOp::Lesser, v).unwrap()),
+        n.clone().prop_map(|v| NumberTest::compare(NumberOp::Equal, v).unwrap()),
+        n.clone().prop_map(|v| NumberTest::compare(NumberOp::NotEqual, v).unwrap()),
+        (n.clone(), n).prop_map(|(a, b)| NumberTest::range(a.min(b), a.max(b)).unwrap()),
     ]
 }
 
@@ -94,7 +95,7 @@ pub fn gen_filter() -> impl Strategy<Value = Filter> {
         .prop_recursive(5, 48, 4, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 2..5).prop_map(Filter::And),
-                prop::collection::vec(inner, 2..5).prop_map(Filter::Or),
+                prop::collection::vec(inner, 2..5).prop_map(|v| Filter::or(v).unwrap()),
             ]
         })
         .prop_filter("within the request limits", |q| {

@@ -132,27 +132,23 @@ pub fn string_condition() -> impl Strategy<Value = StringCondition> {
 
 fn number_test() -> impl Strategy<Value = NumberTest> {
     (0..7u8, 0..7i32, 0..7i32).prop_map(|(k, a, b)| match k {
-        0 => NumberTest::GreaterOrEqual(a),
-        1 => NumberTest::Greater(a),
-        2 => NumberTest::LesserOrEqual(a),
-        3 => NumberTest::Lesser(a),
-        4 => NumberTest::Equal(a),
-        5 => NumberTest::NotEqual(a),
-        _ => NumberTest::Range(a.min(b), a.max(b)),
+        0 => NumberTest::compare(NumberOp::GreaterOrEqual, a).unwrap(),
+        1 => NumberTest::compare(NumberOp::Greater, a).unwrap(),
+        2 => NumberTest::compare(NumberOp::LesserOrEqual, a).unwrap(),
+        3 => NumberTest::compare(NumberOp::Lesser, a).unwrap(),
+        4 => NumberTest::compare(NumberOp::Equal, a).unwrap(),
+        5 => NumberTest::compare(NumberOp::NotEqual, a).unwrap(),
+        _ => NumberTest::range(a.min(b), a.max(b)).unwrap(),
     })
 }
 
 fn proficiency_item() -> impl Strategy<Value = ProficiencyCondition> {
     prop_oneof![
-        (string_op(), one_of(PROF_NAMES)).prop_map(|(op, v)| ProficiencyCondition::String {
-            field: ProficiencyField::Name,
-            op,
-            value: v
+        (string_op(), one_of(PROF_NAMES)).prop_map(|(op, v)| {
+            ProficiencyCondition::string(ProficiencyField::Name, op, v).unwrap()
         }),
-        (string_op(), one_of(PROF_VALUES)).prop_map(|(op, v)| ProficiencyCondition::String {
-            field: ProficiencyField::Value,
-            op,
-            value: v
+        (string_op(), one_of(PROF_VALUES)).prop_map(|(op, v)| {
+            ProficiencyCondition::string(ProficiencyField::Value, op, v).unwrap()
         }),
         number_test().prop_map(ProficiencyCondition::Level),
     ]
@@ -194,7 +190,7 @@ pub fn filter(tags: bool) -> impl Strategy<Value = Filter> {
     leaf(tags).prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 2..4).prop_map(Filter::And),
-            proptest::collection::vec(inner, 2..4).prop_map(Filter::Or),
+            proptest::collection::vec(inner, 2..4).prop_map(|v| Filter::or(v).unwrap()),
         ]
     })
 }
