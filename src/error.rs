@@ -68,16 +68,6 @@ impl ErrorType {
             ErrorType::InternalServerError => "InternalServerError",
         }
     }
-
-    /// The HTTP status AWS answers this error with.
-    pub fn http_status(self) -> u16 {
-        match self {
-            ErrorType::ResourceNotFoundException => 404,
-            ErrorType::ConflictException | ErrorType::ResourceAlreadyExistsException => 409,
-            ErrorType::InternalServiceException | ErrorType::InternalServerError => 500,
-            _ => 400,
-        }
-    }
 }
 
 impl fmt::Display for ErrorType {
@@ -153,6 +143,5 @@ mod tests {
             e.to_string(),
             "ResourceNotFoundException: instance 'x' does not exist"
         );
-        assert_eq!(e.kind.http_status(), 404);
     }
 }

@@ -45,5 +45,6 @@ pub mod gen;
 pub mod json;
 pub mod plan;
 pub mod records;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod syntax;
