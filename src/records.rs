@@ -4,7 +4,7 @@
 //! Takes in JSON lines; gives out typed [`User`]s and [`HierarchyGroup`]s and
 //! an in-memory [`Directory`] (users by id plus the group tree) that the
 //! reference evaluator and the index engine both read. The import rules of
-//! SPEC section 1 (replace on equal `Id`, reject a duplicate `Username`) live
+//! docs/semantics.md §1 (replace on equal `Id`, reject a duplicate `Username`) live
 //! here, in [`Directory::upsert`].
 
 use std::collections::{BTreeMap, HashMap};
@@ -549,7 +549,7 @@ impl Directory {
         }
     }
 
-    /// Loads users and groups from JSON lines (SPEC section 1 rules apply).
+    /// Loads users and groups from JSON lines (docs/semantics.md §1 rules apply).
     pub fn load(users: impl BufRead, groups: Option<impl BufRead>) -> Result<Self, RecordError> {
         let groups = match groups {
             Some(g) => read_groups(g)?,

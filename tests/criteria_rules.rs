@@ -1,4 +1,4 @@
-//! One named test per rule of SPEC sections 1-2, through the library: the AWS
+//! One named test per rule of docs/semantics.md §1-§2, through the library: the AWS
 //! codec's validation (error type and the path in the message) and the
 //! reference evaluator's matching and ordering.
 

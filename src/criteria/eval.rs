@@ -3,7 +3,7 @@
 //!
 //! It is the oracle the index engine, the text language and the AWS codec are
 //! checked against, and a library user can run it on small data. Each rule of
-//! SPEC section 2 is one `match` arm below.
+//! docs/semantics.md §2 is one `match` arm below.
 
 use super::paging::{decode_token, encode_token, SortKey};
 use super::wire::{Search, SearchUsersResponse, UserSearchSummary};

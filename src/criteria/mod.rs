@@ -2,7 +2,7 @@
 //!
 //! Takes in nothing by itself: the AWS JSON codec ([`wire`]) and the text
 //! language (`crate::syntax`) both lower their input into a [`Filter`], and
-//! every rule of SPEC section 2 that concerns a single condition lives here,
+//! every rule of docs/semantics.md §2 that concerns a single condition lives here,
 //! in the smart constructors ([`StringCondition::new`], [`NumberTest`] ...),
 //! so that both front ends enforce it the same way. Gives out the tree that
 //! the reference evaluator ([`eval`]) and the planner run.
@@ -18,7 +18,7 @@ pub mod wire;
 
 use std::fmt;
 
-/// The deepest nesting of criteria a request may hold (SPEC section 2).
+/// The deepest nesting of criteria a request may hold (docs/semantics.md §2).
 pub const MAX_DEPTH: usize = 10;
 /// The most leaf conditions one request may hold, over criteria and filter.
 pub const MAX_LEAVES: usize = 100;
@@ -149,7 +149,7 @@ impl Filter {
         }
     }
 
-    /// Checks the leaf-count limit of SPEC section 2 (at most 100 leaf
+    /// Checks the leaf-count limit of docs/semantics.md §2 (at most 100 leaf
     /// conditions), naming `what` (for example `the query`) in the message.
     ///
     /// The 10-level depth limit is not checked here: it is a property of the
@@ -324,7 +324,7 @@ impl RuleViolation {
     }
 }
 
-/// The one rule that a compared value is never empty (SPEC section 2).
+/// The one rule that a compared value is never empty (docs/semantics.md §2).
 fn non_empty(part: &'static str, value: impl Into<String>) -> Result<String, RuleViolation> {
     let value = value.into();
     if value.is_empty() {
@@ -334,7 +334,7 @@ fn non_empty(part: &'static str, value: impl Into<String>) -> Result<String, Rul
 }
 
 impl StringCondition {
-    /// Builds a string condition, enforcing SPEC section 2: the value is not
+    /// Builds a string condition, enforcing docs/semantics.md §2: the value is not
     /// empty, and `CONTAINS` on a name field needs 2..25 characters.
     ///
     /// ```

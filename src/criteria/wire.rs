@@ -1,19 +1,19 @@
 //! The AWS JSON codec for `SearchUsers`: serde types with the exact member
-//! names of the Connect model, lowering into a [`Filter`] (every SPEC rule
+//! names of the Connect model, lowering into a [`Filter`] (every rule of docs/semantics.md
 //! checked, errors naming the JSON path) and raising a [`Filter`] back into a
 //! request.
 //!
 //! Takes in request JSON; gives out a validated [`Search`]. Enumerations are
 //! read as strings so that an unknown value is an `InvalidParameterException`
-//! naming the member, as SPEC section 2 asks; a body of the wrong JSON shape
+//! naming the member, as docs/semantics.md §2 asks; a body of the wrong JSON shape
 //! (wrong type, unknown member) is a `SerializationException` naming its path.
 
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition, ProficiencyField,
-    RuleViolation, StringCondition, StringField, StringOp, TagCondition, MAX_ATTRIBUTE_HIERARCHIES,
-    MAX_ATTRIBUTE_TAGS, MAX_DEPTH, MAX_LEAVES,
+    Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition,
+    ProficiencyField, RuleViolation, StringCondition, StringField, StringOp, TagCondition,
+    MAX_ATTRIBUTE_HIERARCHIES, MAX_ATTRIBUTE_TAGS, MAX_DEPTH, MAX_LEAVES,
 };
 use crate::records::{
     AfterContactWorkConfigPerChannel, AutoAcceptConfig, PersistentConnectionConfig, PhoneConfig,
@@ -699,7 +699,7 @@ fn number_condition(n: &NumberCondition, path: &str) -> Result<NumberTest, AwsEr
 }
 
 impl SearchUsersRequest {
-    /// Validates the request against every SPEC section 2 rule and lowers it
+    /// Validates the request against every docs/semantics.md §2 rule and lowers it
     /// into one [`Filter`] (`SearchCriteria` AND `SearchFilter`).
     pub fn lower(&self) -> Result<Search, AwsError> {
         if let Some(id) = &self.instance_id {

@@ -13,8 +13,8 @@ use super::error::{SyntaxError, SyntaxErrorKind};
 use super::grammar::Rule;
 use super::lex::decode_quoted;
 use crate::criteria::{
-    Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition, ProficiencyField,
-    RuleViolation, StringCondition, StringField, StringOp, TagCondition,
+    Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition,
+    ProficiencyField, RuleViolation, StringCondition, StringField, StringOp, TagCondition,
 };
 
 type Result<T> = std::result::Result<T, SyntaxError>;
@@ -28,7 +28,6 @@ pub(crate) fn lower(pairs: Pairs<'_, Rule>, src: &str) -> Result<Filter> {
     }
     unreachable!("the grammar's top rule always holds an or_expr")
 }
-
 
 fn or_expr(pair: Pair<'_, Rule>, src: &str) -> Result<Filter> {
     let items = pair
@@ -214,12 +213,7 @@ fn level(pair: Pair<'_, Rule>, src: &str) -> Result<NumberTest> {
                 r => unreachable!("not a level operator: {r:?}"),
             };
             NumberTest::compare(op, n).map_err(|v| {
-                SyntaxError::new(
-                    SyntaxErrorKind::InvalidCondition,
-                    span,
-                    v.message,
-                    src,
-                )
+                SyntaxError::new(SyntaxErrorKind::InvalidCondition, span, v.message, src)
             })
         }
         [_, _, lo, _, hi] => {

@@ -1,5 +1,5 @@
 //! The text filter language: a notation for `SearchUsers` criteria, for
-//! people (SPEC section 3).
+//! people (docs/semantics.md §3).
 //!
 //! Takes in text such as
 //! `username sw "jo" and (firstname co "an" or tag.Team eq blue)`; gives out
@@ -15,7 +15,7 @@
 //! converted to an AWS request; the engine runs deeper text queries.) The language knows no schema beyond the field names:
 //! hierarchy groups and tag keys are just strings here.
 //!
-//! Additions beyond SPEC section 3: `*` matches every user (AWS
+//! Additions beyond docs/semantics.md §3: `*` matches every user (AWS
 //! `AndConditions: []`), and `proficiency[]` matches every user with at
 //! least one proficiency, so every AWS request can be printed.
 

@@ -1,6 +1,6 @@
 """Conformance through a real client: boto3 (botocore's own request
 validation on) against `rollcall serve`, both services, every operation,
-every error type the SPEC names, paginators, and SigV4 accept/reject."""
+every error type docs/semantics.md names, paginators, and SigV4 accept/reject."""
 
 import base64
 import datetime
