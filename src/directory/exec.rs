@@ -117,7 +117,6 @@ impl Ctx<'_> {
     pub fn access(&self, leaf: &Leaf) -> tantivy::Result<Box<dyn Query>> {
         Ok(match &leaf.access {
             Access::All => Box::new(AllQuery),
-            Access::Nothing => Box::new(EmptyQuery),
             Access::Term { field, term } => Box::new(TermQuery::new(
                 self.term(*field, term),
                 IndexRecordOption::Basic,

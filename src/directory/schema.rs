@@ -11,7 +11,7 @@ use tantivy::schema::{
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::TantivyDocument;
 
-use crate::criteria::fold;
+use crate::criteria::{fold, StringField};
 use crate::plan::{gram_tag, grams, proficiency_term, sort_key_bytes, tag_term, IndexField};
 use crate::records::{Groups, User};
 
@@ -23,31 +23,16 @@ const USER_FIELD: &str = "user";
 pub struct Fields {
     pub(crate) sk: Field,
     pub(crate) user: Field,
-    fields: Vec<(IndexField, Field)>,
+    /// The tantivy field of each planner field, at [`IndexField::index`].
+    fields: [Field; IndexField::ALL.len()],
 }
-
-const ALL_FIELDS: [IndexField; 13] = [
-    IndexField::Id,
-    IndexField::Arn,
-    IndexField::Username,
-    IndexField::SortKey,
-    IndexField::FirstNameFolded,
-    IndexField::LastNameFolded,
-    IndexField::Grams,
-    IndexField::RoutingProfile,
-    IndexField::SecurityProfile,
-    IndexField::Group,
-    IndexField::TagKeyValue,
-    IndexField::TagKey,
-    IndexField::Proficiency,
-];
 
 impl Fields {
     /// The schema of a new index; [`Fields::from_schema`] then finds its
     /// fields, as for an index read from disk.
     pub(crate) fn schema() -> Schema {
         let mut b = Schema::builder();
-        for f in ALL_FIELDS {
+        for f in IndexField::ALL {
             let opts = match f {
                 IndexField::Grams => TextOptions::default().set_indexing_options(
                     TextFieldIndexing::default()
@@ -67,9 +52,9 @@ impl Fields {
 
     /// Reads the fields of an existing index's schema.
     pub(crate) fn from_schema(schema: &Schema) -> tantivy::Result<Fields> {
-        let mut fields = Vec::new();
-        for f in ALL_FIELDS {
-            fields.push((f, schema.get_field(f.name())?));
+        let mut fields = [Field::from_field_id(0); IndexField::ALL.len()];
+        for f in IndexField::ALL {
+            fields[f.index()] = schema.get_field(f.name())?;
         }
         Ok(Fields {
             sk: schema.get_field(IndexField::SortKey.name())?,
@@ -80,11 +65,7 @@ impl Fields {
 
     /// The tantivy field of a planner field.
     pub(crate) fn get(&self, f: IndexField) -> Field {
-        self.fields
-            .iter()
-            .find(|(k, _)| *k == f)
-            .map(|(_, v)| *v)
-            .unwrap_or(self.sk)
+        self.fields[f.index()]
     }
 
     /// The document of a user: its index terms and the user as JSON.
@@ -115,18 +96,21 @@ impl Fields {
                 });
             }
         };
-        if let Some(tag) = gram_tag(crate::criteria::StringField::Username) {
-            push_grams(tag, &uname_f);
-        }
+        let mut names = vec![(StringField::Username, uname_f.clone())];
         if let Some(first) = user.first_name() {
             let f = fold(first);
-            push_grams('f', &f);
             add(&mut d, IndexField::FirstNameFolded, &f);
+            names.push((StringField::FirstName, f));
         }
         if let Some(last) = user.last_name() {
             let f = fold(last);
-            push_grams('l', &f);
             add(&mut d, IndexField::LastNameFolded, &f);
+            names.push((StringField::LastName, f));
+        }
+        for (field, folded) in &names {
+            if let Some(tag) = gram_tag(*field) {
+                push_grams(tag, folded);
+            }
         }
         if !tokens.is_empty() {
             d.add_pre_tokenized_text(

@@ -59,6 +59,34 @@ pub enum IndexField {
 }
 
 impl IndexField {
+    /// Every field, in declaration order ([`IndexField::index`] is the
+    /// position here).
+    pub const ALL: [IndexField; 13] = [
+        IndexField::Id,
+        IndexField::Arn,
+        IndexField::Username,
+        IndexField::SortKey,
+        IndexField::FirstNameFolded,
+        IndexField::LastNameFolded,
+        IndexField::Grams,
+        IndexField::RoutingProfile,
+        IndexField::SecurityProfile,
+        IndexField::Group,
+        IndexField::TagKeyValue,
+        IndexField::TagKey,
+        IndexField::Proficiency,
+    ];
+
+    /// The field's position in [`IndexField::ALL`].
+    ///
+    /// ```
+    /// use rollcall::plan::IndexField;
+    /// assert!(IndexField::ALL.iter().enumerate().all(|(i, f)| f.index() == i));
+    /// ```
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// True for the fields that also have a fast (columnar) copy: a prefix
     /// on them runs as a scan of ordinal ranges of the column instead of a
     /// union of one posting list per distinct term.
@@ -94,8 +122,6 @@ impl IndexField {
 pub enum Access {
     /// Every user.
     All,
-    /// No user (an empty `Or`; the front ends never build one).
-    Nothing,
     /// Users holding `term` in `field`.
     Term {
         /// The field.
@@ -525,7 +551,6 @@ impl Access {
     pub fn describe(&self) -> String {
         match self {
             Access::All => "all users".to_string(),
-            Access::Nothing => "no user".to_string(),
             Access::Term { field, term } => format!("term {}:{}", field.name(), show(term)),
             Access::AnyTerm(terms) => {
                 let parts: Vec<String> = terms
