@@ -8,10 +8,13 @@
 //!
 //! Layout on disk: `DIR/connect/<instance>/` is one tantivy index, where
 //! `<instance>` is the instance id percent-encoded (bytes outside
-//! `[A-Za-z0-9_-]` become `%XX`). The instance's hierarchy groups travel in
-//! the payload of the index's commit (`meta.json`), so users and groups
-//! change together in one atomic commit. `DIR/rekognition/` belongs to the
-//! faces engine.
+//! `[A-Za-z0-9_-]` become `%XX`) or, when that is longer than a file name
+//! may be (255 bytes), `~` and 32 hex digits of the id's SHA-256 (see
+//! [`dir_name`]). Each instance directory also holds its id in the file
+//! `instance-id`, which is how listing names a hashed one. The instance's
+//! hierarchy groups travel in the payload of the index's commit
+//! (`meta.json`), so users and groups change together in one atomic
+//! commit. `DIR/rekognition/` belongs to the faces engine.
 //!
 //! ```
 //! use rollcall::directory::Instance;
@@ -32,10 +35,11 @@ pub use read::RecordPage;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
+use sha2::{Digest, Sha256};
 use tantivy::collector::Count;
 use tantivy::schema::Value;
 use tantivy::{DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -58,11 +62,26 @@ pub struct Engine {
     root: PathBuf,
 }
 
-/// Percent-encodes an instance id into a directory name.
+/// The longest directory name an instance is stored under in readable
+/// (percent-encoded) form: the file-name limit (`NAME_MAX`) of the usual
+/// Linux and macOS file systems. Any longer name is hashed instead, so every
+/// directory an earlier version could create keeps its name.
+const MAX_READABLE_NAME: usize = 255;
+
+/// The file in each instance directory that holds the instance id.
+pub const INSTANCE_ID_FILE: &str = "instance-id";
+
+/// The directory name of an instance id: the id percent-encoded when that
+/// fits in a file name (255 bytes), else `~` and the first 16 bytes of the
+/// id's SHA-256 in hex (a name percent-encoding never makes). Every id of
+/// 1..100 characters gets a storable name.
 ///
 /// ```
-/// assert_eq!(rollcall::directory::dir_name("a/b.c"), "a%2Fb%2Ec");
+/// use rollcall::directory::dir_name;
+/// assert_eq!(dir_name("a/b.c"), "a%2Fb%2Ec");
 /// assert_eq!(rollcall::directory::instance_of_dir("a%2Fb%2Ec").as_deref(), Some("a/b.c"));
+/// let snowmen = dir_name(&"☃".repeat(100));
+/// assert!(snowmen.starts_with('~') && snowmen.len() == 33);
 /// ```
 pub fn dir_name(instance_id: &str) -> String {
     let mut out = String::new();
@@ -73,10 +92,24 @@ pub fn dir_name(instance_id: &str) -> String {
             out.push_str(&format!("%{b:02X}"));
         }
     }
-    out
+    if out.len() <= MAX_READABLE_NAME {
+        return out;
+    }
+    let digest = Sha256::digest(instance_id.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("~{hex}")
 }
 
-/// The instance id of a directory name made by [`dir_name`].
+/// The instance id stored in an instance directory, when it is the id the
+/// directory's name stands for.
+fn stored_instance_id(dir: &Path, name: &str) -> Option<String> {
+    let id = std::fs::read_to_string(dir.join(INSTANCE_ID_FILE)).ok()?;
+    (dir_name(&id) == name).then_some(id)
+}
+
+/// The instance id of a percent-encoded directory name made by
+/// [`dir_name`]; `None` for a hashed name (its id is in the directory's
+/// [`INSTANCE_ID_FILE`]) and any other name.
 pub fn instance_of_dir(name: &str) -> Option<String> {
     let bytes = name.as_bytes();
     let mut out = Vec::new();
@@ -126,10 +159,13 @@ impl Engine {
         let mut out = Vec::new();
         for e in std::fs::read_dir(self.root.join("connect")).map_err(storage)? {
             let e = e.map_err(storage)?;
-            if let Some(id) = e.file_name().to_str().and_then(instance_of_dir) {
-                if e.path().join("meta.json").exists() {
-                    out.push(id);
-                }
+            let (name, path) = (e.file_name(), e.path());
+            let Some(name) = name.to_str() else { continue };
+            if !path.join("meta.json").exists() {
+                continue;
+            }
+            if let Some(id) = instance_of_dir(name).or_else(|| stored_instance_id(&path, name)) {
+                out.push(id);
             }
         }
         out.sort();
@@ -184,25 +220,38 @@ impl Engine {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
-        std::fs::create_dir_all(&tmp).map_err(storage)?;
-        let result = Instance::create(&tmp).and_then(|inst| {
-            let s = inst.import(users, groups)?;
-            inst.close()?;
-            Ok(s)
-        });
-        match result {
-            Ok(s) => {
-                std::fs::rename(&tmp, &dir).map_err(storage)?;
-                if let Ok(d) = std::fs::File::open(self.root.join("connect")) {
-                    let _ = d.sync_all();
-                }
-                Ok(s)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Err(e)
-            }
+        let result = self.import_new(id, &tmp, &dir, users, groups);
+        if result.is_err() {
+            // Whatever failed (a bad line, the disk, the rename), the
+            // staging directory goes.
+            let _ = std::fs::remove_dir_all(&tmp);
         }
+        result
+    }
+
+    /// The first import of an instance: built in the staging directory
+    /// `tmp`, then renamed into place as `dir`.
+    fn import_new(
+        &self,
+        id: &str,
+        tmp: &Path,
+        dir: &Path,
+        users: impl BufRead,
+        groups: Option<Vec<HierarchyGroup>>,
+    ) -> Result<ImportSummary, AwsError> {
+        std::fs::create_dir_all(tmp).map_err(storage)?;
+        let inst = Instance::create(tmp)?;
+        let summary = inst.import(users, groups)?;
+        inst.close()?;
+        drop(inst);
+        let mut f = std::fs::File::create(tmp.join(INSTANCE_ID_FILE)).map_err(storage)?;
+        f.write_all(id.as_bytes()).map_err(storage)?;
+        f.sync_all().map_err(storage)?;
+        std::fs::rename(tmp, dir).map_err(storage)?;
+        if let Ok(d) = std::fs::File::open(self.root.join("connect")) {
+            let _ = d.sync_all();
+        }
+        Ok(summary)
     }
 
     /// Removes staging directories left by imports that were killed.
