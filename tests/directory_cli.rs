@@ -930,3 +930,144 @@ fn a_failed_import_leaves_no_staging_directory() {
     assert!(!out.status.success());
     assert_eq!(staging_dirs(d.path()), Vec::<String>::new());
 }
+
+/// Every file and directory under `dir` (and `dir` itself) whose mode lets
+/// group or others in.
+#[cfg(unix)]
+fn shared_entries(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).expect("stat");
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            out.push(format!("{} {:o}", p.display(), mode & 0o777));
+        }
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read_dir") {
+                stack.push(e.expect("entry").path());
+            }
+        }
+    }
+    out
+}
+
+/// Runs `rollcall ARGS` under umask 000, with `stdin`.
+#[cfg(unix)]
+fn run_umask_000(args: &[&str], stdin: &str) -> Output {
+    let mut all = vec!["-c", "umask 000; exec \"$0\" \"$@\"", BIN];
+    all.extend(args);
+    run_program("sh", &all, stdin)
+}
+
+#[cfg(unix)]
+fn run_program(program: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+#[cfg(unix)]
+#[test]
+fn data_files_are_owner_only_whatever_the_umask() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let d = data.to_str().expect("utf-8 path");
+    let ok = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let long = "☃".repeat(100);
+    for instance in ["i", long.as_str()] {
+        ok(run_umask_000(
+            &[
+                "connect",
+                "import",
+                "--data",
+                d,
+                "--instance",
+                instance,
+                "-",
+            ],
+            USERS,
+        ));
+        // A second import into the existing instance (new segments, merges).
+        ok(run_umask_000(
+            &[
+                "connect",
+                "import",
+                "--data",
+                d,
+                "--instance",
+                instance,
+                "-",
+            ],
+            "{\"Id\":\"u-9\",\"Username\":\"nine\"}\n",
+        ));
+    }
+    ok(run_umask_000(
+        &[
+            "rekognition",
+            "create-collection",
+            "--data",
+            d,
+            "--input",
+            "-",
+        ],
+        "{\"CollectionId\": \"staff\"}",
+    ));
+    ok(run_umask_000(
+        &["rekognition", "create-user", "--data", d, "--input", "-"],
+        "{\"CollectionId\": \"staff\", \"UserId\": \"u-1\"}",
+    ));
+    ok(run_umask_000(
+        &["connect", "search-users", "--data", d, "--input", "-"],
+        "{\"InstanceId\": \"i\"}",
+    ));
+    assert!(data.join("connect/i/meta.json").exists());
+    assert!(data.join("rekognition").is_dir());
+    assert_eq!(shared_entries(&data), Vec::<String>::new());
+
+    // `serve` creates a fresh data directory owner-only too.
+    let fresh = tmp.path().join("served");
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "umask 000; exec \"$0\" \"$@\"",
+            BIN,
+            "serve",
+            "--data",
+        ])
+        .arg(&fresh)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("read the address line");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("listening"), "{line:?}");
+    assert!(fresh.join("connect").is_dir() && fresh.join("rekognition").is_dir());
+    assert_eq!(shared_entries(&fresh), Vec::<String>::new());
+}

@@ -16,6 +16,9 @@
 //! (`meta.json`), so users and groups change together in one atomic
 //! commit. `DIR/rekognition/` belongs to the faces engine.
 //!
+//! Everything is created owner-only (directories `0700`, files `0600`),
+//! whatever the umask; see `fsmode`.
+//!
 //! ```
 //! use rollcall::directory::Instance;
 //! use rollcall::criteria::{wire::Search, Filter};
@@ -28,6 +31,7 @@
 //! ```
 
 mod exec;
+mod private_dir;
 mod read;
 mod schema;
 
@@ -50,6 +54,7 @@ use crate::plan::{self, sort_key_bytes, IndexField, Node};
 use crate::records::{parse_user_line, Groups, HierarchyGroup, RecordError, User};
 use crate::AwsError;
 use exec::{Ctx, PageCollector};
+use private_dir::PrivateDir;
 use schema::Fields;
 
 fn storage(e: impl std::fmt::Display) -> AwsError {
@@ -146,7 +151,7 @@ impl Engine {
     /// Opens (creating if needed) the data directory `root`.
     pub fn open(root: impl AsRef<Path>) -> Result<Engine, AwsError> {
         let root = root.as_ref().to_path_buf();
-        std::fs::create_dir_all(root.join("connect")).map_err(storage)?;
+        crate::fsmode::create_dir_all(&root.join("connect")).map_err(storage)?;
         Ok(Engine { root })
     }
 
@@ -239,12 +244,12 @@ impl Engine {
         users: impl BufRead,
         groups: Option<Vec<HierarchyGroup>>,
     ) -> Result<ImportSummary, AwsError> {
-        std::fs::create_dir_all(tmp).map_err(storage)?;
+        crate::fsmode::create_dir_all(tmp).map_err(storage)?;
         let inst = Instance::create(tmp)?;
         let summary = inst.import(users, groups)?;
         inst.close()?;
         drop(inst);
-        let mut f = std::fs::File::create(tmp.join(INSTANCE_ID_FILE)).map_err(storage)?;
+        let mut f = crate::fsmode::create_file(&tmp.join(INSTANCE_ID_FILE)).map_err(storage)?;
         f.write_all(id.as_bytes()).map_err(storage)?;
         f.sync_all().map_err(storage)?;
         std::fs::rename(tmp, dir).map_err(storage)?;
@@ -430,17 +435,18 @@ impl Instance {
 
     /// Creates an instance in an empty directory.
     pub fn create(dir: &Path) -> Result<Instance, AwsError> {
-        let index = Index::builder()
-            .schema(Fields::schema())
-            .settings(Self::settings())
-            .create_in_dir(dir)
-            .map_err(storage)?;
+        let directory = PrivateDir::open(dir).map_err(storage)?;
+        if Index::exists(&directory).map_err(storage)? {
+            return Err(storage(tantivy::TantivyError::IndexAlreadyExists));
+        }
+        let index =
+            Index::create(directory, Fields::schema(), Self::settings()).map_err(storage)?;
         Self::from_index(index)
     }
 
     /// Opens the instance stored in `dir`.
     pub fn open(dir: &Path) -> Result<Instance, AwsError> {
-        Self::from_index(Index::open_in_dir(dir).map_err(storage)?)
+        Self::from_index(Index::open(PrivateDir::open(dir).map_err(storage)?).map_err(storage)?)
     }
 
     fn writer(&self) -> Result<MutexGuard<'_, Option<IndexWriter>>, AwsError> {
