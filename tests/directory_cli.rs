@@ -1071,3 +1071,19 @@ fn data_files_are_owner_only_whatever_the_umask() {
     assert!(fresh.join("connect").is_dir() && fresh.join("rekognition").is_dir());
     assert_eq!(shared_entries(&fresh), Vec::<String>::new());
 }
+
+#[test]
+#[ignore = "needs the strict JSON reader"]
+fn an_import_line_that_is_not_a_json_object_is_refused() {
+    let d = fixture();
+    let input = "{\"Id\":\"n-1\",\"Username\":\"new\"}\n[\"id-1\",\"arn\",\"user-1\"]\n";
+    let out = import(d.path(), input, None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the array line was imported");
+    assert!(err.contains("line 2"), "{err}");
+    assert_eq!(
+        ids(d.path(), json!({})),
+        ALL_IN_ORDER,
+        "nothing is imported"
+    );
+}
