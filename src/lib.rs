@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod fsmode;
 
 pub use error::{AwsError, ErrorType};
 pub mod criteria;

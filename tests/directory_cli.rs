@@ -812,3 +812,278 @@ fn query_syntax_error_shows_a_caret_and_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains('^'));
 }
+
+/// `connect import --instance ID` of USERS into `data`.
+fn import_into(data: &Path, instance: &str, users: &str) -> Output {
+    let d = data.to_str().expect("utf-8 path");
+    run(
+        &[
+            "connect",
+            "import",
+            "--data",
+            d,
+            "--instance",
+            instance,
+            "-",
+        ],
+        users,
+    )
+}
+
+/// The staging directories (`.import-*`) left in `data/connect/`.
+fn staging_dirs(data: &Path) -> Vec<String> {
+    std::fs::read_dir(data.join("connect"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".import-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_instance_id_the_model_allows_is_storable() {
+    let d = tempfile::tempdir().expect("tempdir");
+    // 100 characters each (the model's limit): 300 bytes of UTF-8, 100
+    // plain ASCII bytes, and 100 ASCII bytes that percent-encode to 300.
+    let ids = ["☃".repeat(100), "a".repeat(100), "./".repeat(50)];
+    for id in &ids {
+        let out = import_into(d.path(), id, USERS);
+        assert!(
+            out.status.success(),
+            "{id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let request = json!({"InstanceId": id});
+        let dd = d.path().to_str().expect("utf-8 path");
+        let out = run(
+            &["connect", "search-users", "--data", dd, "--input", "-"],
+            &request.to_string(),
+        );
+        assert!(
+            out.status.success(),
+            "{id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let body: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(body["ApproximateTotalCount"], 5, "{id}: {body}");
+        // A second import goes into the same instance.
+        let out = import_into(d.path(), id, "{\"Id\":\"u-9\",\"Username\":\"nine\"}\n");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(": 6 users"));
+    }
+    assert_eq!(staging_dirs(d.path()), Vec::<String>::new());
+    // Listing names every instance, hashed directory names included.
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(BIN)
+        .args(["repl", "--data"])
+        .arg(d.path())
+        .args(["--instance", &ids[1]])
+        .env("XDG_STATE_HOME", state.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the REPL");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!(":instance\n:instance {}\n", ids[0]).as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    assert!(
+        text.contains(&format!("instances: {}", sorted.join(", "))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("instance {}: 6 users", ids[0])),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_failed_import_leaves_no_staging_directory() {
+    let d = tempfile::tempdir().expect("tempdir");
+    // A bad line.
+    let out = import_into(
+        d.path(),
+        "new",
+        "{\"Id\":\"a\",\"Username\":\"a\"}\nnot json\n",
+    );
+    assert!(!out.status.success());
+    assert_eq!(staging_dirs(d.path()), Vec::<String>::new());
+    // The final rename fails: something that is not an instance is in the way.
+    let blocker = d.path().join("connect").join("blocked");
+    std::fs::create_dir_all(&blocker).expect("mkdir");
+    std::fs::write(blocker.join("not-an-index"), b"x").expect("write");
+    let out = import_into(d.path(), "blocked", USERS);
+    assert!(!out.status.success());
+    assert_eq!(staging_dirs(d.path()), Vec::<String>::new());
+}
+
+/// Every file and directory under `dir` (and `dir` itself) whose mode lets
+/// group or others in.
+#[cfg(unix)]
+fn shared_entries(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&p).expect("stat");
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            out.push(format!("{} {:o}", p.display(), mode & 0o777));
+        }
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read_dir") {
+                stack.push(e.expect("entry").path());
+            }
+        }
+    }
+    out
+}
+
+/// Runs `rollcall ARGS` under umask 000, with `stdin`.
+#[cfg(unix)]
+fn run_umask_000(args: &[&str], stdin: &str) -> Output {
+    let mut all = vec!["-c", "umask 000; exec \"$0\" \"$@\"", BIN];
+    all.extend(args);
+    run_program("sh", &all, stdin)
+}
+
+#[cfg(unix)]
+fn run_program(program: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+#[cfg(unix)]
+#[test]
+fn data_files_are_owner_only_whatever_the_umask() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let d = data.to_str().expect("utf-8 path");
+    let ok = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let long = "☃".repeat(100);
+    for instance in ["i", long.as_str()] {
+        ok(run_umask_000(
+            &[
+                "connect",
+                "import",
+                "--data",
+                d,
+                "--instance",
+                instance,
+                "-",
+            ],
+            USERS,
+        ));
+        // A second import into the existing instance (new segments, merges).
+        ok(run_umask_000(
+            &[
+                "connect",
+                "import",
+                "--data",
+                d,
+                "--instance",
+                instance,
+                "-",
+            ],
+            "{\"Id\":\"u-9\",\"Username\":\"nine\"}\n",
+        ));
+    }
+    ok(run_umask_000(
+        &[
+            "rekognition",
+            "create-collection",
+            "--data",
+            d,
+            "--input",
+            "-",
+        ],
+        "{\"CollectionId\": \"staff\"}",
+    ));
+    ok(run_umask_000(
+        &["rekognition", "create-user", "--data", d, "--input", "-"],
+        "{\"CollectionId\": \"staff\", \"UserId\": \"u-1\"}",
+    ));
+    ok(run_umask_000(
+        &["connect", "search-users", "--data", d, "--input", "-"],
+        "{\"InstanceId\": \"i\"}",
+    ));
+    assert!(data.join("connect/i/meta.json").exists());
+    assert!(data.join("rekognition").is_dir());
+    assert_eq!(shared_entries(&data), Vec::<String>::new());
+
+    // `serve` creates a fresh data directory owner-only too.
+    let fresh = tmp.path().join("served");
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "umask 000; exec \"$0\" \"$@\"",
+            BIN,
+            "serve",
+            "--data",
+        ])
+        .arg(&fresh)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("read the address line");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("listening"), "{line:?}");
+    assert!(fresh.join("connect").is_dir() && fresh.join("rekognition").is_dir());
+    assert_eq!(shared_entries(&fresh), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs the strict JSON reader"]
+fn an_import_line_that_is_not_a_json_object_is_refused() {
+    let d = fixture();
+    let input = "{\"Id\":\"n-1\",\"Username\":\"new\"}\n[\"id-1\",\"arn\",\"user-1\"]\n";
+    let out = import(d.path(), input, None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the array line was imported");
+    assert!(err.contains("line 2"), "{err}");
+    assert_eq!(
+        ids(d.path(), json!({})),
+        ALL_IN_ORDER,
+        "nothing is imported"
+    );
+}

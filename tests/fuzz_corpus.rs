@@ -1,7 +1,7 @@
-//! Replays the fuzz corpora on stable: every file in `fuzz/corpus/parse/`
-//! goes through `rollcall::fuzzing::parse` and every file in
-//! `fuzz/corpus/decode/` through `rollcall::fuzzing::decode`, the
-//! same bodies the libFuzzer targets run.
+//! Replays the fuzz corpora on stable: every file in `fuzz/corpus/<target>/`
+//! goes through `rollcall::fuzzing::<target>` (`parse`, `decode`,
+//! `sigv4_header`, `import_line`), the same bodies the libFuzzer targets
+//! run.
 
 use std::fs;
 use std::path::Path;
@@ -36,6 +36,18 @@ fn fuzz_corpus_parse() {
 fn fuzz_corpus_decode() {
     let seen = replay("decode", rollcall::fuzzing::decode);
     assert!(seen >= 20, "only {seen} files in the decode corpus");
+}
+
+#[test]
+fn fuzz_corpus_sigv4_header() {
+    let seen = replay("sigv4_header", rollcall::fuzzing::sigv4_header);
+    assert!(seen >= 12, "only {seen} files in the sigv4_header corpus");
+}
+
+#[test]
+fn fuzz_corpus_import_line() {
+    let seen = replay("import_line", rollcall::fuzzing::import_line);
+    assert!(seen >= 12, "only {seen} files in the import_line corpus");
 }
 
 #[test]

@@ -124,6 +124,119 @@ fn connect_errors_follow_the_model() {
     assert!(s.stop().success());
 }
 
+/// Follows `NextToken` from `first` to the end; returns the items of
+/// `list` on every page, in order.
+fn all_pages(s: &Server, first: &str, list: &str) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    let mut path = first.to_string();
+    for _ in 0..1000 {
+        let r = s.call("GET", &path, &[], b"");
+        assert_eq!(
+            r.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let v = r.json();
+        items.extend(v[list].as_array().expect("a list").iter().cloned());
+        match v["NextToken"].as_str() {
+            Some(t) => {
+                path = format!(
+                    "{first}&nextToken={}",
+                    rollcall::serve::uri_encode(t.as_bytes(), false)
+                )
+            }
+            None => return items,
+        }
+    }
+    panic!("{first}: more than 1000 pages");
+}
+
+#[test]
+fn list_tokens_are_only_those_the_server_issued() {
+    let dir = tempfile::tempdir().unwrap();
+    seed_connect(dir.path(), 20);
+    let profs: Vec<serde_json::Value> = (1..=5)
+        .map(|n| serde_json::json!({"AttributeName": "Skill", "AttributeValue": format!("s{n}"), "Level": n}))
+        .collect();
+    let lines = format!(
+        "{}\n{}\n",
+        serde_json::json!({"Id": "p-1", "Username": "prof.one", "Proficiencies": profs}),
+        serde_json::json!({"Id": "p-2", "Username": "prof.two", "Proficiencies": profs}),
+    );
+    rollcall::directory::Engine::open(dir.path())
+        .unwrap()
+        .import("demo", lines.as_bytes(), None)
+        .unwrap();
+    let s = Server::start(dir.path(), &[]);
+
+    // Tokens of the old, guessable format were never issued by this server.
+    for path in [
+        "/users/demo/p-1/proficiencies?nextToken=p.1",
+        "/users/demo/p-1/proficiencies?nextToken=p.18446744073709551615",
+        "/user-hierarchy-groups-summary/demo?nextToken=g.41",
+    ] {
+        let r = s.call("GET", path, &[], b"");
+        assert_eq!(
+            r.status,
+            400,
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(r.error_type(), "InvalidParameterException", "{path}");
+        let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+        assert!(message.contains("nextToken"), "{path}: {message}");
+    }
+
+    // Real tokens page through everything, each item once.
+    let first = "/users/demo/p-1/proficiencies?maxResults=2";
+    let values: Vec<String> = all_pages(&s, first, "UserProficiencyList")
+        .iter()
+        .map(|p| p["AttributeValue"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(values, ["s1", "s2", "s3", "s4", "s5"]);
+    let one = s.call("GET", first, &[], b"").json();
+    let token = one["NextToken"].as_str().expect("a token").to_string();
+    let token = rollcall::serve::uri_encode(token.as_bytes(), false);
+    // ...for the user it was issued for only.
+    let r = s.call(
+        "GET",
+        &format!("/users/demo/p-2/proficiencies?maxResults=2&nextToken={token}"),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.error_type(), "InvalidParameterException");
+    // ...and for the operation.
+    let r = s.call(
+        "GET",
+        &format!("/user-hierarchy-groups-summary/demo?nextToken={token}"),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+
+    let everything: Vec<serde_json::Value> = s
+        .call(
+            "GET",
+            "/user-hierarchy-groups-summary/demo?maxResults=1000",
+            &[],
+            b"",
+        )
+        .json()["UserHierarchyGroupSummaryList"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(everything.len() > 3);
+    let paged = all_pages(
+        &s,
+        "/user-hierarchy-groups-summary/demo?maxResults=3",
+        "UserHierarchyGroupSummaryList",
+    );
+    assert_eq!(paged, everything);
+    assert!(s.stop().success());
+}
+
 #[test]
 fn rekognition_dispatch_and_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -79,6 +79,20 @@ pub fn run(args: ServeArgs) -> ExitCode {
             max_connections: args.max_connections as usize,
         },
     };
+    if let Err(e) = config.check() {
+        eprintln!("rollcall serve: {e}");
+        return ExitCode::from(2);
+    }
+    // Creates the data directory (and `connect/`) owner-only when new,
+    // before the server would create it with the umask's modes.
+    if let Err(e) = rollcall::directory::Engine::open(&config.data) {
+        eprintln!(
+            "rollcall serve: cannot create data directory '{}': {}",
+            config.data.display(),
+            e.message
+        );
+        return ExitCode::from(2);
+    }
     match rollcall::serve::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -8,10 +8,16 @@
 //!
 //! Layout on disk: `DIR/connect/<instance>/` is one tantivy index, where
 //! `<instance>` is the instance id percent-encoded (bytes outside
-//! `[A-Za-z0-9_-]` become `%XX`). The instance's hierarchy groups travel in
-//! the payload of the index's commit (`meta.json`), so users and groups
-//! change together in one atomic commit. `DIR/rekognition/` belongs to the
-//! faces engine.
+//! `[A-Za-z0-9_-]` become `%XX`) or, when that is longer than a file name
+//! may be (255 bytes), `~` and 32 hex digits of the id's SHA-256 (see
+//! [`dir_name`]). Each instance directory also holds its id in the file
+//! `instance-id`, which is how listing names a hashed one. The instance's
+//! hierarchy groups travel in the payload of the index's commit
+//! (`meta.json`), so users and groups change together in one atomic
+//! commit. `DIR/rekognition/` belongs to the faces engine.
+//!
+//! Everything is created owner-only (directories `0700`, files `0600`),
+//! whatever the umask; see `fsmode`.
 //!
 //! ```
 //! use rollcall::directory::Instance;
@@ -25,6 +31,7 @@
 //! ```
 
 mod exec;
+mod private_dir;
 mod read;
 mod schema;
 
@@ -32,10 +39,11 @@ pub use read::RecordPage;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
+use sha2::{Digest, Sha256};
 use tantivy::collector::Count;
 use tantivy::schema::Value;
 use tantivy::{DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -46,6 +54,7 @@ use crate::plan::{self, sort_key_bytes, IndexField, Node};
 use crate::records::{parse_user_line, Groups, HierarchyGroup, RecordError, User};
 use crate::AwsError;
 use exec::{Ctx, PageCollector};
+use private_dir::PrivateDir;
 use schema::Fields;
 
 fn storage(e: impl std::fmt::Display) -> AwsError {
@@ -58,11 +67,26 @@ pub struct Engine {
     root: PathBuf,
 }
 
-/// Percent-encodes an instance id into a directory name.
+/// The longest directory name an instance is stored under in readable
+/// (percent-encoded) form: the file-name limit (`NAME_MAX`) of the usual
+/// Linux and macOS file systems. Any longer name is hashed instead, so every
+/// directory an earlier version could create keeps its name.
+const MAX_READABLE_NAME: usize = 255;
+
+/// The file in each instance directory that holds the instance id.
+pub const INSTANCE_ID_FILE: &str = "instance-id";
+
+/// The directory name of an instance id: the id percent-encoded when that
+/// fits in a file name (255 bytes), else `~` and the first 16 bytes of the
+/// id's SHA-256 in hex (a name percent-encoding never makes). Every id of
+/// 1..100 characters gets a storable name.
 ///
 /// ```
-/// assert_eq!(rollcall::directory::dir_name("a/b.c"), "a%2Fb%2Ec");
+/// use rollcall::directory::dir_name;
+/// assert_eq!(dir_name("a/b.c"), "a%2Fb%2Ec");
 /// assert_eq!(rollcall::directory::instance_of_dir("a%2Fb%2Ec").as_deref(), Some("a/b.c"));
+/// let snowmen = dir_name(&"☃".repeat(100));
+/// assert!(snowmen.starts_with('~') && snowmen.len() == 33);
 /// ```
 pub fn dir_name(instance_id: &str) -> String {
     let mut out = String::new();
@@ -73,10 +97,24 @@ pub fn dir_name(instance_id: &str) -> String {
             out.push_str(&format!("%{b:02X}"));
         }
     }
-    out
+    if out.len() <= MAX_READABLE_NAME {
+        return out;
+    }
+    let digest = Sha256::digest(instance_id.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("~{hex}")
 }
 
-/// The instance id of a directory name made by [`dir_name`].
+/// The instance id stored in an instance directory, when it is the id the
+/// directory's name stands for.
+fn stored_instance_id(dir: &Path, name: &str) -> Option<String> {
+    let id = std::fs::read_to_string(dir.join(INSTANCE_ID_FILE)).ok()?;
+    (dir_name(&id) == name).then_some(id)
+}
+
+/// The instance id of a percent-encoded directory name made by
+/// [`dir_name`]; `None` for a hashed name (its id is in the directory's
+/// [`INSTANCE_ID_FILE`]) and any other name.
 pub fn instance_of_dir(name: &str) -> Option<String> {
     let bytes = name.as_bytes();
     let mut out = Vec::new();
@@ -113,7 +151,7 @@ impl Engine {
     /// Opens (creating if needed) the data directory `root`.
     pub fn open(root: impl AsRef<Path>) -> Result<Engine, AwsError> {
         let root = root.as_ref().to_path_buf();
-        std::fs::create_dir_all(root.join("connect")).map_err(storage)?;
+        crate::fsmode::create_dir_all(&root.join("connect")).map_err(storage)?;
         Ok(Engine { root })
     }
 
@@ -126,10 +164,13 @@ impl Engine {
         let mut out = Vec::new();
         for e in std::fs::read_dir(self.root.join("connect")).map_err(storage)? {
             let e = e.map_err(storage)?;
-            if let Some(id) = e.file_name().to_str().and_then(instance_of_dir) {
-                if e.path().join("meta.json").exists() {
-                    out.push(id);
-                }
+            let (name, path) = (e.file_name(), e.path());
+            let Some(name) = name.to_str() else { continue };
+            if !path.join("meta.json").exists() {
+                continue;
+            }
+            if let Some(id) = instance_of_dir(name).or_else(|| stored_instance_id(&path, name)) {
+                out.push(id);
             }
         }
         out.sort();
@@ -184,25 +225,38 @@ impl Engine {
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
-        std::fs::create_dir_all(&tmp).map_err(storage)?;
-        let result = Instance::create(&tmp).and_then(|inst| {
-            let s = inst.import(users, groups)?;
-            inst.close()?;
-            Ok(s)
-        });
-        match result {
-            Ok(s) => {
-                std::fs::rename(&tmp, &dir).map_err(storage)?;
-                if let Ok(d) = std::fs::File::open(self.root.join("connect")) {
-                    let _ = d.sync_all();
-                }
-                Ok(s)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Err(e)
-            }
+        let result = self.import_new(id, &tmp, &dir, users, groups);
+        if result.is_err() {
+            // Whatever failed (a bad line, the disk, the rename), the
+            // staging directory goes.
+            let _ = std::fs::remove_dir_all(&tmp);
         }
+        result
+    }
+
+    /// The first import of an instance: built in the staging directory
+    /// `tmp`, then renamed into place as `dir`.
+    fn import_new(
+        &self,
+        id: &str,
+        tmp: &Path,
+        dir: &Path,
+        users: impl BufRead,
+        groups: Option<Vec<HierarchyGroup>>,
+    ) -> Result<ImportSummary, AwsError> {
+        crate::fsmode::create_dir_all(tmp).map_err(storage)?;
+        let inst = Instance::create(tmp)?;
+        let summary = inst.import(users, groups)?;
+        inst.close()?;
+        drop(inst);
+        let mut f = crate::fsmode::create_file(&tmp.join(INSTANCE_ID_FILE)).map_err(storage)?;
+        f.write_all(id.as_bytes()).map_err(storage)?;
+        f.sync_all().map_err(storage)?;
+        std::fs::rename(tmp, dir).map_err(storage)?;
+        if let Ok(d) = std::fs::File::open(self.root.join("connect")) {
+            let _ = d.sync_all();
+        }
+        Ok(summary)
     }
 
     /// Removes staging directories left by imports that were killed.
@@ -381,17 +435,18 @@ impl Instance {
 
     /// Creates an instance in an empty directory.
     pub fn create(dir: &Path) -> Result<Instance, AwsError> {
-        let index = Index::builder()
-            .schema(Fields::schema())
-            .settings(Self::settings())
-            .create_in_dir(dir)
-            .map_err(storage)?;
+        let directory = PrivateDir::open(dir).map_err(storage)?;
+        if Index::exists(&directory).map_err(storage)? {
+            return Err(storage(tantivy::TantivyError::IndexAlreadyExists));
+        }
+        let index =
+            Index::create(directory, Fields::schema(), Self::settings()).map_err(storage)?;
         Self::from_index(index)
     }
 
     /// Opens the instance stored in `dir`.
     pub fn open(dir: &Path) -> Result<Instance, AwsError> {
-        Self::from_index(Index::open_in_dir(dir).map_err(storage)?)
+        Self::from_index(Index::open(PrivateDir::open(dir).map_err(storage)?).map_err(storage)?)
     }
 
     fn writer(&self) -> Result<MutexGuard<'_, Option<IndexWriter>>, AwsError> {

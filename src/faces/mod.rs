@@ -311,7 +311,8 @@ impl Engine {
     /// `data_dir/rekognition/`. Collections load on first use.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Engine, AwsError> {
         let root = data_dir.as_ref().join("rekognition");
-        std::fs::create_dir_all(&root).map_err(|e| storage_error("cannot create", &root, e))?;
+        crate::fsmode::create_dir_all(&root)
+            .map_err(|e| storage_error("cannot create", &root, e))?;
         store::clean_root(&root).map_err(|e| storage_error("cannot clean", &root, e))?;
         Ok(Engine {
             root,

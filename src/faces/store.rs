@@ -8,6 +8,8 @@
 //! fsynced before the call that made it returns. Opening loads the snapshot
 //! and replays the records after it; a torn or corrupt tail (a crash in the
 //! middle of an append) is cut off.
+//! Every directory and file here is created owner-only (`0700`/`0600`),
+//! whatever the umask.
 //!
 //! Several processes may share a data directory (a server and the CLI, say).
 //! Each collection has a `lock` file: a process holds it exclusively
@@ -18,7 +20,7 @@
 //! replays the new records, otherwise the collection is loaded again.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -28,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::codec::{copy_f32_from_bytes, extend_f32_bytes, CodecError, Reader, Writer};
 use super::collection::{Api, Collection, FaceRow, Op, Record, TokenEntry, UserSlot};
 use super::search::DELETED;
-use crate::{AwsError, ErrorType};
+use crate::{fsmode, AwsError, ErrorType};
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"RCSNAP01";
 /// Write a snapshot once the log outgrows this and half the snapshot.
@@ -64,7 +66,7 @@ const ROOT_LOCK: &str = ".lock";
 /// `.trash-` name), exclusive to clean such names away after a crash.
 /// `Ok(None)` from a try that found it busy.
 fn root_lock(root: &Path, exclusive: bool) -> io::Result<Option<File>> {
-    let f = OpenOptions::new()
+    let f = fsmode::options()
         .read(true)
         .write(true)
         .create(true)
@@ -84,15 +86,15 @@ fn root_lock(root: &Path, exclusive: bool) -> io::Result<Option<File>> {
 /// Creates a collection directory atomically: built under a temporary name,
 /// then renamed into place.
 pub(crate) fn create_dir(root: &Path, name: &str, meta: &Meta) -> io::Result<PathBuf> {
-    fs::create_dir_all(root)?;
+    fsmode::create_dir_all(root)?;
     let _making = root_lock(root, false)?;
     let tmp = root.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
-    fs::create_dir(&tmp)?;
-    let mut f = File::create(tmp.join("meta.json"))?;
+    fsmode::create_dir(&tmp)?;
+    let mut f = fsmode::create_file(&tmp.join("meta.json"))?;
     f.write_all(&serde_json::to_vec_pretty(meta).map_err(io::Error::other)?)?;
     f.sync_all()?;
-    File::create(tmp.join("log.bin"))?.sync_all()?;
-    File::create(tmp.join(LOCK_FILE))?;
+    fsmode::create_file(&tmp.join("log.bin"))?.sync_all()?;
+    fsmode::create_file(&tmp.join(LOCK_FILE))?;
     sync_dir(&tmp)?;
     let dest = root.join(name);
     if let Err(e) = fs::rename(&tmp, &dest) {
@@ -127,7 +129,7 @@ impl CollectionLock {
         let path = dir.join(LOCK_FILE);
         let err = |what, e| storage_error(what, &path, e);
         loop {
-            let file = match OpenOptions::new()
+            let file = match fsmode::options()
                 .read(true)
                 .write(true)
                 .create(true)
@@ -347,7 +349,7 @@ impl Store {
         };
         let log_path = dir.join("log.bin");
         let io_err = |e| storage_error("cannot read log", &log_path, e);
-        let mut log = OpenOptions::new()
+        let mut log = fsmode::options()
             .read(true)
             .append(true)
             .create(true)
@@ -450,7 +452,7 @@ impl Store {
         let tmp = self.dir.join("snapshot.tmp");
         let dest = self.dir.join("snapshot.bin");
         let err = |e| storage_error("cannot write snapshot", &tmp, e);
-        let file = File::create(&tmp).map_err(err)?;
+        let file = fsmode::create_file(&tmp).map_err(err)?;
         self.snapshot_len = write_snapshot(coll, file).map_err(err)?;
         fs::rename(&tmp, &dest).map_err(err)?;
         sync_dir(&self.dir).map_err(err)?;

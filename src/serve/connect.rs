@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
 use super::sigv4::{days_from_civil, percent_decode};
+use crate::criteria::paging::{seal, unseal};
 use crate::criteria::wire::{parse_request, Search};
 use crate::criteria::Filter;
 use crate::directory::{dir_name, Instance};
@@ -207,7 +208,8 @@ impl ConnectState {
                 let q = Query::parse(query, 100)?;
                 let user = self.user(i, u)?;
                 let all = user.proficiencies.clone().unwrap_or_default();
-                let start = q.offset_token("p")?;
+                let context = token_context(route);
+                let start = q.offset_token(&context)?;
                 let page: Vec<Value> = all
                     .iter()
                     .skip(start)
@@ -217,7 +219,10 @@ impl ConnectState {
                 let mut out = Map::new();
                 out.insert("UserProficiencyList".into(), Value::Array(page));
                 if start + q.max < all.len() {
-                    out.insert("NextToken".into(), json!(offset_token("p", start + q.max)));
+                    out.insert(
+                        "NextToken".into(),
+                        json!(offset_token(&context, start + q.max)),
+                    );
                 }
                 copy_time(&mut out, user.last_modified_time.as_ref());
                 if let Some(r) = &user.last_modified_region {
@@ -262,7 +267,8 @@ impl ConnectState {
                 let groups = inst.groups();
                 let mut all: Vec<&HierarchyGroup> = groups.iter().collect();
                 all.sort_by(|a, b| a.id.cmp(&b.id));
-                let after = q.key_token("g")?;
+                let context = token_context(route);
+                let after = q.key_token(&context)?;
                 let rest: Vec<&HierarchyGroup> = all
                     .into_iter()
                     .filter(|g| after.as_deref().is_none_or(|a| g.id.as_str() > a))
@@ -272,7 +278,7 @@ impl ConnectState {
                 out.insert("UserHierarchyGroupSummaryList".into(), Value::Array(page));
                 if rest.len() > q.max {
                     if let Some(last) = rest.get(q.max - 1) {
-                        out.insert("NextToken".into(), json!(key_token("g", &last.id)));
+                        out.insert("NextToken".into(), json!(key_token(&context, &last.id)));
                     }
                 }
                 Ok(Value::Object(out))
@@ -347,37 +353,26 @@ impl Query {
         Ok(q)
     }
 
-    fn offset_token(&self, kind: &str) -> Result<usize, ApiError> {
+    /// The offset in a `ListUserProficiencies` token sealed for `context`.
+    fn offset_token(&self, context: &[u8]) -> Result<usize, ApiError> {
         match &self.next_token {
             None => Ok(0),
-            Some(t) => t
-                .strip_prefix(kind)
-                .and_then(|r| r.strip_prefix('.'))
-                .and_then(|n| n.parse().ok())
+            Some(t) => unseal(context, t)
+                .and_then(|p| <[u8; 8]>::try_from(p.as_slice()).ok())
+                .and_then(|b| usize::try_from(u64::from_le_bytes(b)).ok())
                 .ok_or_else(|| bad_token(t)),
         }
     }
 
-    fn key_token(&self, kind: &str) -> Result<Option<String>, ApiError> {
+    /// The last key of a `ListUserHierarchyGroups` token sealed for
+    /// `context`.
+    fn key_token(&self, context: &[u8]) -> Result<Option<String>, ApiError> {
         match &self.next_token {
             None => Ok(None),
-            Some(t) => {
-                let hex = t
-                    .strip_prefix(kind)
-                    .and_then(|r| r.strip_prefix('.'))
-                    .ok_or_else(|| bad_token(t))?;
-                let bytes: Option<Vec<u8>> = (0..hex.len())
-                    .step_by(2)
-                    .map(|i| {
-                        hex.get(i..i + 2)
-                            .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    })
-                    .collect();
-                bytes
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .map(Some)
-                    .ok_or_else(|| bad_token(t))
-            }
+            Some(t) => unseal(context, t)
+                .and_then(|p| String::from_utf8(p).ok())
+                .map(Some)
+                .ok_or_else(|| bad_token(t)),
         }
     }
 }
@@ -390,13 +385,37 @@ fn bad_token(t: &str) -> ApiError {
     .into()
 }
 
-fn offset_token(kind: &str, n: usize) -> String {
-    format!("{kind}.{n}")
+/// What a list operation's `nextToken` is bound to: the operation and its
+/// path members (instance, and user for proficiencies), each
+/// length-prefixed so that no two routes share a context. A token is only
+/// taken back by the same operation on the same resources.
+fn token_context(route: &Route) -> Vec<u8> {
+    let parts: Vec<&str> = match route {
+        Route::SearchUsers => vec![],
+        Route::DescribeUser(i, u)
+        | Route::ListUserProficiencies(i, u)
+        | Route::DescribeUserHierarchyGroup(i, u) => vec![i.as_str(), u.as_str()],
+        Route::ListUsers(i)
+        | Route::ListUserHierarchyGroups(i)
+        | Route::DescribeUserHierarchyStructure(i) => vec![i.as_str()],
+    };
+    // A leading NUL: no canonical SearchUsers query text starts with one.
+    let mut out = b"\0rollcall list token\0".to_vec();
+    for part in std::iter::once(route.operation()).chain(parts) {
+        out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        out.extend_from_slice(part.as_bytes());
+    }
+    out
 }
 
-fn key_token(kind: &str, key: &str) -> String {
-    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("{kind}.{hex}")
+/// A token for the page that starts at offset `n`.
+fn offset_token(context: &[u8], n: usize) -> String {
+    seal(context, &(n as u64).to_le_bytes())
+}
+
+/// A token for the page after `key`.
+fn key_token(context: &[u8], key: &str) -> String {
+    seal(context, key.as_bytes())
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
@@ -593,14 +612,75 @@ mod tests {
 
     #[test]
     fn list_tokens_round_trip_and_reject_garbage() {
-        let q = Query::parse(&format!("nextToken={}", key_token("g", "g-é")), 10).unwrap();
-        assert_eq!(q.key_token("g").unwrap().as_deref(), Some("g-é"));
+        let groups = token_context(&Route::ListUserHierarchyGroups("i".into()));
+        let q = Query::parse(&format!("nextToken={}", key_token(&groups, "g-é")), 10).unwrap();
+        assert_eq!(q.key_token(&groups).unwrap().as_deref(), Some("g-é"));
         let bad = Query::parse("nextToken=zzz", 10).unwrap();
-        assert!(bad.key_token("g").is_err());
-        assert!(bad.offset_token("p").is_err());
+        assert!(bad.key_token(&groups).is_err());
+        assert!(bad.offset_token(&groups).is_err());
         assert!(Query::parse("maxResults=0", 10).is_err());
         assert!(Query::parse("maxResults=11", 10).is_err());
         assert!(Query::parse("maxResults=x", 10).is_err());
         assert_eq!(Query::parse("maxResults=10", 10).unwrap().max, 10);
+    }
+
+    /// The tokens of the old format (`p.N`, `g.HEX`), which anyone could
+    /// make up, are not tokens the server issued.
+    #[test]
+    fn made_up_list_tokens_are_rejected() {
+        let prof = token_context(&Route::ListUserProficiencies("i".into(), "u".into()));
+        let groups = token_context(&Route::ListUserHierarchyGroups("i".into()));
+        for t in [
+            "p.1",
+            "p.18446744073709551615",
+            "p.0",
+            "",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            let q = Query::parse(&format!("nextToken={t}"), 100).unwrap();
+            let e = q.offset_token(&prof).unwrap_err();
+            assert_eq!(e.code, "InvalidParameterException", "{t}");
+            assert!(e.message.contains("nextToken"), "{}", e.message);
+        }
+        for t in ["g.41", "g.", "g.zz"] {
+            let q = Query::parse(&format!("nextToken={t}"), 100).unwrap();
+            let e = q.key_token(&groups).unwrap_err();
+            assert_eq!(e.code, "InvalidParameterException", "{t}");
+            assert!(e.message.contains("nextToken"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn list_tokens_are_bound_to_operation_instance_and_user() {
+        let ctx = |r: Route| token_context(&r);
+        let prof = ctx(Route::ListUserProficiencies("i".into(), "u".into()));
+        let t = offset_token(&prof, 3);
+        let q = Query::parse(&format!("nextToken={t}"), 100).unwrap();
+        assert_eq!(q.offset_token(&prof).unwrap(), 3);
+        for other in [
+            Route::ListUserProficiencies("i".into(), "v".into()),
+            Route::ListUserProficiencies("j".into(), "u".into()),
+            // The same bytes split differently between instance and user.
+            Route::ListUserProficiencies("iu".into(), "".into()),
+            Route::ListUserHierarchyGroups("i".into()),
+        ] {
+            assert!(q.offset_token(&ctx(other.clone())).is_err(), "{other:?}");
+            assert!(q.key_token(&ctx(other.clone())).is_err(), "{other:?}");
+        }
+        let groups = ctx(Route::ListUserHierarchyGroups("i".into()));
+        let t = key_token(&groups, "g-1");
+        let q = Query::parse(&format!("nextToken={t}"), 100).unwrap();
+        assert_eq!(q.key_token(&groups).unwrap().as_deref(), Some("g-1"));
+        assert!(q
+            .key_token(&ctx(Route::ListUserHierarchyGroups("j".into())))
+            .is_err());
+        // Nor is a SearchUsers token a list token, or the reverse.
+        let search = crate::criteria::paging::encode_token(
+            &Filter::all(),
+            &crate::criteria::paging::SortKey::new("a", "1"),
+        );
+        let q = Query::parse(&format!("nextToken={search}"), 100).unwrap();
+        assert!(q.key_token(&groups).is_err());
+        assert!(q.offset_token(&prof).is_err());
     }
 }

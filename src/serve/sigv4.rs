@@ -43,57 +43,192 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// Parses a credentials file. Each pair is either one line
-    /// `ACCESS_KEY_ID SECRET` (or `ACCESS_KEY_ID:SECRET`), or the
-    /// `aws_access_key_id = ...` / `aws_secret_access_key = ...` lines of an
-    /// AWS CLI credentials file. Blank lines, `#` comments and `[profile]`
-    /// headers are skipped.
+    /// Parses a credentials file. Each line is read by its form:
+    ///
+    /// - blank lines, `#` and `;` comments and `[profile]` headers are
+    ///   skipped;
+    /// - an AWS CLI ini line `KEY = VALUE` (or `KEY: VALUE`) whose key,
+    ///   case-insensitive, is one the AWS CLI knows: `aws_access_key_id`
+    ///   and `aws_secret_access_key` make a pair within one profile;
+    ///   `aws_session_token`, `region`, `output` and the other AWS CLI
+    ///   settings are accepted and ignored (as are the indented sub-settings
+    ///   of a nested one such as `s3 =`, and everything in a `[services]`
+    ///   section);
+    /// - any other line is one pair `ACCESS_KEY_ID SECRET` (or
+    ///   `ACCESS_KEY_ID:SECRET`, `ACCESS_KEY_ID,SECRET`): the id ends at the
+    ///   first space, `:` or `,`; the secret is the rest and may hold `=`
+    ///   or `:`, not spaces.
+    ///
+    /// Any other line (an unknown `key = value`, a lone word, a secret with
+    /// a space in it) is refused, naming its line, as is a profile with an
+    /// access key id and no secret (or a secret and no id).
     ///
     /// ```
     /// use rollcall::serve::Credentials;
-    /// let c = Credentials::parse("# test keys\nAKIDEXAMPLE wJalrXUtnFEMI\n").unwrap();
+    /// let c = Credentials::parse("# test keys\nAKIDEXAMPLE wJalrXUtnFEMI\nAK3 abc=def\n").unwrap();
     /// assert_eq!(c.secret("AKIDEXAMPLE"), Some("wJalrXUtnFEMI"));
-    /// let ini = "[default]\naws_access_key_id = AK2\naws_secret_access_key = s2\n";
+    /// assert_eq!(c.secret("AK3"), Some("abc=def"));
+    /// let ini = "[default]\naws_access_key_id = AK2\naws_secret_access_key = s2\nregion = eu-west-1\n";
     /// assert_eq!(Credentials::parse(ini).unwrap().secret("AK2"), Some("s2"));
+    /// let bad = Credentials::parse("AK1 s1\ncolour = blue\n").unwrap_err();
+    /// assert!(bad.contains("line 2"), "{bad}");
     /// ```
     pub fn parse(text: &str) -> Result<Credentials, String> {
-        let mut keys = HashMap::new();
-        let mut pending_id: Option<String> = None;
-        let mut pending_secret: Option<String> = None;
-        for (n, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with('[') {
-                continue;
-            }
-            if let Some((k, v)) = line.split_once('=') {
-                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-                match k.as_str() {
-                    "aws_access_key_id" => pending_id = Some(v),
-                    "aws_secret_access_key" => pending_secret = Some(v),
-                    _ => continue,
+        /// The keys of the AWS CLI's credentials and config files.
+        const KNOWN: &[&str] = &[
+            "aws_access_key_id",
+            "aws_secret_access_key",
+            "aws_session_token",
+            "aws_security_token",
+            "aws_account_id",
+            "region",
+            "output",
+            "account_id_endpoint_mode",
+            "api_versions",
+            "auth_scheme_preference",
+            "ca_bundle",
+            "cli_auto_prompt",
+            "cli_binary_format",
+            "cli_help_output",
+            "cli_history",
+            "cli_pager",
+            "cli_timestamp_format",
+            "credential_process",
+            "credential_source",
+            "defaults_mode",
+            "disable_request_compression",
+            "duration_seconds",
+            "ec2_metadata_service_endpoint",
+            "ec2_metadata_service_endpoint_mode",
+            "ec2_metadata_v1_disabled",
+            "endpoint_discovery_enabled",
+            "endpoint_url",
+            "external_id",
+            "ignore_configure_endpoint_urls",
+            "max_attempts",
+            "metadata_service_num_attempts",
+            "metadata_service_timeout",
+            "mfa_serial",
+            "parameter_validation",
+            "request_checksum_calculation",
+            "request_min_compression_size_bytes",
+            "response_checksum_validation",
+            "retry_mode",
+            "role_arn",
+            "role_session_name",
+            "s3",
+            "services",
+            "sigv4a_signing_region_set",
+            "source_profile",
+            "sso_account_id",
+            "sso_region",
+            "sso_registration_scopes",
+            "sso_role_name",
+            "sso_session",
+            "sso_start_url",
+            "tcp_keepalive",
+            "use_dualstack_endpoint",
+            "use_fips_endpoint",
+            "web_identity_token_file",
+        ];
+        const PLAIN: &str = "expected 'ACCESS_KEY_ID SECRET', 'ACCESS_KEY_ID:SECRET' \
+                             or an AWS CLI line such as 'aws_access_key_id = ...'";
+        /// The id and secret of one profile, each with its line number.
+        #[derive(Default)]
+        struct Profile {
+            id: Option<(usize, String)>,
+            secret: Option<(usize, String)>,
+        }
+        fn finish(p: Profile, keys: &mut HashMap<String, String>) -> Result<(), String> {
+            match (p.id, p.secret) {
+                (Some((_, id)), Some((_, secret))) => {
+                    keys.insert(id, secret);
+                    Ok(())
                 }
-                if let (Some(id), Some(secret)) = (&pending_id, &pending_secret) {
-                    keys.insert(id.clone(), secret.clone());
-                    pending_id = None;
-                    pending_secret = None;
-                }
-                continue;
-            }
-            let mut parts = line
-                .split(|c: char| c.is_whitespace() || c == ':' || c == ',')
-                .filter(|p| !p.is_empty());
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(id), Some(secret), None) => {
-                    keys.insert(id.to_string(), secret.to_string());
-                }
-                _ => {
-                    return Err(format!(
-                        "line {}: expected 'ACCESS_KEY_ID SECRET' or 'aws_access_key_id = ...'",
-                        n + 1
-                    ))
-                }
+                (Some((n, _)), None) => Err(format!(
+                    "line {n}: aws_access_key_id without an aws_secret_access_key in its profile"
+                )),
+                (None, Some((n, _))) => Err(format!(
+                    "line {n}: aws_secret_access_key without an aws_access_key_id in its profile"
+                )),
+                (None, None) => Ok(()),
             }
         }
+        let mut keys = HashMap::new();
+        let mut profile = Profile::default();
+        // Inside a nested setting (`s3 =` and its indented lines).
+        let mut nested = false;
+        // Inside a `[services ...]` section, whose keys are service names.
+        let mut services = false;
+        for (i, raw) in text.lines().enumerate() {
+            let n = i + 1;
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            let indented = raw.starts_with([' ', '\t']);
+            if nested && indented {
+                continue;
+            }
+            nested = false;
+            if line.starts_with('[') {
+                if !line.ends_with(']') {
+                    return Err(format!("line {n}: a section header must end with ']'"));
+                }
+                finish(std::mem::take(&mut profile), &mut keys)?;
+                let name = line[1..line.len() - 1].trim();
+                services = name == "services" || name.starts_with("services ");
+                continue;
+            }
+            if services {
+                continue;
+            }
+            let split = line
+                .find(['=', ':'])
+                .map(|at| (&line[..at], &line[at..at + 1], line[at + 1..].trim()));
+            if let Some((key, delim, value)) = split {
+                let key = key.trim();
+                let lower = key.to_ascii_lowercase();
+                if KNOWN.contains(&lower.as_str()) {
+                    let slot = match lower.as_str() {
+                        "aws_access_key_id" => &mut profile.id,
+                        "aws_secret_access_key" => &mut profile.secret,
+                        _ => {
+                            nested = value.is_empty();
+                            continue;
+                        }
+                    };
+                    if value.is_empty() {
+                        return Err(format!("line {n}: {lower} has no value"));
+                    }
+                    if slot.is_some() {
+                        return Err(format!("line {n}: a second {lower} in the same profile"));
+                    }
+                    *slot = Some((n, value.to_string()));
+                    continue;
+                }
+                if delim == "=" && !key.contains(|c: char| c.is_whitespace() || c == ',') {
+                    return Err(format!(
+                        "line {n}: unknown setting '{key}' (not an AWS CLI credentials key); {PLAIN}"
+                    ));
+                }
+            }
+            // A plain pair.
+            let at = line
+                .find(|c: char| c.is_whitespace() || c == ':' || c == ',')
+                .ok_or_else(|| format!("line {n}: {PLAIN}"))?;
+            let (id, rest) = line.split_at(at);
+            let rest = rest.trim_start();
+            let secret = rest.strip_prefix([':', ',']).unwrap_or(rest).trim_start();
+            if secret.is_empty() || secret.contains(char::is_whitespace) {
+                return Err(format!("line {n}: {PLAIN}"));
+            }
+            if KNOWN.contains(&id.to_ascii_lowercase().as_str()) {
+                return Err(format!("line {n}: expected '{id} = VALUE'"));
+            }
+            keys.insert(id.to_string(), secret.to_string());
+        }
+        finish(profile, &mut keys)?;
         if keys.is_empty() {
             return Err("no access key id / secret pair found".into());
         }
