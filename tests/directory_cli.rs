@@ -1073,7 +1073,6 @@ fn data_files_are_owner_only_whatever_the_umask() {
 }
 
 #[test]
-#[ignore = "needs the strict JSON reader"]
 fn an_import_line_that_is_not_a_json_object_is_refused() {
     let d = fixture();
     let input = "{\"Id\":\"n-1\",\"Username\":\"new\"}\n[\"id-1\",\"arn\",\"user-1\"]\n";

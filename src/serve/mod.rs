@@ -108,7 +108,7 @@ pub struct AppState {
 impl AppState {
     /// Opens both engines over the data directory.
     pub fn open(config: &Config) -> Result<AppState, String> {
-        std::fs::create_dir_all(config.data.join("connect")).map_err(|e| {
+        crate::fsmode::create_dir_all(&config.data.join("connect")).map_err(|e| {
             format!(
                 "cannot create data directory '{}': {e}",
                 config.data.display()
