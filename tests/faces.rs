@@ -902,6 +902,114 @@ fn search_by_image_uses_the_first_row_and_lists_the_rest() {
     assert_eq!(r["SearchedFaceConfidence"], json!(100.0));
 }
 
+/// An `.npy` with `shape` in its header and 24 bytes of data.
+fn lying_image(shape: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    header.push_str(&" ".repeat(63 - (10 + header.len()) % 64));
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0, 0, 128, 63].repeat(6));
+    json!({ "Bytes": base64::engine::general_purpose::STANDARD.encode(bytes) })
+}
+
+/// Shapes claiming far more data than the image holds, and what they need.
+const LYING_SHAPES: [(&str, &str); 3] = [
+    ("(1000000000000000, 4)", "16000000000000000"),
+    ("(1, 1000000000000000)", "4000000000000000"),
+    ("(4000000000000000,)", "16000000000000000"),
+];
+
+#[test]
+fn a_header_claiming_a_huge_shape_is_invalid_image_format() {
+    let (_dir, e, _, _) = fixture();
+    for (shape, need) in LYING_SHAPES {
+        for op in ["IndexFaces", "SearchFacesByImage", "SearchUsersByImage"] {
+            fails(
+                &e,
+                op,
+                json!({"CollectionId": "c", "Image": lying_image(shape)}),
+                ErrorType::InvalidImageFormatException,
+                &format!(
+                    "Image.Bytes: shape {shape} needs {need} bytes of float32 data, the image has 24"
+                ),
+            );
+        }
+    }
+    // Too little data for an honest shape is the same error.
+    fails(
+        &e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": lying_image("(7, 1)")}),
+        ErrorType::InvalidImageFormatException,
+        "shape (7, 1) needs 28 bytes of float32 data, the image has 24",
+    );
+    assert_eq!(
+        ok(&e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceCount"],
+        2
+    );
+}
+
+#[test]
+fn an_image_has_at_most_100_faces() {
+    let (_dir, e) = engine();
+    e.create_collection_with_dim("c", 1).unwrap();
+    // The most one-dimensional rows a 5 MiB image holds (header: 128 bytes).
+    let rows = (MAX_IMAGE_BYTES - 128) / 4;
+    let img = image(rows, 1, &vec![1.0; rows]);
+    let started = std::time::Instant::now();
+    let r = ok(&e, "IndexFaces", json!({"CollectionId": "c", "Image": img}));
+    assert_eq!(
+        r["FaceRecords"].as_array().unwrap().len(),
+        MAX_FACES_PER_IMAGE
+    );
+    assert!(
+        r.get("UnindexedFaces").is_none_or(|u| u == &json!([])),
+        "{}",
+        r["UnindexedFaces"]
+    );
+    assert!(
+        r.to_string().len() < 100_000,
+        "response of {} bytes",
+        r.to_string().len()
+    );
+    let r = ok(
+        &e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": img, "MaxFaces": 10}),
+    );
+    assert_eq!(r["FaceRecords"].as_array().unwrap().len(), 10);
+    assert_eq!(r["UnindexedFaces"].as_array().unwrap().len(), 90);
+    let r = ok(
+        &e,
+        "SearchUsersByImage",
+        json!({"CollectionId": "c", "Image": img}),
+    );
+    assert_eq!(r["UnsearchedFaces"].as_array().unwrap().len(), 99);
+    let r = ok(
+        &e,
+        "SearchFacesByImage",
+        json!({"CollectionId": "c", "Image": img, "MaxFaces": 4096, "FaceMatchThreshold": 0}),
+    );
+    assert_eq!(r["FaceMatches"].as_array().unwrap().len(), 110);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    // Rows after the first 100 are not faces: not even looked at.
+    let mut data = vec![1.0; 101];
+    data[100] = f32::NAN;
+    let r = ok(
+        &e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": image(101, 1, &data)}),
+    );
+    assert_eq!(r["FaceRecords"].as_array().unwrap().len(), 100);
+    // A bulk import is no image: every row is a face.
+    let ids = e.import_faces("c", vec![1.0; 1000], 1, None).unwrap();
+    assert_eq!(ids.len(), 1000);
+}
+
 #[test]
 fn search_image_without_rows_is_invalid_parameter() {
     let (_dir, e, _, _) = fixture();
@@ -1442,9 +1550,10 @@ fn a_crash_between_snapshot_and_log_truncation_applies_nothing_twice() {
 fn a_long_log_is_folded_into_a_snapshot() {
     let (dir, e) = engine();
     ok(&e, "CreateCollection", json!({"CollectionId": "c"}));
-    let (rows, dim) = (2500, 512);
+    // An image holds at most 100 faces: wide ones, to fill 5 MiB.
+    let (rows, dim) = (MAX_FACES_PER_IMAGE, 13_000);
     let mut ids = Vec::new();
-    // 14 calls of 5.1 MB each: the log passes 64 MiB on the 13th.
+    // 14 calls of 5.2 MB each: the log passes 64 MiB on the 13th.
     for call in 0..14 {
         let data = random_vectors(rows, dim, call, None);
         let r = ok(

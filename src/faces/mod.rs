@@ -53,7 +53,8 @@ use wire::{
 };
 
 pub use collection::{MAX_FACES_PER_USER, TOKEN_TTL_SECS};
-pub use npy::{npy_bytes, read_npy, NpyError, NpyMatrix, ACCEPTED};
+
+pub use npy::{decode_npy, npy_bytes, read_npy, read_npy_sized, NpyError, NpyMatrix, ACCEPTED};
 pub use wire::*;
 
 /// Default `FaceMatchThreshold` of `SearchFaces`.
@@ -64,6 +65,14 @@ pub const DEFAULT_USER_SEARCH_THRESHOLD: f32 = 80.0;
 pub const DEFAULT_ASSOCIATE_THRESHOLD: f32 = 75.0;
 /// Largest decoded `Image.Bytes`, as in the service model.
 pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+/// Most faces detected in one image: its first rows. AWS: "IndexFaces
+/// returns no more than 100 detected faces in an image, even if you specify
+/// a larger value for MaxFaces". The rows after these are not faces at all:
+/// never decoded, indexed or searched, and not listed in `UnindexedFaces`
+/// or `UnsearchedFaces` (the same rule for `IndexFaces`,
+/// `SearchFacesByImage` and `SearchUsersByImage`). `rollcall faces import`
+/// (a bulk file, not an image) has no such bound.
+pub const MAX_FACES_PER_IMAGE: usize = 100;
 
 const ARN_PREFIX: &str = "aws:rekognition:us-east-1:000000000000:collection/";
 
@@ -122,7 +131,9 @@ fn image_error(msg: String) -> AwsError {
     AwsError::new(ErrorType::InvalidImageFormatException, msg)
 }
 
-/// The face vectors of an `Image`: its `Bytes`, base64 of a `.npy` file.
+/// The face vectors of an `Image`: its `Bytes`, base64 of a `.npy` file;
+/// only its first [`MAX_FACES_PER_IMAGE`] rows (the data must still be
+/// exactly what the header's shape needs).
 fn decode_image(image: &Image) -> Result<NpyMatrix, AwsError> {
     if image.s3_object.is_some() {
         return Err(image_error(format!(
@@ -134,6 +145,17 @@ fn decode_image(image: &Image) -> Result<NpyMatrix, AwsError> {
             "Image: no Bytes; expected {ACCEPTED}, base64-encoded"
         ))
     })?;
+    // Refused before decoding: standard base64 has no padding-free slack,
+    // so more characters than this always decode to more than the limit.
+    if b64.len() > MAX_IMAGE_BYTES.div_ceil(3) * 4 {
+        return Err(AwsError::new(
+            ErrorType::ImageTooLargeException,
+            format!(
+                "Image.Bytes: {} base64 characters decode to more than {MAX_IMAGE_BYTES} bytes",
+                b64.len()
+            ),
+        ));
+    }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|e| {
@@ -150,7 +172,7 @@ fn decode_image(image: &Image) -> Result<NpyMatrix, AwsError> {
             ),
         ));
     }
-    read_npy(&bytes[..]).map_err(|e| image_error(format!("Image.Bytes: {e}")))
+    decode_npy(&bytes, MAX_FACES_PER_IMAGE).map_err(|e| image_error(format!("Image.Bytes: {e}")))
 }
 
 /// The single probe of a search image: its first row; `UnsearchedFaces` for the rest.
@@ -601,7 +623,9 @@ impl Engine {
 
     // ---- faces ----
 
-    /// `IndexFaces`: every row of the `.npy` in `Image.Bytes` becomes a face.
+    /// `IndexFaces`: each of the first [`MAX_FACES_PER_IMAGE`] rows of the
+    /// `.npy` in `Image.Bytes` is a detected face; the first `MaxFaces` of
+    /// them are indexed, the other detected ones are `UnindexedFaces`.
     pub fn index_faces(&self, req: &IndexFacesRequest) -> Result<IndexFacesResponse, AwsError> {
         check_collection_id(&req.collection_id)?;
         if let Some(x) = &req.external_image_id {

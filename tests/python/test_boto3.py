@@ -299,8 +299,16 @@ def test_service_quota_exceeded(rekognition):
     rng = random.Random(5)
     base = unit([rng.gauss(0, 1) for _ in range(DIM)])
     rows = [noisy(base, rng, 0.01) for _ in range(101)]
-    faces = [f["Face"]["FaceId"] for f in rekognition.index_faces(CollectionId=c, Image={"Bytes": npy(rows)})["FaceRecords"]]
+    # An image holds at most 100 faces: the 101st comes in a second image.
+    faces = [
+        f["Face"]["FaceId"]
+        for part in (rows[:100], rows[100:])
+        for f in rekognition.index_faces(CollectionId=c, Image={"Bytes": npy(part)})["FaceRecords"]
+    ]
     assert len(faces) == 101
+    r = rekognition.index_faces(CollectionId=c, Image={"Bytes": npy(rows)}, MaxFaces=1000)
+    assert len(r["FaceRecords"]) == 100 and len(r.get("UnindexedFaces", [])) == 0
+    rekognition.delete_faces(CollectionId=c, FaceIds=[f["Face"]["FaceId"] for f in r["FaceRecords"]])
     rekognition.create_user(CollectionId=c, UserId="many")
     assert len(rekognition.associate_faces(CollectionId=c, UserId="many", FaceIds=faces[:100])["AssociatedFaces"]) == 100
     with pytest.raises(rekognition.exceptions.ServiceQuotaExceededException):
