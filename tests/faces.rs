@@ -1405,6 +1405,258 @@ fn collection_dir(data: &std::path::Path) -> std::path::PathBuf {
         .unwrap()
 }
 
+/// Little-endian bytes as the store writes them.
+#[derive(Default)]
+struct Bin(Vec<u8>);
+
+impl Bin {
+    fn u8(mut self, v: u8) -> Self {
+        self.0.push(v);
+        self
+    }
+    fn u32(mut self, v: u32) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u64(mut self, v: u64) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u128(mut self, v: u128) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn str(self, s: &str) -> Self {
+        let mut b = self.u64(s.len() as u64);
+        b.0.extend_from_slice(s.as_bytes());
+        b
+    }
+}
+
+const NO_OWNER: u32 = u32::MAX;
+
+/// Snapshot metadata: collection `c`, `dim`, faces (id, owner), users
+/// (id, face rows), no tokens.
+fn snapshot_meta(dim: u64, faces: &[(u128, u32)], users: &[(&str, &[u32])]) -> Bin {
+    let mut b = Bin::default()
+        .str("c")
+        .u64(0)
+        .u64(dim)
+        .u64(100)
+        .u64(0)
+        .u64(faces.len() as u64);
+    for &(id, owner) in faces {
+        b = b.u128(id).u128(7).u64(1).u32(owner).u8(0);
+    }
+    b = b.u64(users.len() as u64);
+    for (id, rows) in users {
+        b = b.str(id).u64(50).u64(rows.len() as u64);
+        for &r in *rows {
+            b = b.u32(r);
+        }
+    }
+    b.u64(0)
+}
+
+/// A whole snapshot file: `meta`, a value count and the values, checksum.
+fn snapshot_file(meta: &[u8], meta_len: u64, count: u64, values: &[f32]) -> Vec<u8> {
+    let mut b = b"RCSNAP01".to_vec();
+    b.extend_from_slice(&meta_len.to_le_bytes());
+    b.extend_from_slice(meta);
+    b.extend_from_slice(&count.to_le_bytes());
+    for v in values {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    let crc = crc32fast::hash(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Opening collection `c` with `file` as its snapshot (or appended to its
+/// log): the first call's answer, from a fresh engine.
+fn open_with(
+    dir: &std::path::Path,
+    name: &str,
+    file: &[u8],
+) -> Result<serde_json::Value, rollcall::AwsError> {
+    let path = collection_dir(dir).join(name);
+    if name == "log.bin" {
+        let mut log = std::fs::read(&path).unwrap();
+        log.extend_from_slice(file);
+        std::fs::write(&path, log).unwrap();
+    } else {
+        std::fs::write(&path, file).unwrap();
+    }
+    let e = Engine::open(dir).unwrap();
+    call(&e, "DescribeCollection", json!({"CollectionId": "c"}))
+}
+
+/// Every length and count in a snapshot is checked against the bytes there
+/// are: a snapshot whose counts lie is an error on open, never an abort
+/// (nor a huge allocation), nor a collection in a state it cannot be in.
+#[test]
+fn a_snapshot_whose_counts_lie_is_an_error() {
+    let good = snapshot_meta(2, &[(1, 0), (2, NO_OWNER)], &[("u", &[0])]).0;
+    let values = [1.0, 0.0, 0.0, 1.0];
+    let huge = 1u64 << 60;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("faces count 2^60", {
+            let m = Bin::default()
+                .str("c")
+                .u64(0)
+                .u64(2)
+                .u64(0)
+                .u64(0)
+                .u64(huge)
+                .0;
+            snapshot_file(&m, m.len() as u64, 0, &[])
+        }),
+        ("dimension 2^62 (faces x dim wraps to 0)", {
+            let m = snapshot_meta(
+                1 << 62,
+                &[(1, NO_OWNER), (2, NO_OWNER), (3, NO_OWNER), (4, NO_OWNER)],
+                &[],
+            )
+            .0;
+            snapshot_file(&m, m.len() as u64, 0, &[])
+        }),
+        (
+            "value count 2^60",
+            snapshot_file(&good, good.len() as u64, huge, &values),
+        ),
+        (
+            "value count short of the file",
+            snapshot_file(&good, good.len() as u64, 3, &values),
+        ),
+        (
+            "metadata length 2^60",
+            snapshot_file(&good, huge, 4, &values),
+        ),
+        ("users count 2^60", {
+            let mut m = snapshot_meta(2, &[(1, NO_OWNER), (2, NO_OWNER)], &[]).0;
+            let at = m.len() - 16;
+            m[at..at + 8].copy_from_slice(&huge.to_le_bytes());
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+        ("face id twice", {
+            let m = snapshot_meta(2, &[(1, NO_OWNER), (1, NO_OWNER)], &[]).0;
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+        ("user id twice", {
+            let m = snapshot_meta(
+                2,
+                &[(1, NO_OWNER), (2, NO_OWNER)],
+                &[("u", &[]), ("u", &[])],
+            )
+            .0;
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+        ("a user lists a face it does not own", {
+            let m = snapshot_meta(2, &[(1, NO_OWNER), (2, NO_OWNER)], &[("u", &[1])]).0;
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+        ("a face owned by a user that does not list it", {
+            let m = snapshot_meta(2, &[(1, 0), (2, NO_OWNER)], &[("u", &[])]).0;
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+        ("trailing bytes after the metadata", {
+            let mut m = good.clone();
+            m.extend_from_slice(&[0; 9]);
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    Engine::open(dir.path())
+        .unwrap()
+        .create_collection_with_dim("c", 2)
+        .unwrap();
+    // The helpers write what the store reads.
+    let r = open_with(
+        dir.path(),
+        "snapshot.bin",
+        &snapshot_file(&good, good.len() as u64, 4, &values),
+    )
+    .unwrap();
+    assert_eq!(
+        (r["FaceCount"].clone(), r["UserCount"].clone()),
+        (json!(2), json!(1))
+    );
+    for (what, file) in cases {
+        let err = open_with(dir.path(), "snapshot.bin", &file).expect_err(what);
+        assert_eq!(err.kind, ErrorType::InternalServerError, "{what}: {err}");
+        assert!(err.message.contains("corrupt snapshot"), "{what}: {err}");
+    }
+}
+
+/// A log record that is whole and checksummed but does not decode (its
+/// counts lie) is corruption, not a torn tail: an error on open, the log
+/// left as it is for inspection, never an abort.
+#[test]
+fn a_log_record_whose_counts_lie_is_an_error_not_a_torn_tail() {
+    let huge = 1u64 << 60;
+    let frame = |payload: Bin| {
+        let p = payload.0;
+        let mut f = (p.len() as u32).to_le_bytes().to_vec();
+        f.extend_from_slice(&crc32fast::hash(&p).to_le_bytes());
+        f.extend_from_slice(&p);
+        f
+    };
+    let cases = [
+        (
+            "2^60 face ids",
+            frame(Bin::default().u64(9).u8(5).str("u").u64(huge).u128(1).u8(0)),
+        ),
+        (
+            "a user id of 2^60 bytes",
+            frame(Bin::default().u64(9).u8(3).u64(huge).u8(b'u').u8(0)),
+        ),
+        (
+            "2^60 faces indexed",
+            frame(Bin::default().u64(9).u8(1).u128(7).u64(2).u64(huge).u8(0)),
+        ),
+        (
+            "2^60 values",
+            frame(
+                Bin::default()
+                    .u64(9)
+                    .u8(1)
+                    .u128(7)
+                    .u64(2)
+                    .u64(1)
+                    .u128(1)
+                    .u8(0)
+                    .u64(huge)
+                    .u8(0),
+            ),
+        ),
+        // 4 faces of dimension 2^62 need 2^64 values: 0 once wrapped.
+        (
+            "faces x dimension wraps",
+            frame({
+                let mut b = Bin::default().u64(9).u8(1).u128(7).u64(1 << 62).u64(4);
+                for id in 1..=4 {
+                    b = b.u128(id).u8(0);
+                }
+                b.u64(0).u8(0)
+            }),
+        ),
+    ];
+    for (what, record) in cases {
+        let (dir, e, _, _) = fixture();
+        drop(e);
+        let log = collection_dir(dir.path()).join("log.bin");
+        let before = std::fs::metadata(&log).unwrap().len();
+        let err = open_with(dir.path(), "log.bin", &record).expect_err(what);
+        assert_eq!(err.kind, ErrorType::InternalServerError, "{what}: {err}");
+        assert!(err.message.contains("record at byte"), "{what}: {err}");
+        assert_eq!(
+            std::fs::metadata(&log).unwrap().len(),
+            before + record.len() as u64,
+            "{what}: the log was changed"
+        );
+    }
+}
+
 /// Everything a client can see of collection `c`: users with their status,
 /// faces with their owners.
 fn visible_state(e: &Engine) -> serde_json::Value {
