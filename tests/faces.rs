@@ -1295,6 +1295,88 @@ fn collections_list_sorted_and_paged_and_delete() {
     );
 }
 
+/// Follows `NextToken`s of `op` with `body` until there is none; gives
+/// every item of `items`. Fails rather than loop: at most 100 pages.
+fn page_all(e: &Engine, op: &str, body: serde_json::Value, items: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut body = body;
+    for _ in 0..100 {
+        let r = ok(e, op, body.clone());
+        out.extend(r[items].as_array().unwrap().iter().cloned());
+        match r.get("NextToken") {
+            Some(t) => body["NextToken"] = t.clone(),
+            None => return out,
+        }
+    }
+    panic!("{op} {body}: still a NextToken after 100 pages");
+}
+
+/// The model allows `MaxResults: 0` for `ListFaces` and `ListCollections`:
+/// it is the default page size, so that a paginator terminates.
+#[test]
+fn max_results_zero_is_the_default_page_and_paging_terminates() {
+    let (_dir, e) = engine();
+    e.create_collection_with_dim("c", 2).unwrap();
+    for id in ["a", "b"] {
+        ok(&e, "CreateCollection", json!({"CollectionId": id}));
+    }
+    let ids = e
+        .import_faces("c", [1.0f32, 0.5].repeat(1500), 2, None)
+        .unwrap();
+    let faces = page_all(
+        &e,
+        "ListFaces",
+        json!({"CollectionId": "c", "MaxResults": 0}),
+        "Faces",
+    );
+    let got: Vec<&str> = faces
+        .iter()
+        .map(|f| f["FaceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids);
+    let first = ok(
+        &e,
+        "ListFaces",
+        json!({"CollectionId": "c", "MaxResults": 0}),
+    );
+    assert_eq!(first["Faces"].as_array().unwrap().len(), 1000);
+    let colls = page_all(
+        &e,
+        "ListCollections",
+        json!({"MaxResults": 0}),
+        "CollectionIds",
+    );
+    assert_eq!(colls, vec![json!("a"), json!("b"), json!("c")]);
+    // ListUsers' model minimum is 1: there 0 is refused.
+    fails(
+        &e,
+        "ListUsers",
+        json!({"CollectionId": "c", "MaxResults": 0}),
+        ErrorType::InvalidParameterException,
+        "MaxResults: must be 1..500",
+    );
+}
+
+/// A token is a position and a CRC32: anyone can make one. One far past
+/// the end is an empty last page, never a token back to an earlier page.
+#[test]
+fn a_forged_token_past_the_end_ends_the_list() {
+    let (_dir, e) = engine();
+    for id in ["a", "b"] {
+        ok(&e, "CreateCollection", json!({"CollectionId": id}));
+    }
+    let pos = u64::MAX - 1;
+    let crc = crc32fast::hash(format!("\u{0}c{pos}").as_bytes());
+    let token = format!("c{pos:x}.{crc:08x}");
+    let r = ok(
+        &e,
+        "ListCollections",
+        json!({"MaxResults": 3, "NextToken": token}),
+    );
+    assert_eq!(r["CollectionIds"], json!([]));
+    assert!(r.get("NextToken").is_none(), "{r}");
+}
+
 #[test]
 fn index_faces_honours_max_faces_and_external_image_id() {
     let (_dir, e) = engine();

@@ -230,6 +230,22 @@ fn commit(l: &mut Loaded, op: Op, token: Option<TokenEntry>) -> Result<(), AwsEr
     Ok(())
 }
 
+/// The page size of `ListCollections` and `ListFaces`: `MaxResults`
+/// 0..4096 as the model allows, default 1000.
+///
+/// `MaxResults: 0` is the default page size, not an empty page. An empty
+/// page could only come with the same `NextToken` again (no progress, so
+/// an SDK paginator loops forever) or with none (which says the list is
+/// over when it is not, so a paginator silently sees nothing). A careful
+/// caller who sends 0 means "no preference"; the default is what they get.
+/// (`ListUsers`' model minimum is 1: there 0 is `InvalidParameterException`.)
+fn page_size(max_results: Option<i64>) -> Result<usize, AwsError> {
+    match int_in("MaxResults", max_results, 0, 4096, 1000)? {
+        0 => Ok(1000),
+        n => Ok(n),
+    }
+}
+
 fn to_value<R: Serialize>(r: Result<R, AwsError>) -> Result<serde_json::Value, AwsError> {
     serde_json::to_value(r?)
         .map_err(|e| AwsError::new(ErrorType::InternalServerError, e.to_string()))
@@ -577,14 +593,16 @@ impl Engine {
         })
     }
 
-    /// `ListCollections`: ids sorted, paged (`MaxResults` 0..4096, default 1000).
+    /// `ListCollections`: ids sorted, paged (`MaxResults` 0..4096, default
+    /// 1000; 0 is the default too).
     pub fn list_collections(
         &self,
         req: &ListCollectionsRequest,
     ) -> Result<ListCollectionsResponse, AwsError> {
         wire::check_next_token(req.next_token.as_deref())?;
-        let max = int_in("MaxResults", req.max_results, 0, 4096, 1000)?;
-        let start = read_page_token("", 'c', req.next_token.as_deref())? as usize;
+        let max = page_size(req.max_results)?;
+        let start = usize::try_from(read_page_token("", 'c', req.next_token.as_deref())?)
+            .unwrap_or(usize::MAX);
         let mut found = Vec::new();
         let entries = std::fs::read_dir(&self.root)
             .map_err(|e| storage_error("cannot list", &self.root, e))?;
@@ -615,8 +633,11 @@ impl Engine {
             resp.collection_ids.push(id.clone());
             resp.face_model_versions.push(model_version(dim));
         }
-        if start + max < found.len() {
-            resp.next_token = Some(page_token("", 'c', (start + max) as u64));
+        // Saturating: a (forged) token far past the end must not wrap
+        // around to a token for an earlier page.
+        let next = start.saturating_add(max);
+        if next < found.len() {
+            resp.next_token = Some(page_token("", 'c', next as u64));
         }
         Ok(resp)
     }
@@ -789,10 +810,11 @@ impl Engine {
     }
 
     /// `ListFaces`: faces in indexing order, paged (`MaxResults` 0..4096,
-    /// default 1000), optionally only a user's or only given ids.
+    /// default 1000; 0 is the default too), optionally only a user's or
+    /// only given ids.
     pub fn list_faces(&self, req: &ListFacesRequest) -> Result<ListFacesResponse, AwsError> {
         wire::check_next_token(req.next_token.as_deref())?;
-        let max = int_in("MaxResults", req.max_results, 0, 4096, 1000)?;
+        let max = page_size(req.max_results)?;
         if let Some(u) = &req.user_id {
             check_user_id("UserId", u)?;
         }
