@@ -739,7 +739,9 @@ error_case!(quality_filter_enum, "IndexFaces", {"CollectionId": "c", "Image": {"
 error_case!(detection_attributes_enum, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "DetectionAttributes": ["HATS"]}, InvalidParameterException, "DetectionAttributes[0]");
 error_case!(delete_faces_none, "DeleteFaces", {"CollectionId": "c", "FaceIds": []}, InvalidParameterException, "FaceIds: must hold 1..4096");
 error_case!(face_id_uppercase, "SearchFaces", {"CollectionId": "c", "FaceId": "ABCDEF00-0000-4000-8000-000000000000"}, InvalidParameterException, "FaceId");
-error_case!(search_faces_unknown_face, "SearchFaces", {"CollectionId": "c", "FaceId": "abcdef00-0000-4000-8000-000000000000"}, ResourceNotFoundException, "abcdef00");
+// AWS answers a face id that is not in the collection with a bad parameter.
+error_case!(search_faces_unknown_face, "SearchFaces", {"CollectionId": "c", "FaceId": "abcdef00-0000-4000-8000-000000000000"}, InvalidParameterException, "FaceId: face 'abcdef00-0000-4000-8000-000000000000' was not found in collection 'c'");
+error_case!(search_users_unknown_face, "SearchUsers", {"CollectionId": "c", "FaceId": "abcdef00-0000-4000-8000-000000000000"}, InvalidParameterException, "FaceId: face 'abcdef00-0000-4000-8000-000000000000' was not found");
 error_case!(search_faces_max_faces_zero, "SearchFaces", {"CollectionId": "c", "FaceId": "FACE", "MaxFaces": 0}, InvalidParameterException, "MaxFaces: must be 1..4096");
 error_case!(search_faces_max_faces_4097, "SearchFaces", {"CollectionId": "c", "FaceId": "FACE", "MaxFaces": 4097}, InvalidParameterException, "MaxFaces: must be 1..4096");
 error_case!(face_match_threshold_above_100, "SearchFaces", {"CollectionId": "c", "FaceId": "FACE", "FaceMatchThreshold": 100.5}, InvalidParameterException, "FaceMatchThreshold: must be 0..100");

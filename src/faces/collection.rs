@@ -235,13 +235,16 @@ impl Collection {
         })
     }
 
+    /// The row of face `id`. A face id the collection does not hold is a
+    /// bad parameter, not a missing resource (as AWS answers `SearchFaces`
+    /// and `SearchUsers`): `InvalidParameterException`.
     pub(crate) fn face_row(&self, field: &str, id: u128) -> Result<usize, AwsError> {
         self.face_index
             .get(&id)
             .map(|&r| r as usize)
             .ok_or_else(|| {
-                AwsError::not_found(format!(
-                    "{field}: face '{}' does not exist in collection '{}'",
+                AwsError::invalid_parameter(format!(
+                    "{field}: face '{}' was not found in collection '{}'",
                     face_id_string(id),
                     self.id
                 ))

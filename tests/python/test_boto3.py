@@ -270,6 +270,30 @@ def test_search_users_needs_exactly_one_probe(rekognition, collection):
     assert status(e) == 400
 
 
+def test_unknown_face_id_is_invalid_parameter(rekognition, collection):
+    # AWS answers a FaceId the collection does not hold with a bad parameter.
+    missing = "abcdef00-0000-4000-8000-000000000000"
+    with pytest.raises(rekognition.exceptions.InvalidParameterException) as e:
+        rekognition.search_faces(CollectionId=collection["id"], FaceId=missing)
+    assert status(e) == 400
+    with pytest.raises(rekognition.exceptions.InvalidParameterException):
+        rekognition.search_users(CollectionId=collection["id"], FaceId=missing)
+
+
+def test_max_results_zero_pages_terminate(rekognition, collection):
+    pages = 0
+    token = {}
+    while True:
+        r = rekognition.list_faces(CollectionId=collection["id"], MaxResults=0, **token)
+        pages += 1
+        assert pages < 10
+        if "NextToken" not in r:
+            break
+        token = {"NextToken": r["NextToken"]}
+    count = rekognition.describe_collection(CollectionId=collection["id"])["FaceCount"]
+    assert pages == 1 and len(r["Faces"]) == count
+
+
 def test_idempotency_token_mismatch(rekognition, collection):
     rekognition.create_user(CollectionId=collection["id"], UserId="tok-a", ClientRequestToken="token-1")
     rekognition.create_user(CollectionId=collection["id"], UserId="tok-a", ClientRequestToken="token-1")
