@@ -1,7 +1,7 @@
-//! Replays the fuzz corpora on stable: every file in `fuzz/corpus/parse/`
-//! goes through `rollcall::fuzzing::parse` and every file in
-//! `fuzz/corpus/decode/` through `rollcall::fuzzing::decode`, the
-//! same bodies the libFuzzer targets run.
+//! Replays the fuzz corpora on stable: every file in `fuzz/corpus/<target>/`
+//! goes through `rollcall::fuzzing::<target>` (`parse`, `decode`, `npy`,
+//! `faces_log`, `faces_snapshot`), the same bodies the libFuzzer targets
+//! run.
 
 use std::fs;
 use std::path::Path;
@@ -36,6 +36,24 @@ fn fuzz_corpus_parse() {
 fn fuzz_corpus_decode() {
     let seen = replay("decode", rollcall::fuzzing::decode);
     assert!(seen >= 20, "only {seen} files in the decode corpus");
+}
+
+#[test]
+fn fuzz_corpus_npy() {
+    let seen = replay("npy", rollcall::fuzzing::npy);
+    assert!(seen >= 12, "only {seen} files in the npy corpus");
+}
+
+#[test]
+fn fuzz_corpus_faces_log() {
+    let seen = replay("faces_log", rollcall::fuzzing::faces_log);
+    assert!(seen >= 12, "only {seen} files in the faces_log corpus");
+}
+
+#[test]
+fn fuzz_corpus_faces_snapshot() {
+    let seen = replay("faces_snapshot", rollcall::fuzzing::faces_snapshot);
+    assert!(seen >= 12, "only {seen} files in the faces_snapshot corpus");
 }
 
 #[test]

@@ -54,6 +54,14 @@ use wire::{
 
 pub use collection::{MAX_FACES_PER_USER, TOKEN_TTL_SECS};
 
+/// The decoders of untrusted stored bytes (log records, snapshots) and
+/// their encoders, for the fuzz targets in `crate::fuzzing`.
+pub(crate) mod decoders {
+    pub(crate) use super::collection::{Collection, Record};
+    pub(crate) use super::store::{
+        decode_record, decode_snapshot, encode_record, encode_snapshot, frame, next_record,
+    };
+}
 pub use npy::{decode_npy, npy_bytes, read_npy, read_npy_sized, NpyError, NpyMatrix, ACCEPTED};
 pub use wire::*;
 
