@@ -10,7 +10,14 @@
 
 use crate::criteria::wire::{parse_request, SearchUsersRequest};
 use crate::criteria::Filter;
+use crate::faces::decoders::{
+    decode_record, decode_snapshot, encode_record, encode_snapshot, frame, next_record, Collection,
+    Record,
+};
+use crate::faces::MAX_FACES_PER_IMAGE;
+use crate::faces::{decode_npy, npy_bytes, read_npy, read_npy_sized, NpyMatrix};
 use crate::records::{parse_user_line, read_users};
+#[cfg(feature = "serve")]
 use crate::serve::{parse_amz_date, Authorization, Presigned, MAX_PRESIGN_EXPIRES_SECS};
 
 /// The `parse` target: when the bytes are UTF-8, parsing must not panic,
@@ -79,6 +86,7 @@ pub fn decode(data: &[u8]) {
     assert_eq!(first, again, "raising {text:?} is not stable");
 }
 
+#[cfg(feature = "serve")]
 /// The `sigv4_header` target (the SigV4 `Authorization` header parser and
 /// the presigned-URL query parser), on the bytes read as text (lossily):
 /// neither panics; a refusal is a 403 with a message; what parses holds
@@ -187,6 +195,223 @@ pub fn import_line(data: &[u8]) {
         match parse_user_line(&stored, line) {
             Ok(back) => assert_eq!(back, user, "line {line} reads back differently"),
             Err(e) => panic!("stored form {stored:?} of line {line} does not read back: {e}"),
+        }
+    }
+}
+
+/// A matrix as comparable bits (`NaN`s included).
+fn bits(m: &NpyMatrix) -> (usize, usize, Vec<u32>) {
+    (m.rows, m.dim, m.data.iter().map(|x| x.to_bits()).collect())
+}
+
+/// The `npy` target (the `.npy` decoders of `Image.Bytes` and of
+/// `rollcall faces import`): decoding never panics and allocates only for
+/// data present; the in-memory, sized and streaming decoders agree (all
+/// fail, or all give the same matrix); an image's first
+/// [`MAX_FACES_PER_IMAGE`] rows are a prefix of the whole; and what decodes
+/// re-encodes to a file that decodes to the same matrix.
+///
+/// ```
+/// rollcall::fuzzing::npy(&rollcall::faces::npy_bytes(2, 2, &[1.0, 0.0, 0.0, 1.0]));
+/// rollcall::fuzzing::npy(b"\x93NUMPY\x01\x00\x40\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000000, 4), }");
+/// ```
+pub fn npy(data: &[u8]) {
+    let whole = decode_npy(data, usize::MAX);
+    let image = decode_npy(data, MAX_FACES_PER_IMAGE);
+    let sized = read_npy_sized(data, data.len() as u64);
+    let streamed = read_npy(data);
+    let Ok(m) = whole else {
+        assert!(
+            image.is_err() && sized.is_err() && streamed.is_err(),
+            "only the whole-image decoder failed on {data:?}"
+        );
+        return;
+    };
+    assert_eq!(m.data.len(), m.rows * m.dim, "matrix size");
+    let want = bits(&m);
+    for (name, other) in [("sized", sized), ("streamed", streamed)] {
+        match other {
+            Ok(o) => assert_eq!(bits(&o), want, "{name} decoder differs"),
+            Err(e) => panic!("{name} decoder fails where the image decoder does not: {e}"),
+        }
+    }
+    match image {
+        Ok(first) => {
+            assert_eq!(first.rows, m.rows.min(MAX_FACES_PER_IMAGE), "image rows");
+            assert_eq!(
+                bits(&first).2[..],
+                want.2[..first.data.len()],
+                "image rows are not a prefix"
+            );
+        }
+        Err(e) => panic!("bounded decode fails where the whole one does not: {e}"),
+    }
+    let again = decode_npy(&npy_bytes(m.rows, m.dim, &m.data), usize::MAX);
+    match again {
+        Ok(a) => assert_eq!(bits(&a), want, "re-encoding changes the matrix"),
+        Err(e) => panic!("re-encoded matrix does not decode: {e}"),
+    }
+}
+
+/// The `faces_log` target (the log record decoder): the bytes as one
+/// record's payload and as a whole log. Decoding never panics; a record
+/// that decodes re-encodes to exactly its bytes (and frame); replaying what
+/// decodes never panics, and the state it reaches snapshots to bytes that
+/// load again.
+///
+/// ```
+/// rollcall::fuzzing::faces_log(&[1, 0, 0, 0, 0, 0, 0, 0, 3, 1, 0, 0, 0, 0, 0, 0, 0, b'u', 0]);
+/// rollcall::fuzzing::faces_log(&[0xff; 40]);
+/// ```
+pub fn faces_log(data: &[u8]) {
+    let mut coll = Collection::new("fuzz".into(), 0, 0);
+    if let Ok(rec) = decode_record(data) {
+        assert_eq!(encode_record(&rec), data, "record re-encodes differently");
+        replay_one(&mut coll, rec);
+    }
+    let mut coll = Collection::new("fuzz".into(), 0, 0);
+    let mut pos = 0;
+    while let Ok(Some((rec, next))) = next_record(data, pos) {
+        assert_eq!(
+            frame(&encode_record(&rec)),
+            data[pos..next],
+            "framed record at {pos} re-encodes differently"
+        );
+        replay_one(&mut coll, rec);
+        pos = next;
+    }
+    snapshot_loads(&mut coll);
+}
+
+fn replay_one(coll: &mut Collection, rec: Record) {
+    coll.apply(rec);
+    let _ = coll.list_faces(0, usize::MAX, None, None);
+    let _ = coll.list_users(0, usize::MAX);
+}
+
+/// Compacts `coll`, snapshots it and loads the snapshot: it must load, and
+/// load to a state that snapshots to the same bytes. Gives those bytes.
+fn snapshot_loads(coll: &mut Collection) -> Vec<u8> {
+    coll.compact();
+    let bytes = match encode_snapshot(coll, Vec::new()) {
+        Ok((bytes, len)) => {
+            assert_eq!(len, bytes.len() as u64, "snapshot length");
+            bytes
+        }
+        Err(e) => panic!("snapshot to memory failed: {e}"),
+    };
+    match decode_snapshot(&mut &bytes[..], bytes.len() as u64) {
+        Ok(back) => match encode_snapshot(&back, Vec::new()) {
+            Ok((again, _)) => assert_eq!(again, bytes, "snapshot does not reload to itself"),
+            Err(e) => panic!("snapshot to memory failed: {e}"),
+        },
+        Err(e) => panic!("a snapshot of a reachable state does not load: {e}"),
+    }
+    bytes
+}
+
+/// The `faces_snapshot` target (the snapshot decoder): decoding never
+/// panics and allocates only for what the bytes hold; a snapshot that
+/// decodes encodes to bytes that decode to the same state, and that state
+/// can be compacted, listed, searched and snapshotted again.
+///
+/// ```
+/// rollcall::fuzzing::faces_snapshot(b"RCSNAP01\xff\xff\xff\xff\xff\xff\xff\x0f");
+/// ```
+pub fn faces_snapshot(data: &[u8]) {
+    let Ok(mut coll) = decode_snapshot(&mut &data[..], data.len() as u64) else {
+        return;
+    };
+    let bytes = match encode_snapshot(&coll, Vec::new()) {
+        Ok((bytes, _)) => bytes,
+        Err(e) => panic!("snapshot to memory failed: {e}"),
+    };
+    match decode_snapshot(&mut &bytes[..], bytes.len() as u64) {
+        Ok(back) => match encode_snapshot(&back, Vec::new()) {
+            Ok((again, _)) => assert_eq!(again, bytes, "decoded snapshot re-encodes differently"),
+            Err(e) => panic!("snapshot to memory failed: {e}"),
+        },
+        Err(e) => panic!("re-encoded snapshot does not decode: {e}"),
+    }
+    let _ = coll.list_faces(0, usize::MAX, None, None);
+    let _ = coll.list_users(0, usize::MAX);
+    if coll.dim > 0 && coll.dim <= 1024 && !coll.vectors.is_empty() {
+        let probe = coll.probe_of_face(0);
+        let _ = coll.search_faces(&probe, 3, 0.0, Some(0));
+        let _ = coll.search_users(&probe, 3, 0.0, None);
+    }
+    snapshot_loads(&mut coll);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// `(name, bytes)` of every seed of `fuzz/corpus/<target>/`.
+    fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(target);
+        let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// How far a log decodes: the end of the last whole record, and
+    /// whether it stopped at a corrupt (not a torn) record.
+    fn log_end(data: &[u8]) -> (usize, bool) {
+        let mut pos = 0;
+        loop {
+            match next_record(data, pos) {
+                Ok(Some((_, next))) => pos = next,
+                Ok(None) => return (pos, false),
+                Err(_) => return (pos, true),
+            }
+        }
+    }
+
+    #[test]
+    fn npy_seeds_decode_as_their_names_say() {
+        for (name, data) in seeds("npy") {
+            let r = decode_npy(&data, usize::MAX);
+            assert_eq!(r.is_ok(), name.starts_with("valid-"), "{name}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn snapshot_seeds_decode_as_their_names_say() {
+        for (name, data) in seeds("faces_snapshot") {
+            let r = decode_snapshot(&mut &data[..], data.len() as u64);
+            assert_eq!(r.is_ok(), name.starts_with("valid-"), "{name}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn log_seeds_decode_as_their_names_say() {
+        for (name, data) in seeds("faces_log") {
+            let (end, corrupt) = log_end(&data);
+            let whole = end == data.len() && !corrupt;
+            if name.starts_with("valid-payload") || name.ends_with("-payload") {
+                let r = decode_record(&data);
+                assert_eq!(r.is_ok(), name.starts_with("valid-"), "{name}: {r:?}");
+            } else if name.ends_with("-framed") {
+                assert!(corrupt, "{name}: decodes to byte {end}");
+            } else if ["truncated", "crc", "huge"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
+                assert!(!corrupt && end < data.len(), "{name}: not a torn tail");
+            } else {
+                assert!(whole, "{name}: stops at byte {end}");
+            }
         }
     }
 }

@@ -739,7 +739,9 @@ error_case!(quality_filter_enum, "IndexFaces", {"CollectionId": "c", "Image": {"
 error_case!(detection_attributes_enum, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "DetectionAttributes": ["HATS"]}, InvalidParameterException, "DetectionAttributes[0]");
 error_case!(delete_faces_none, "DeleteFaces", {"CollectionId": "c", "FaceIds": []}, InvalidParameterException, "FaceIds: must hold 1..4096");
 error_case!(face_id_uppercase, "SearchFaces", {"CollectionId": "c", "FaceId": "ABCDEF00-0000-4000-8000-000000000000"}, InvalidParameterException, "FaceId");
-error_case!(search_faces_unknown_face, "SearchFaces", {"CollectionId": "c", "FaceId": "abcdef00-0000-4000-8000-000000000000"}, ResourceNotFoundException, "abcdef00");
+// AWS answers a face id that is not in the collection with a bad parameter.
+error_case!(search_faces_unknown_face, "SearchFaces", {"CollectionId": "c", "FaceId": "abcdef00-0000-4000-8000-000000000000"}, InvalidParameterException, "FaceId: face 'abcdef00-0000-4000-8000-000000000000' was not found in collection 'c'");
+error_case!(search_users_unknown_face, "SearchUsers", {"CollectionId": "c", "FaceId": "abcdef00-0000-4000-8000-000000000000"}, InvalidParameterException, "FaceId: face 'abcdef00-0000-4000-8000-000000000000' was not found");
 error_case!(search_faces_max_faces_zero, "SearchFaces", {"CollectionId": "c", "FaceId": "FACE", "MaxFaces": 0}, InvalidParameterException, "MaxFaces: must be 1..4096");
 error_case!(search_faces_max_faces_4097, "SearchFaces", {"CollectionId": "c", "FaceId": "FACE", "MaxFaces": 4097}, InvalidParameterException, "MaxFaces: must be 1..4096");
 error_case!(face_match_threshold_above_100, "SearchFaces", {"CollectionId": "c", "FaceId": "FACE", "FaceMatchThreshold": 100.5}, InvalidParameterException, "FaceMatchThreshold: must be 0..100");
@@ -900,6 +902,114 @@ fn search_by_image_uses_the_first_row_and_lists_the_rest() {
     assert_eq!(r["FaceMatches"][0]["Face"]["FaceId"], face.as_str());
     assert_eq!(r["FaceMatches"][0]["Face"]["UserId"], "u");
     assert_eq!(r["SearchedFaceConfidence"], json!(100.0));
+}
+
+/// An `.npy` with `shape` in its header and 24 bytes of data.
+fn lying_image(shape: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    header.push_str(&" ".repeat(63 - (10 + header.len()) % 64));
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0, 0, 128, 63].repeat(6));
+    json!({ "Bytes": base64::engine::general_purpose::STANDARD.encode(bytes) })
+}
+
+/// Shapes claiming far more data than the image holds, and what they need.
+const LYING_SHAPES: [(&str, &str); 3] = [
+    ("(1000000000000000, 4)", "16000000000000000"),
+    ("(1, 1000000000000000)", "4000000000000000"),
+    ("(4000000000000000,)", "16000000000000000"),
+];
+
+#[test]
+fn a_header_claiming_a_huge_shape_is_invalid_image_format() {
+    let (_dir, e, _, _) = fixture();
+    for (shape, need) in LYING_SHAPES {
+        for op in ["IndexFaces", "SearchFacesByImage", "SearchUsersByImage"] {
+            fails(
+                &e,
+                op,
+                json!({"CollectionId": "c", "Image": lying_image(shape)}),
+                ErrorType::InvalidImageFormatException,
+                &format!(
+                    "Image.Bytes: shape {shape} needs {need} bytes of float32 data, the image has 24"
+                ),
+            );
+        }
+    }
+    // Too little data for an honest shape is the same error.
+    fails(
+        &e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": lying_image("(7, 1)")}),
+        ErrorType::InvalidImageFormatException,
+        "shape (7, 1) needs 28 bytes of float32 data, the image has 24",
+    );
+    assert_eq!(
+        ok(&e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceCount"],
+        2
+    );
+}
+
+#[test]
+fn an_image_has_at_most_100_faces() {
+    let (_dir, e) = engine();
+    e.create_collection_with_dim("c", 1).unwrap();
+    // The most one-dimensional rows a 5 MiB image holds (header: 128 bytes).
+    let rows = (MAX_IMAGE_BYTES - 128) / 4;
+    let img = image(rows, 1, &vec![1.0; rows]);
+    let started = std::time::Instant::now();
+    let r = ok(&e, "IndexFaces", json!({"CollectionId": "c", "Image": img}));
+    assert_eq!(
+        r["FaceRecords"].as_array().unwrap().len(),
+        MAX_FACES_PER_IMAGE
+    );
+    assert!(
+        r.get("UnindexedFaces").is_none_or(|u| u == &json!([])),
+        "{}",
+        r["UnindexedFaces"]
+    );
+    assert!(
+        r.to_string().len() < 100_000,
+        "response of {} bytes",
+        r.to_string().len()
+    );
+    let r = ok(
+        &e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": img, "MaxFaces": 10}),
+    );
+    assert_eq!(r["FaceRecords"].as_array().unwrap().len(), 10);
+    assert_eq!(r["UnindexedFaces"].as_array().unwrap().len(), 90);
+    let r = ok(
+        &e,
+        "SearchUsersByImage",
+        json!({"CollectionId": "c", "Image": img}),
+    );
+    assert_eq!(r["UnsearchedFaces"].as_array().unwrap().len(), 99);
+    let r = ok(
+        &e,
+        "SearchFacesByImage",
+        json!({"CollectionId": "c", "Image": img, "MaxFaces": 4096, "FaceMatchThreshold": 0}),
+    );
+    assert_eq!(r["FaceMatches"].as_array().unwrap().len(), 110);
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    // Rows after the first 100 are not faces: not even looked at.
+    let mut data = vec![1.0; 101];
+    data[100] = f32::NAN;
+    let r = ok(
+        &e,
+        "IndexFaces",
+        json!({"CollectionId": "c", "Image": image(101, 1, &data)}),
+    );
+    assert_eq!(r["FaceRecords"].as_array().unwrap().len(), 100);
+    // A bulk import is no image: every row is a face.
+    let ids = e.import_faces("c", vec![1.0; 1000], 1, None).unwrap();
+    assert_eq!(ids.len(), 1000);
 }
 
 #[test]
@@ -1187,6 +1297,88 @@ fn collections_list_sorted_and_paged_and_delete() {
     );
 }
 
+/// Follows `NextToken`s of `op` with `body` until there is none; gives
+/// every item of `items`. Fails rather than loop: at most 100 pages.
+fn page_all(e: &Engine, op: &str, body: serde_json::Value, items: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut body = body;
+    for _ in 0..100 {
+        let r = ok(e, op, body.clone());
+        out.extend(r[items].as_array().unwrap().iter().cloned());
+        match r.get("NextToken") {
+            Some(t) => body["NextToken"] = t.clone(),
+            None => return out,
+        }
+    }
+    panic!("{op} {body}: still a NextToken after 100 pages");
+}
+
+/// The model allows `MaxResults: 0` for `ListFaces` and `ListCollections`:
+/// it is the default page size, so that a paginator terminates.
+#[test]
+fn max_results_zero_is_the_default_page_and_paging_terminates() {
+    let (_dir, e) = engine();
+    e.create_collection_with_dim("c", 2).unwrap();
+    for id in ["a", "b"] {
+        ok(&e, "CreateCollection", json!({"CollectionId": id}));
+    }
+    let ids = e
+        .import_faces("c", [1.0f32, 0.5].repeat(1500), 2, None)
+        .unwrap();
+    let faces = page_all(
+        &e,
+        "ListFaces",
+        json!({"CollectionId": "c", "MaxResults": 0}),
+        "Faces",
+    );
+    let got: Vec<&str> = faces
+        .iter()
+        .map(|f| f["FaceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids);
+    let first = ok(
+        &e,
+        "ListFaces",
+        json!({"CollectionId": "c", "MaxResults": 0}),
+    );
+    assert_eq!(first["Faces"].as_array().unwrap().len(), 1000);
+    let colls = page_all(
+        &e,
+        "ListCollections",
+        json!({"MaxResults": 0}),
+        "CollectionIds",
+    );
+    assert_eq!(colls, vec![json!("a"), json!("b"), json!("c")]);
+    // ListUsers' model minimum is 1: there 0 is refused.
+    fails(
+        &e,
+        "ListUsers",
+        json!({"CollectionId": "c", "MaxResults": 0}),
+        ErrorType::InvalidParameterException,
+        "MaxResults: must be 1..500",
+    );
+}
+
+/// A token is a position and a CRC32: anyone can make one. One far past
+/// the end is an empty last page, never a token back to an earlier page.
+#[test]
+fn a_forged_token_past_the_end_ends_the_list() {
+    let (_dir, e) = engine();
+    for id in ["a", "b"] {
+        ok(&e, "CreateCollection", json!({"CollectionId": id}));
+    }
+    let pos = u64::MAX - 1;
+    let crc = crc32fast::hash(format!("\u{0}c{pos}").as_bytes());
+    let token = format!("c{pos:x}.{crc:08x}");
+    let r = ok(
+        &e,
+        "ListCollections",
+        json!({"MaxResults": 3, "NextToken": token}),
+    );
+    assert_eq!(r["CollectionIds"], json!([]));
+    assert!(r.get("NextToken").is_none(), "{r}");
+}
+
 #[test]
 fn index_faces_honours_max_faces_and_external_image_id() {
     let (_dir, e) = engine();
@@ -1295,6 +1487,258 @@ fn collection_dir(data: &std::path::Path) -> std::path::PathBuf {
         .map(|d| d.unwrap().path())
         .find(|p| p.join("meta.json").exists())
         .unwrap()
+}
+
+/// Little-endian bytes as the store writes them.
+#[derive(Default)]
+struct Bin(Vec<u8>);
+
+impl Bin {
+    fn u8(mut self, v: u8) -> Self {
+        self.0.push(v);
+        self
+    }
+    fn u32(mut self, v: u32) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u64(mut self, v: u64) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u128(mut self, v: u128) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn str(self, s: &str) -> Self {
+        let mut b = self.u64(s.len() as u64);
+        b.0.extend_from_slice(s.as_bytes());
+        b
+    }
+}
+
+const NO_OWNER: u32 = u32::MAX;
+
+/// Snapshot metadata: collection `c`, `dim`, faces (id, owner), users
+/// (id, face rows), no tokens.
+fn snapshot_meta(dim: u64, faces: &[(u128, u32)], users: &[(&str, &[u32])]) -> Bin {
+    let mut b = Bin::default()
+        .str("c")
+        .u64(0)
+        .u64(dim)
+        .u64(100)
+        .u64(0)
+        .u64(faces.len() as u64);
+    for &(id, owner) in faces {
+        b = b.u128(id).u128(7).u64(1).u32(owner).u8(0);
+    }
+    b = b.u64(users.len() as u64);
+    for (id, rows) in users {
+        b = b.str(id).u64(50).u64(rows.len() as u64);
+        for &r in *rows {
+            b = b.u32(r);
+        }
+    }
+    b.u64(0)
+}
+
+/// A whole snapshot file: `meta`, a value count and the values, checksum.
+fn snapshot_file(meta: &[u8], meta_len: u64, count: u64, values: &[f32]) -> Vec<u8> {
+    let mut b = b"RCSNAP01".to_vec();
+    b.extend_from_slice(&meta_len.to_le_bytes());
+    b.extend_from_slice(meta);
+    b.extend_from_slice(&count.to_le_bytes());
+    for v in values {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    let crc = crc32fast::hash(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Opening collection `c` with `file` as its snapshot (or appended to its
+/// log): the first call's answer, from a fresh engine.
+fn open_with(
+    dir: &std::path::Path,
+    name: &str,
+    file: &[u8],
+) -> Result<serde_json::Value, rollcall::AwsError> {
+    let path = collection_dir(dir).join(name);
+    if name == "log.bin" {
+        let mut log = std::fs::read(&path).unwrap();
+        log.extend_from_slice(file);
+        std::fs::write(&path, log).unwrap();
+    } else {
+        std::fs::write(&path, file).unwrap();
+    }
+    let e = Engine::open(dir).unwrap();
+    call(&e, "DescribeCollection", json!({"CollectionId": "c"}))
+}
+
+/// Every length and count in a snapshot is checked against the bytes there
+/// are: a snapshot whose counts lie is an error on open, never an abort
+/// (nor a huge allocation), nor a collection in a state it cannot be in.
+#[test]
+fn a_snapshot_whose_counts_lie_is_an_error() {
+    let good = snapshot_meta(2, &[(1, 0), (2, NO_OWNER)], &[("u", &[0])]).0;
+    let values = [1.0, 0.0, 0.0, 1.0];
+    let huge = 1u64 << 60;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("faces count 2^60", {
+            let m = Bin::default()
+                .str("c")
+                .u64(0)
+                .u64(2)
+                .u64(0)
+                .u64(0)
+                .u64(huge)
+                .0;
+            snapshot_file(&m, m.len() as u64, 0, &[])
+        }),
+        ("dimension 2^62 (faces x dim wraps to 0)", {
+            let m = snapshot_meta(
+                1 << 62,
+                &[(1, NO_OWNER), (2, NO_OWNER), (3, NO_OWNER), (4, NO_OWNER)],
+                &[],
+            )
+            .0;
+            snapshot_file(&m, m.len() as u64, 0, &[])
+        }),
+        (
+            "value count 2^60",
+            snapshot_file(&good, good.len() as u64, huge, &values),
+        ),
+        (
+            "value count short of the file",
+            snapshot_file(&good, good.len() as u64, 3, &values),
+        ),
+        (
+            "metadata length 2^60",
+            snapshot_file(&good, huge, 4, &values),
+        ),
+        ("users count 2^60", {
+            let mut m = snapshot_meta(2, &[(1, NO_OWNER), (2, NO_OWNER)], &[]).0;
+            let at = m.len() - 16;
+            m[at..at + 8].copy_from_slice(&huge.to_le_bytes());
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+        ("face id twice", {
+            let m = snapshot_meta(2, &[(1, NO_OWNER), (1, NO_OWNER)], &[]).0;
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+        ("user id twice", {
+            let m = snapshot_meta(
+                2,
+                &[(1, NO_OWNER), (2, NO_OWNER)],
+                &[("u", &[]), ("u", &[])],
+            )
+            .0;
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+        ("a user lists a face it does not own", {
+            let m = snapshot_meta(2, &[(1, NO_OWNER), (2, NO_OWNER)], &[("u", &[1])]).0;
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+        ("a face owned by a user that does not list it", {
+            let m = snapshot_meta(2, &[(1, 0), (2, NO_OWNER)], &[("u", &[])]).0;
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+        ("trailing bytes after the metadata", {
+            let mut m = good.clone();
+            m.extend_from_slice(&[0; 9]);
+            snapshot_file(&m, m.len() as u64, 4, &values)
+        }),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    Engine::open(dir.path())
+        .unwrap()
+        .create_collection_with_dim("c", 2)
+        .unwrap();
+    // The helpers write what the store reads.
+    let r = open_with(
+        dir.path(),
+        "snapshot.bin",
+        &snapshot_file(&good, good.len() as u64, 4, &values),
+    )
+    .unwrap();
+    assert_eq!(
+        (r["FaceCount"].clone(), r["UserCount"].clone()),
+        (json!(2), json!(1))
+    );
+    for (what, file) in cases {
+        let err = open_with(dir.path(), "snapshot.bin", &file).expect_err(what);
+        assert_eq!(err.kind, ErrorType::InternalServerError, "{what}: {err}");
+        assert!(err.message.contains("corrupt snapshot"), "{what}: {err}");
+    }
+}
+
+/// A log record that is whole and checksummed but does not decode (its
+/// counts lie) is corruption, not a torn tail: an error on open, the log
+/// left as it is for inspection, never an abort.
+#[test]
+fn a_log_record_whose_counts_lie_is_an_error_not_a_torn_tail() {
+    let huge = 1u64 << 60;
+    let frame = |payload: Bin| {
+        let p = payload.0;
+        let mut f = (p.len() as u32).to_le_bytes().to_vec();
+        f.extend_from_slice(&crc32fast::hash(&p).to_le_bytes());
+        f.extend_from_slice(&p);
+        f
+    };
+    let cases = [
+        (
+            "2^60 face ids",
+            frame(Bin::default().u64(9).u8(5).str("u").u64(huge).u128(1).u8(0)),
+        ),
+        (
+            "a user id of 2^60 bytes",
+            frame(Bin::default().u64(9).u8(3).u64(huge).u8(b'u').u8(0)),
+        ),
+        (
+            "2^60 faces indexed",
+            frame(Bin::default().u64(9).u8(1).u128(7).u64(2).u64(huge).u8(0)),
+        ),
+        (
+            "2^60 values",
+            frame(
+                Bin::default()
+                    .u64(9)
+                    .u8(1)
+                    .u128(7)
+                    .u64(2)
+                    .u64(1)
+                    .u128(1)
+                    .u8(0)
+                    .u64(huge)
+                    .u8(0),
+            ),
+        ),
+        // 4 faces of dimension 2^62 need 2^64 values: 0 once wrapped.
+        (
+            "faces x dimension wraps",
+            frame({
+                let mut b = Bin::default().u64(9).u8(1).u128(7).u64(1 << 62).u64(4);
+                for id in 1..=4 {
+                    b = b.u128(id).u8(0);
+                }
+                b.u64(0).u8(0)
+            }),
+        ),
+    ];
+    for (what, record) in cases {
+        let (dir, e, _, _) = fixture();
+        drop(e);
+        let log = collection_dir(dir.path()).join("log.bin");
+        let before = std::fs::metadata(&log).unwrap().len();
+        let err = open_with(dir.path(), "log.bin", &record).expect_err(what);
+        assert_eq!(err.kind, ErrorType::InternalServerError, "{what}: {err}");
+        assert!(err.message.contains("record at byte"), "{what}: {err}");
+        assert_eq!(
+            std::fs::metadata(&log).unwrap().len(),
+            before + record.len() as u64,
+            "{what}: the log was changed"
+        );
+    }
 }
 
 /// Everything a client can see of collection `c`: users with their status,
@@ -1442,9 +1886,10 @@ fn a_crash_between_snapshot_and_log_truncation_applies_nothing_twice() {
 fn a_long_log_is_folded_into_a_snapshot() {
     let (dir, e) = engine();
     ok(&e, "CreateCollection", json!({"CollectionId": "c"}));
-    let (rows, dim) = (2500, 512);
+    // An image holds at most 100 faces: wide ones, to fill 5 MiB.
+    let (rows, dim) = (MAX_FACES_PER_IMAGE, 13_000);
     let mut ids = Vec::new();
-    // 14 calls of 5.1 MB each: the log passes 64 MiB on the 13th.
+    // 14 calls of 5.2 MB each: the log passes 64 MiB on the 13th.
     for call in 0..14 {
         let data = random_vectors(rows, dim, call, None);
         let r = ok(

@@ -253,3 +253,94 @@ fn input_from_file_and_no_input_for_list_collections() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["CollectionIds"], json!(["from-file"]));
 }
+
+/// The bytes of an `.npy` file whose header claims `shape` and that holds
+/// 24 bytes of data.
+fn lying_npy(shape: &str) -> Vec<u8> {
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    header.push_str(&" ".repeat(63 - (10 + header.len()) % 64));
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0, 0, 128, 63].repeat(6));
+    bytes
+}
+
+const LYING_SHAPES: [&str; 3] = [
+    "(1000000000000000, 4)",
+    "(1, 1000000000000000)",
+    "(4000000000000000,)",
+];
+
+/// The AWS JSON error a failed command printed; asserts exit code 1 and
+/// nothing on stdout.
+fn aws_error(out: &Output) -> Value {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    serde_json::from_slice(&out.stderr).unwrap()
+}
+
+#[test]
+fn a_lying_npy_header_is_invalid_image_format_not_an_abort() {
+    use base64::Engine as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    rek_ok(&data, "create-collection", json!({"CollectionId": "c"}));
+    for shape in LYING_SHAPES {
+        let bytes = lying_npy(shape);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        for op in [
+            "index-faces",
+            "search-faces-by-image",
+            "search-users-by-image",
+        ] {
+            let out = rek(
+                &data,
+                op,
+                json!({"CollectionId": "c", "Image": {"Bytes": b64}}),
+            );
+            let err = aws_error(&out);
+            assert_eq!(err["__type"], "InvalidImageFormatException", "{op} {shape}");
+            let msg = err["Message"].as_str().unwrap();
+            assert!(
+                msg.contains(&format!("Image.Bytes: shape {shape} needs"))
+                    && msg.contains("the image has 24"),
+                "{op}: {msg}"
+            );
+        }
+        let file = tmp.path().join("liar.npy");
+        std::fs::write(&file, &bytes).unwrap();
+        let out = rollcall()
+            .args(["faces", "import", "--data"])
+            .arg(&data)
+            .args(["--collection", "c"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let err = aws_error(&out);
+        assert_eq!(
+            err["__type"], "InvalidImageFormatException",
+            "import {shape}"
+        );
+        let msg = err["Message"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("shape {shape} needs")) && msg.contains("the file has 24"),
+            "import: {msg}"
+        );
+        let out = rollcall()
+            .args(["faces", "random", "--like"])
+            .arg(&file)
+            .arg(tmp.path().join("out.npy"))
+            .output()
+            .unwrap();
+        assert_eq!(aws_error(&out)["__type"], "InvalidImageFormatException");
+    }
+    let described = rek_ok(&data, "describe-collection", json!({"CollectionId": "c"}));
+    assert_eq!(described["FaceCount"], 0);
+}

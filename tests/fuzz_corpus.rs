@@ -1,6 +1,7 @@
 //! Replays the fuzz corpora on stable: every file in `fuzz/corpus/<target>/`
 //! goes through `rollcall::fuzzing::<target>` (`parse`, `decode`,
-//! `sigv4_header`, `import_line`), the same bodies the libFuzzer targets
+//! `sigv4_header`, `import_line`, `npy`, `faces_log`, `faces_snapshot`),
+//! the same bodies the libFuzzer targets
 //! run.
 
 use std::fs;
@@ -48,6 +49,24 @@ fn fuzz_corpus_sigv4_header() {
 fn fuzz_corpus_import_line() {
     let seen = replay("import_line", rollcall::fuzzing::import_line);
     assert!(seen >= 12, "only {seen} files in the import_line corpus");
+}
+
+#[test]
+fn fuzz_corpus_npy() {
+    let seen = replay("npy", rollcall::fuzzing::npy);
+    assert!(seen >= 12, "only {seen} files in the npy corpus");
+}
+
+#[test]
+fn fuzz_corpus_faces_log() {
+    let seen = replay("faces_log", rollcall::fuzzing::faces_log);
+    assert!(seen >= 12, "only {seen} files in the faces_log corpus");
+}
+
+#[test]
+fn fuzz_corpus_faces_snapshot() {
+    let seen = replay("faces_snapshot", rollcall::fuzzing::faces_snapshot);
+    assert!(seen >= 12, "only {seen} files in the faces_snapshot corpus");
 }
 
 #[test]

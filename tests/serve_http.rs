@@ -1144,3 +1144,51 @@ fn json_arrays_are_not_requests() {
     }
     assert!(s.stop().success());
 }
+
+/// A search image's face must have the collection's dimension: a (1, 32)
+/// probe is not read as two 16-wide faces (found by the HTTP fuzz harness).
+#[test]
+fn a_search_image_of_another_width_is_refused() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let b64 = |rows: usize, dim: usize, v: f32| {
+        base64::engine::general_purpose::STANDARD.encode(rollcall::faces::npy_bytes(
+            rows,
+            dim,
+            &vec![v; rows * dim],
+        ))
+    };
+    assert_eq!(
+        s.rekognition("CreateCollection", r#"{"CollectionId": "c"}"#)
+            .status,
+        200
+    );
+    let r = s.rekognition(
+        "IndexFaces",
+        &format!(
+            r#"{{"CollectionId": "c", "Image": {{"Bytes": "{}"}}}}"#,
+            b64(1, 16, 0.25)
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    for op in ["SearchFacesByImage", "SearchUsersByImage"] {
+        let body = format!(
+            r#"{{"CollectionId": "c", "Image": {{"Bytes": "{}"}}, "FaceMatchThreshold": 0}}"#,
+            b64(1, 32, 0.25)
+        );
+        let body = if op == "SearchUsersByImage" {
+            body.replace("FaceMatchThreshold", "UserMatchThreshold")
+        } else {
+            body
+        };
+        let r = s.rekognition(op, &body);
+        assert_eq!(
+            (r.status, r.error_type().as_str()),
+            (400, "InvalidParameterException"),
+            "{op}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    assert!(s.stop().success());
+}

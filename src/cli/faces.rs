@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use rollcall::faces::{npy_bytes, random_vectors, read_npy, Engine};
+use rollcall::faces::{npy_bytes, random_vectors, read_npy_sized, Engine};
 use rollcall::{AwsError, ErrorType};
 
 /// Face bulk operations.
@@ -99,7 +99,8 @@ fn random(
     let base = like
         .map(|p| {
             let file = File::open(&p).map_err(|e| io_error(&p, e))?;
-            let m = read_npy(BufReader::new(file)).map_err(|e| {
+            let len = file.metadata().map_err(|e| io_error(&p, e))?.len();
+            let m = read_npy_sized(BufReader::new(file), len).map_err(|e| {
                 AwsError::new(
                     ErrorType::InvalidImageFormatException,
                     format!("'{}': {e}", p.display()),
@@ -136,7 +137,9 @@ fn import(
     {
         let engine = Engine::open(super::data_dir(data))?;
         let file = File::open(&vectors).map_err(|e| io_error(&vectors, e))?;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        // The length bounds what the header may claim: nothing is
+        // allocated for data the file does not hold.
+        let len = file.metadata().map_err(|e| io_error(&vectors, e))?.len();
         let bar = if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(len);
             if let Ok(style) =
@@ -149,7 +152,8 @@ fn import(
         } else {
             ProgressBar::hidden()
         };
-        let m = read_npy(BufReader::with_capacity(1 << 20, bar.wrap_read(file))).map_err(|e| {
+        let input = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
+        let m = read_npy_sized(input, len).map_err(|e| {
             AwsError::new(
                 ErrorType::InvalidImageFormatException,
                 format!("'{}': {e}", vectors.display()),

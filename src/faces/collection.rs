@@ -235,13 +235,16 @@ impl Collection {
         })
     }
 
+    /// The row of face `id`. A face id the collection does not hold is a
+    /// bad parameter, not a missing resource (as AWS answers `SearchFaces`
+    /// and `SearchUsers`): `InvalidParameterException`.
     pub(crate) fn face_row(&self, field: &str, id: u128) -> Result<usize, AwsError> {
         self.face_index
             .get(&id)
             .map(|&r| r as usize)
             .ok_or_else(|| {
-                AwsError::not_found(format!(
-                    "{field}: face '{}' does not exist in collection '{}'",
+                AwsError::invalid_parameter(format!(
+                    "{field}: face '{}' was not found in collection '{}'",
                     face_id_string(id),
                     self.id
                 ))
@@ -320,7 +323,10 @@ impl Collection {
                 if self.dim == 0 {
                     self.dim = dim;
                 }
-                if dim == self.dim && vectors.len() == ids.len() * dim && exts.len() == ids.len() {
+                if dim == self.dim
+                    && ids.len().checked_mul(dim) == Some(vectors.len())
+                    && exts.len() == ids.len()
+                {
                     if self.vectors.is_empty() {
                         self.vectors = vectors;
                     } else {
@@ -335,8 +341,17 @@ impl Collection {
                             ext,
                         });
                         self.ids.push(id);
-                        self.owner.push(NO_USER);
-                        self.face_index.insert(id, row);
+                        // Ids are fresh v4 UUIDs; one seen before (only in
+                        // a forged log) is a dead row, so that no state
+                        // holds an id twice (its snapshot would not load).
+                        let owner = match self.face_index.insert(id, row) {
+                            None => NO_USER,
+                            Some(old) => {
+                                self.face_index.insert(id, old);
+                                DELETED
+                            }
+                        };
+                        self.owner.push(owner);
                         self.next_seq += 1;
                     }
                 }
@@ -352,6 +367,9 @@ impl Collection {
                 }
                 self.compact_if_sparse();
             }
+            // Planned only for a new user; one that exists (only in a
+            // forged log) changes nothing.
+            Op::CreateUser(user) if self.user_index.contains_key(&user) => {}
             Op::CreateUser(user) => {
                 let slot = self.users.len() as u32;
                 self.users.push(UserSlot {

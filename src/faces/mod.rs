@@ -53,7 +53,16 @@ use wire::{
 };
 
 pub use collection::{MAX_FACES_PER_USER, TOKEN_TTL_SECS};
-pub use npy::{npy_bytes, read_npy, NpyError, NpyMatrix, ACCEPTED};
+
+/// The decoders of untrusted stored bytes (log records, snapshots) and
+/// their encoders, for the fuzz targets in `crate::fuzzing`.
+pub(crate) mod decoders {
+    pub(crate) use super::collection::{Collection, Record};
+    pub(crate) use super::store::{
+        decode_record, decode_snapshot, encode_record, encode_snapshot, frame, next_record,
+    };
+}
+pub use npy::{decode_npy, npy_bytes, read_npy, read_npy_sized, NpyError, NpyMatrix, ACCEPTED};
 pub use wire::*;
 
 /// Default `FaceMatchThreshold` of `SearchFaces`.
@@ -64,6 +73,14 @@ pub const DEFAULT_USER_SEARCH_THRESHOLD: f32 = 80.0;
 pub const DEFAULT_ASSOCIATE_THRESHOLD: f32 = 75.0;
 /// Largest decoded `Image.Bytes`, as in the service model.
 pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+/// Most faces detected in one image: its first rows. AWS: "IndexFaces
+/// returns no more than 100 detected faces in an image, even if you specify
+/// a larger value for MaxFaces". The rows after these are not faces at all:
+/// never decoded, indexed or searched, and not listed in `UnindexedFaces`
+/// or `UnsearchedFaces` (the same rule for `IndexFaces`,
+/// `SearchFacesByImage` and `SearchUsersByImage`). `rollcall faces import`
+/// (a bulk file, not an image) has no such bound.
+pub const MAX_FACES_PER_IMAGE: usize = 100;
 
 const ARN_PREFIX: &str = "aws:rekognition:us-east-1:000000000000:collection/";
 
@@ -122,7 +139,9 @@ fn image_error(msg: String) -> AwsError {
     AwsError::new(ErrorType::InvalidImageFormatException, msg)
 }
 
-/// The face vectors of an `Image`: its `Bytes`, base64 of a `.npy` file.
+/// The face vectors of an `Image`: its `Bytes`, base64 of a `.npy` file;
+/// only its first [`MAX_FACES_PER_IMAGE`] rows (the data must still be
+/// exactly what the header's shape needs).
 fn decode_image(image: &Image) -> Result<NpyMatrix, AwsError> {
     if image.s3_object.is_some() {
         return Err(image_error(format!(
@@ -134,6 +153,17 @@ fn decode_image(image: &Image) -> Result<NpyMatrix, AwsError> {
             "Image: no Bytes; expected {ACCEPTED}, base64-encoded"
         ))
     })?;
+    // Refused before decoding: standard base64 has no padding-free slack,
+    // so more characters than this always decode to more than the limit.
+    if b64.len() > MAX_IMAGE_BYTES.div_ceil(3) * 4 {
+        return Err(AwsError::new(
+            ErrorType::ImageTooLargeException,
+            format!(
+                "Image.Bytes: {} base64 characters decode to more than {MAX_IMAGE_BYTES} bytes",
+                b64.len()
+            ),
+        ));
+    }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|e| {
@@ -150,7 +180,7 @@ fn decode_image(image: &Image) -> Result<NpyMatrix, AwsError> {
             ),
         ));
     }
-    read_npy(&bytes[..]).map_err(|e| image_error(format!("Image.Bytes: {e}")))
+    decode_npy(&bytes, MAX_FACES_PER_IMAGE).map_err(|e| image_error(format!("Image.Bytes: {e}")))
 }
 
 /// The single probe of a search image: its first row; `UnsearchedFaces` for the rest.
@@ -206,6 +236,22 @@ fn commit(l: &mut Loaded, op: Op, token: Option<TokenEntry>) -> Result<(), AwsEr
         let _ = l.store.snapshot(&mut l.coll);
     }
     Ok(())
+}
+
+/// The page size of `ListCollections` and `ListFaces`: `MaxResults`
+/// 0..4096 as the model allows, default 1000.
+///
+/// `MaxResults: 0` is the default page size, not an empty page. An empty
+/// page could only come with the same `NextToken` again (no progress, so
+/// an SDK paginator loops forever) or with none (which says the list is
+/// over when it is not, so a paginator silently sees nothing). A careful
+/// caller who sends 0 means "no preference"; the default is what they get.
+/// (`ListUsers`' model minimum is 1: there 0 is `InvalidParameterException`.)
+fn page_size(max_results: Option<i64>) -> Result<usize, AwsError> {
+    match int_in("MaxResults", max_results, 0, 4096, 1000)? {
+        0 => Ok(1000),
+        n => Ok(n),
+    }
 }
 
 fn to_value<R: Serialize>(r: Result<R, AwsError>) -> Result<serde_json::Value, AwsError> {
@@ -556,14 +602,16 @@ impl Engine {
         })
     }
 
-    /// `ListCollections`: ids sorted, paged (`MaxResults` 0..4096, default 1000).
+    /// `ListCollections`: ids sorted, paged (`MaxResults` 0..4096, default
+    /// 1000; 0 is the default too).
     pub fn list_collections(
         &self,
         req: &ListCollectionsRequest,
     ) -> Result<ListCollectionsResponse, AwsError> {
         wire::check_next_token(req.next_token.as_deref())?;
-        let max = int_in("MaxResults", req.max_results, 0, 4096, 1000)?;
-        let start = read_page_token("", 'c', req.next_token.as_deref())? as usize;
+        let max = page_size(req.max_results)?;
+        let start = usize::try_from(read_page_token("", 'c', req.next_token.as_deref())?)
+            .unwrap_or(usize::MAX);
         let mut found = Vec::new();
         let entries = std::fs::read_dir(&self.root)
             .map_err(|e| storage_error("cannot list", &self.root, e))?;
@@ -594,15 +642,20 @@ impl Engine {
             resp.collection_ids.push(id.clone());
             resp.face_model_versions.push(model_version(dim));
         }
-        if start + max < found.len() {
-            resp.next_token = Some(page_token("", 'c', (start + max) as u64));
+        // Saturating: a (forged) token far past the end must not wrap
+        // around to a token for an earlier page.
+        let next = start.saturating_add(max);
+        if next < found.len() {
+            resp.next_token = Some(page_token("", 'c', next as u64));
         }
         Ok(resp)
     }
 
     // ---- faces ----
 
-    /// `IndexFaces`: every row of the `.npy` in `Image.Bytes` becomes a face.
+    /// `IndexFaces`: each of the first [`MAX_FACES_PER_IMAGE`] rows of the
+    /// `.npy` in `Image.Bytes` is a detected face; the first `MaxFaces` of
+    /// them are indexed, the other detected ones are `UnindexedFaces`.
     pub fn index_faces(&self, req: &IndexFacesRequest) -> Result<IndexFacesResponse, AwsError> {
         check_collection_id(&req.collection_id)?;
         if let Some(x) = &req.external_image_id {
@@ -766,10 +819,11 @@ impl Engine {
     }
 
     /// `ListFaces`: faces in indexing order, paged (`MaxResults` 0..4096,
-    /// default 1000), optionally only a user's or only given ids.
+    /// default 1000; 0 is the default too), optionally only a user's or
+    /// only given ids.
     pub fn list_faces(&self, req: &ListFacesRequest) -> Result<ListFacesResponse, AwsError> {
         wire::check_next_token(req.next_token.as_deref())?;
-        let max = int_in("MaxResults", req.max_results, 0, 4096, 1000)?;
+        let max = page_size(req.max_results)?;
         if let Some(u) = &req.user_id {
             check_user_id("UserId", u)?;
         }
@@ -846,7 +900,7 @@ impl Engine {
             Ok(SearchFacesByImageResponse {
                 searched_face_confidence: 100.0,
                 face_matches: c
-                    .search_faces(&Self::probes(c, probe)?, k, threshold, None)
+                    .search_faces(&Self::probe(c, probe)?, k, threshold, None)
                     .into_iter()
                     .next()
                     .unwrap_or_default(),
@@ -863,11 +917,12 @@ impl Engine {
         k: usize,
         threshold: f32,
     ) -> Result<Vec<FaceMatch>, AwsError> {
-        Ok(self
-            .search_batch(collection, probe, k, threshold)?
-            .into_iter()
-            .next()
-            .unwrap_or_default())
+        self.read(collection, |c| {
+            Ok(c.search_faces(&Self::probe(c, probe)?, k, threshold, None)
+                .into_iter()
+                .next()
+                .unwrap_or_default())
+        })
     }
 
     /// Several probes at once (`probes` row-major, one probe per row): one
@@ -892,6 +947,19 @@ impl Engine {
         self.read(collection, |c| {
             Ok(c.search_faces(&Self::probes(c, probes)?, k, threshold, None))
         })
+    }
+
+    /// One probe (a search image's face, a single vector): its length must
+    /// be the collection's dimension exactly, never a multiple of it.
+    fn probe(c: &Collection, probe: &[f32]) -> Result<Vec<f32>, AwsError> {
+        if c.dim != 0 && probe.len() != c.dim {
+            return Err(AwsError::invalid_parameter(format!(
+                "face vector length {} does not match the collection's dimension {}",
+                probe.len(),
+                c.dim
+            )));
+        }
+        Self::probes(c, probe)
     }
 
     fn probes(c: &Collection, probes: &[f32]) -> Result<Vec<f32>, AwsError> {
@@ -1107,7 +1175,7 @@ impl Engine {
         threshold: f32,
     ) -> Result<Vec<UserMatch>, AwsError> {
         self.read(collection, |c| {
-            Ok(c.search_users(&Self::probes(c, probe)?, k, threshold, None))
+            Ok(c.search_users(&Self::probe(c, probe)?, k, threshold, None))
         })
     }
 }

@@ -408,14 +408,7 @@ impl Store {
     /// Appends one record and waits until it is on disk.
     pub(crate) fn append(&mut self, rec: &Record) -> Result<(), AwsError> {
         let payload = encode_record(rec);
-        let mut frame = Vec::with_capacity(payload.len() + 8);
-        frame.extend_from_slice(
-            &u32::try_from(payload.len())
-                .unwrap_or(u32::MAX)
-                .to_le_bytes(),
-        );
-        frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        frame.extend_from_slice(&payload);
+        let frame = frame(&payload);
         let path = self.dir.join("log.bin");
         if payload.len() > u32::MAX as usize {
             return Err(storage_error("record too large for", &path, payload.len()));
@@ -470,19 +463,33 @@ impl Store {
 }
 
 /// Applies the log's records from byte `from` on that `coll` does not hold
-/// yet; gives the end of the last whole record. A torn or corrupt tail is
-/// cut off: the caller holds a [`CollectionLock`], so no append is in
-/// flight, and the tail is a crashed writer's, never acknowledged.
+/// yet; gives the end of the last whole record. A torn tail (a record cut
+/// short or failing its checksum) is cut off: the caller holds a
+/// [`CollectionLock`], so no append is in flight, and the tail is a crashed
+/// writer's, never acknowledged. A record that is whole and checksummed
+/// but does not decode was never written by this code: the log is corrupt,
+/// and that is an error (`InvalidData`), the file left as it is.
 fn replay(log: &mut File, from: u64, coll: &mut Collection) -> io::Result<u64> {
     let mut bytes = Vec::new();
     io::Seek::seek(log, io::SeekFrom::Start(from))?;
     log.read_to_end(&mut bytes)?;
     let mut pos = 0usize;
-    while let Some((rec, next)) = next_record(&bytes, pos) {
-        if rec.seq > coll.last_record {
-            coll.apply(rec);
+    loop {
+        match next_record(&bytes, pos) {
+            Ok(Some((rec, next))) => {
+                if rec.seq > coll.last_record {
+                    coll.apply(rec);
+                }
+                pos = next;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("record at byte {}: {e}", from + pos as u64),
+                ))
+            }
         }
-        pos = next;
     }
     let end = from + pos as u64;
     if pos < bytes.len() {
@@ -492,20 +499,40 @@ fn replay(log: &mut File, from: u64, coll: &mut Collection) -> io::Result<u64> {
     Ok(end)
 }
 
-/// The record starting at `pos` and the position after it, if whole and intact.
-fn next_record(bytes: &[u8], pos: usize) -> Option<(Record, usize)> {
-    let head = bytes.get(pos..pos + 8)?;
+/// The record starting at `pos` and the position after it; `Ok(None)` at
+/// the end or at a torn tail (a frame cut short, a checksum that fails);
+/// an error for a whole, checksummed frame whose payload does not decode.
+pub(crate) fn next_record(bytes: &[u8], pos: usize) -> Result<Option<(Record, usize)>, CodecError> {
+    let Some(head) = pos.checked_add(8).and_then(|end| bytes.get(pos..end)) else {
+        return Ok(None);
+    };
     let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    let payload = bytes.get(pos + 8..pos + 8 + len)?;
+    let end = pos + 8 + len;
+    let Some(payload) = bytes.get(pos + 8..end) else {
+        return Ok(None);
+    };
     if crc32fast::hash(payload) != crc {
-        return None;
+        return Ok(None);
     }
-    let rec = decode_record(payload).ok()?;
-    Some((rec, pos + 8 + len))
+    Ok(Some((decode_record(payload)?, end)))
 }
 
-fn encode_record(rec: &Record) -> Vec<u8> {
+/// A record's payload framed as in the log: length, checksum, payload.
+pub(crate) fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(payload.len() + 8);
+    frame.extend_from_slice(
+        &u32::try_from(payload.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The payload of a log record.
+pub(crate) fn encode_record(rec: &Record) -> Vec<u8> {
     let mut w = Writer::default();
     w.u64(rec.seq);
     match &rec.op {
@@ -584,14 +611,17 @@ fn read_ids(r: &mut Reader<'_>) -> Result<Vec<u128>, CodecError> {
     (0..n).map(|_| r.u128()).collect()
 }
 
-fn decode_record(payload: &[u8]) -> Result<Record, CodecError> {
+/// Decodes a record's payload. Every count is bounded by the bytes left
+/// ([`Reader::count`]), and an `Index` record must hold exactly
+/// `ids × dim` values.
+pub(crate) fn decode_record(payload: &[u8]) -> Result<Record, CodecError> {
     let mut r = Reader::new(payload);
     let seq = r.u64()?;
     let op = match r.u8()? {
         0 => Op::Nothing,
         1 => {
             let image = r.u128()?;
-            let dim = r.u64()? as usize;
+            let dim = usize::try_from(r.u64()?).map_err(|_| CodecError("dimension too large"))?;
             let n = r.count(17)?;
             let (mut ids, mut exts) = (Vec::with_capacity(n), Vec::with_capacity(n));
             for _ in 0..n {
@@ -599,6 +629,9 @@ fn decode_record(payload: &[u8]) -> Result<Record, CodecError> {
                 exts.push(r.opt_str()?);
             }
             let vectors = r.f32s()?;
+            if dim == 0 || n.checked_mul(dim) != Some(vectors.len()) {
+                return Err(CodecError("vector count is not faces × dimension"));
+            }
             Op::Index {
                 image,
                 exts,
@@ -640,8 +673,19 @@ impl<W: Write> Crc<W> {
     }
 }
 
-/// Writes a snapshot of a compacted collection; gives its length in bytes.
+/// Writes a snapshot of a compacted collection to `file` and syncs it;
+/// gives its length in bytes.
 fn write_snapshot(coll: &Collection, file: File) -> io::Result<u64> {
+    let (out, len) = encode_snapshot(coll, BufWriter::with_capacity(1 << 20, file))?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(len)
+}
+
+/// Writes the snapshot of `coll` to `out`; gives `out` back and the length
+/// written. Tokens go in (api, token) order, so that one state always
+/// encodes to the same bytes.
+pub(crate) fn encode_snapshot<W: Write>(coll: &Collection, out: W) -> io::Result<(W, u64)> {
     let mut w = Writer::default();
     w.str(&coll.id);
     w.u64(coll.created);
@@ -664,10 +708,12 @@ fn write_snapshot(coll: &Collection, file: File) -> io::Result<u64> {
         u.faces.iter().for_each(|&r| w.u32(r));
     }
     w.len(coll.tokens.len());
-    coll.tokens.values().for_each(|t| write_token(&mut w, t));
+    let mut tokens: Vec<_> = coll.tokens.values().collect();
+    tokens.sort_by(|a, b| (a.api as u8, &a.token).cmp(&(b.api as u8, &b.token)));
+    tokens.into_iter().for_each(|t| write_token(&mut w, t));
 
     let mut out = Crc {
-        inner: BufWriter::with_capacity(1 << 20, file),
+        inner: out,
         hasher: crc32fast::Hasher::new(),
         written: 0,
     };
@@ -683,45 +729,62 @@ fn write_snapshot(coll: &Collection, file: File) -> io::Result<u64> {
     }
     let crc = out.hasher.clone().finalize();
     out.inner.write_all(&crc.to_le_bytes())?;
-    let file = out.inner.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    Ok(out.written + 4)
+    Ok((out.inner, out.written + 4))
 }
 
-/// Reads a snapshot. The matrix streams straight into place: while one
-/// core reads the next 16 MiB from the file, the other converts and
-/// checksums the last one; the metadata is decoded alongside.
+/// Reads a snapshot file.
 fn read_snapshot(file: File) -> io::Result<Collection> {
+    let len = file.metadata()?.len();
+    decode_snapshot(&mut BufReader::with_capacity(1 << 20, file), len)
+}
+
+/// Bytes of a snapshot besides its metadata and matrix: magic, metadata
+/// length, value count, checksum.
+const SNAPSHOT_FRAME: u64 = 8 + 8 + 8 + 4;
+
+/// Decodes a snapshot of `len` bytes in all from `input`. Every length and
+/// count in it is checked against the bytes there are before anything is
+/// allocated for it: the metadata and the matrix must fill the snapshot
+/// exactly. The matrix streams straight into place: while one core reads
+/// the next 16 MiB, the other converts and checksums the last one; the
+/// metadata is decoded alongside.
+pub(crate) fn decode_snapshot(input: &mut (impl Read + Send), len: u64) -> io::Result<Collection> {
     let corrupt = |e: CodecError| io::Error::new(io::ErrorKind::InvalidData, e);
-    let file_len = file.metadata()?.len();
-    let mut input = BufReader::with_capacity(1 << 20, file);
     let mut hasher = crc32fast::Hasher::new();
-    let mut read = |buf: &mut [u8]| -> io::Result<()> {
+    let mut read = |input: &mut dyn Read, buf: &mut [u8]| -> io::Result<()> {
         input.read_exact(buf)?;
         hasher.update(buf);
         Ok(())
     };
     let mut head = [0u8; 16];
-    read(&mut head)?;
+    read(input, &mut head)?;
     if &head[..8] != SNAPSHOT_MAGIC {
         return Err(corrupt(CodecError("not a snapshot")));
     }
+    let body = len
+        .checked_sub(SNAPSHOT_FRAME)
+        .ok_or(corrupt(CodecError("too short for a snapshot")))?;
     let meta_len = u64::from_le_bytes(head[8..16].try_into().unwrap_or_default());
     let meta_len = usize::try_from(meta_len)
         .ok()
-        .filter(|&n| n as u64 <= file_len)
-        .ok_or(corrupt(CodecError("meta too long")))?;
+        .filter(|&n| n as u64 <= body)
+        .ok_or(corrupt(CodecError("metadata longer than the snapshot")))?;
     let mut meta = vec![0u8; meta_len];
-    read(&mut meta)?;
+    read(input, &mut meta)?;
     let mut count = [0u8; 8];
-    read(&mut count)?;
-    let count = usize::try_from(u64::from_le_bytes(count))
+    read(input, &mut count)?;
+    // The values fill exactly what is left before the checksum.
+    let left = body - meta_len as u64;
+    let count = u64::from_le_bytes(count);
+    let count = usize::try_from(count)
         .ok()
-        .filter(|&n| (n as u64).saturating_mul(4) <= file_len)
-        .ok_or(corrupt(CodecError("more values than the file holds")))?;
+        .filter(|&n| (n as u64).checked_mul(4) == Some(left))
+        .ok_or(corrupt(CodecError(
+            "value count does not match the snapshot's length",
+        )))?;
     let (coll, vectors) = rayon::join(
         || decode_snapshot_meta(&meta),
-        || read_matrix(&mut input, count, hasher),
+        || read_matrix(input, count, hasher),
     );
     let (vectors, hasher) = vectors?;
     let mut crc = [0u8; 4];
@@ -730,7 +793,7 @@ fn read_snapshot(file: File) -> io::Result<Collection> {
         return Err(corrupt(CodecError("checksum mismatch")));
     }
     let mut coll = coll.map_err(corrupt)?;
-    if vectors.len() != coll.faces.len() * coll.dim {
+    if coll.faces.len().checked_mul(coll.dim) != Some(vectors.len()) {
         return Err(corrupt(CodecError("matrix size does not match faces")));
     }
     coll.vectors = vectors;
@@ -773,9 +836,15 @@ fn read_matrix(
 }
 
 /// The collection a snapshot's metadata describes, its matrix still empty.
+/// Counts are bounded by the bytes left; rows, users and tokens must be
+/// consistent (unique ids, owners and users' face lists agreeing), and the
+/// metadata must end where its last item does.
 fn decode_snapshot_meta(meta: &[u8]) -> Result<Collection, CodecError> {
     let mut r = Reader::new(meta);
-    let mut c = Collection::new(r.str()?, r.u64()?, r.u64()? as usize);
+    let id = r.str()?;
+    let created = r.u64()?;
+    let dim = usize::try_from(r.u64()?).map_err(|_| CodecError("dimension too large"))?;
+    let mut c = Collection::new(id, created, dim);
     c.next_seq = r.u64()?;
     c.last_record = r.u64()?;
     let n = r.count(16 + 16 + 8 + 4 + 1)?;
@@ -791,18 +860,34 @@ fn decode_snapshot_meta(meta: &[u8]) -> Result<Collection, CodecError> {
         let ext = r.opt_str()?.map(String::into_boxed_str);
         c.faces.push(FaceRow { image, seq, ext });
         c.ids.push(id);
-        c.face_index.insert(id, row as u32);
+        let row = u32::try_from(row).map_err(|_| CodecError("too many faces"))?;
+        if c.face_index.insert(id, row).is_some() {
+            return Err(CodecError("face id twice"));
+        }
     }
     let users = r.count(8 + 8 + 8)?;
+    // Each owned row is in its owner's list, once.
+    let mut listed = vec![false; n];
+    let mut listed_count = 0usize;
     for slot in 0..users {
         let id = r.str()?;
         let seq = r.u64()?;
         let k = r.count(4)?;
         let faces = (0..k).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
-        if faces.iter().any(|&f| f as usize >= n) {
-            return Err(CodecError("face row out of range"));
+        let slot = u32::try_from(slot).map_err(|_| CodecError("too many users"))?;
+        for &f in &faces {
+            match listed.get_mut(f as usize) {
+                None => return Err(CodecError("face row out of range")),
+                Some(seen) if *seen || c.owner[f as usize] != slot => {
+                    return Err(CodecError("user's faces disagree with their owners"))
+                }
+                Some(seen) => *seen = true,
+            }
         }
-        c.user_index.insert(id.clone(), slot as u32);
+        listed_count += faces.len();
+        if c.user_index.insert(id.clone(), slot).is_some() {
+            return Err(CodecError("user id twice"));
+        }
         c.users.push(UserSlot {
             id,
             seq,
@@ -816,10 +901,18 @@ fn decode_snapshot_meta(meta: &[u8]) -> Result<Collection, CodecError> {
     {
         return Err(CodecError("owner out of range"));
     }
-    let tokens = r.count(1)?;
+    if c.owner.iter().filter(|&&o| o < DELETED).count() != listed_count {
+        return Err(CodecError("user's faces disagree with their owners"));
+    }
+    let tokens = r.count(1 + 4 * 8)?;
     for _ in 0..tokens {
         let t = read_token(&mut r)?;
-        c.tokens.insert((t.api, t.token.clone()), t);
+        if c.tokens.insert((t.api, t.token.clone()), t).is_some() {
+            return Err(CodecError("token twice"));
+        }
+    }
+    if !r.is_empty() {
+        return Err(CodecError("trailing bytes after the metadata"));
     }
     Ok(c)
 }

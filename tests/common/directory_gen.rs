@@ -6,8 +6,7 @@
 use proptest::prelude::*;
 use rollcall::criteria::{
     Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition,
-    ProficiencyField,
-    StringCondition, StringField, StringOp, TagCondition,
+    ProficiencyField, StringCondition, StringField, StringOp, TagCondition,
 };
 use rollcall::records::{Directory, Groups, HierarchyGroup, IdentityInfo, User};
 

@@ -10,8 +10,7 @@
 use proptest::prelude::*;
 use rollcall::criteria::{
     Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition,
-    ProficiencyField,
-    StringCondition, StringField, StringOp, TagCondition,
+    ProficiencyField, StringCondition, StringField, StringOp, TagCondition,
 };
 
 /// Any string, weighted towards the characters that stress quoting.
@@ -46,12 +45,18 @@ fn string_op() -> impl Strategy<Value = StringOp> {
 fn number_test() -> impl Strategy<Value = NumberTest> {
     let n = prop_oneof![-3i32..8, any::<i32>()];
     prop_oneof![
-        n.clone().prop_map(|v| NumberTest::compare(NumberOp::GreaterOrEqual, v).unwrap()),
-        n.clone().prop_map(|v| NumberTest::compare(NumberOp::Greater, v).unwrap()),
-        n.clone().prop_map(|v| NumberTest::compare(NumberOp::LesserOrEqual, v).unwrap()),
-        n.clone().prop_map(|v| NumberTest::compare(NumberOp::Lesser, v).unwrap()),
-        n.clone().prop_map(|v| NumberTest::compare(NumberOp::Equal, v).unwrap()),
-        n.clone().prop_map(|v| NumberTest::compare(NumberOp::NotEqual, v).unwrap()),
+        n.clone()
+            .prop_map(|v| NumberTest::compare(NumberOp::GreaterOrEqual, v).unwrap()),
+        n.clone()
+            .prop_map(|v| NumberTest::compare(NumberOp::Greater, v).unwrap()),
+        n.clone()
+            .prop_map(|v| NumberTest::compare(NumberOp::LesserOrEqual, v).unwrap()),
+        n.clone()
+            .prop_map(|v| NumberTest::compare(NumberOp::Lesser, v).unwrap()),
+        n.clone()
+            .prop_map(|v| NumberTest::compare(NumberOp::Equal, v).unwrap()),
+        n.clone()
+            .prop_map(|v| NumberTest::compare(NumberOp::NotEqual, v).unwrap()),
         (n.clone(), n).prop_map(|(a, b)| NumberTest::range(a.min(b), a.max(b)).unwrap()),
     ]
 }

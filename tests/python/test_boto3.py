@@ -270,6 +270,30 @@ def test_search_users_needs_exactly_one_probe(rekognition, collection):
     assert status(e) == 400
 
 
+def test_unknown_face_id_is_invalid_parameter(rekognition, collection):
+    # AWS answers a FaceId the collection does not hold with a bad parameter.
+    missing = "abcdef00-0000-4000-8000-000000000000"
+    with pytest.raises(rekognition.exceptions.InvalidParameterException) as e:
+        rekognition.search_faces(CollectionId=collection["id"], FaceId=missing)
+    assert status(e) == 400
+    with pytest.raises(rekognition.exceptions.InvalidParameterException):
+        rekognition.search_users(CollectionId=collection["id"], FaceId=missing)
+
+
+def test_max_results_zero_pages_terminate(rekognition, collection):
+    pages = 0
+    token = {}
+    while True:
+        r = rekognition.list_faces(CollectionId=collection["id"], MaxResults=0, **token)
+        pages += 1
+        assert pages < 10
+        if "NextToken" not in r:
+            break
+        token = {"NextToken": r["NextToken"]}
+    count = rekognition.describe_collection(CollectionId=collection["id"])["FaceCount"]
+    assert pages == 1 and len(r["Faces"]) == count
+
+
 def test_idempotency_token_mismatch(rekognition, collection):
     rekognition.create_user(CollectionId=collection["id"], UserId="tok-a", ClientRequestToken="token-1")
     rekognition.create_user(CollectionId=collection["id"], UserId="tok-a", ClientRequestToken="token-1")
@@ -299,8 +323,16 @@ def test_service_quota_exceeded(rekognition):
     rng = random.Random(5)
     base = unit([rng.gauss(0, 1) for _ in range(DIM)])
     rows = [noisy(base, rng, 0.01) for _ in range(101)]
-    faces = [f["Face"]["FaceId"] for f in rekognition.index_faces(CollectionId=c, Image={"Bytes": npy(rows)})["FaceRecords"]]
+    # An image holds at most 100 faces: the 101st comes in a second image.
+    faces = [
+        f["Face"]["FaceId"]
+        for part in (rows[:100], rows[100:])
+        for f in rekognition.index_faces(CollectionId=c, Image={"Bytes": npy(part)})["FaceRecords"]
+    ]
     assert len(faces) == 101
+    r = rekognition.index_faces(CollectionId=c, Image={"Bytes": npy(rows)}, MaxFaces=1000)
+    assert len(r["FaceRecords"]) == 100 and len(r.get("UnindexedFaces", [])) == 0
+    rekognition.delete_faces(CollectionId=c, FaceIds=[f["Face"]["FaceId"] for f in r["FaceRecords"]])
     rekognition.create_user(CollectionId=c, UserId="many")
     assert len(rekognition.associate_faces(CollectionId=c, UserId="many", FaceIds=faces[:100])["AssociatedFaces"]) == 100
     with pytest.raises(rekognition.exceptions.ServiceQuotaExceededException):
