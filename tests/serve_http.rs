@@ -7,7 +7,7 @@ mod serve_common;
 
 use std::time::{Duration, Instant};
 
-use serve_common::{seed_connect, Resp, Server};
+use serve_common::{seed_connect, Server};
 
 fn json_headers() -> [(&'static str, &'static str); 1] {
     [("Content-Type", "application/json")]
@@ -429,98 +429,59 @@ fn malformed_requests_never_crash_the_server() {
     assert!(s.stop().success());
 }
 
-/// A request to sign by hand: what the SDKs sign, with every part that an
-/// attacker might change or leave out settable.
-struct Signing<'a> {
-    method: &'a str,
-    path: &'a str,
-    query: &'a str,
-    /// The headers sent besides `Host` and `Authorization`; all are signed
-    /// unless left out of `signed`.
-    headers: Vec<(&'a str, String)>,
-    /// The signed header names (lowercase); `host` and `x-amz-date` first.
-    signed: Vec<&'a str>,
-    /// The body the signature is computed over.
-    body: &'a [u8],
-    service: &'a str,
-    key: &'a str,
-    secret: &'a str,
-    amz_date: String,
+/// The SHA-256 of `b`, in hex.
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
-impl<'a> Signing<'a> {
-    /// A signed `RekognitionService.<op>` call.
-    fn rekognition(
-        op: &str,
-        body: &'a [u8],
-        key: &'a str,
-        secret: &'a str,
-        amz_date: String,
-    ) -> Self {
-        Signing {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: vec![
-                ("x-amz-date", amz_date.clone()),
-                ("x-amz-target", format!("RekognitionService.{op}")),
-            ],
-            signed: vec!["host", "x-amz-date", "x-amz-target"],
-            body,
-            service: "rekognition",
-            key,
-            secret,
-            amz_date,
-        }
+/// The headers of a Rekognition `op` call (all but `Host`), signed with
+/// [`independent_sigv4`] over `signed` and `payload_hash`, with
+/// `content_sha` as `X-Amz-Content-Sha256` when given.
+#[allow(clippy::too_many_arguments)]
+fn signed_rekognition(
+    addr: std::net::SocketAddr,
+    op: &str,
+    signed: &[&str],
+    payload_hash: &str,
+    content_sha: Option<&str>,
+    service: &str,
+    key: (&str, &str),
+    amz_date: &str,
+) -> Vec<(String, String)> {
+    let host = addr.to_string();
+    let target = format!("RekognitionService.{op}");
+    let mut headers = vec![
+        ("host", host.as_str()),
+        ("x-amz-date", amz_date),
+        ("x-amz-target", target.as_str()),
+    ];
+    if let Some(c) = content_sha {
+        headers.push(("x-amz-content-sha256", c));
     }
-
-    /// The headers to send (the signature over `self.body`).
-    fn headers(&self, addr: std::net::SocketAddr) -> Vec<(String, String)> {
-        use rollcall::serve::{signature, Authorization, SignedRequest};
-        let mut h = axum::http::HeaderMap::new();
-        h.insert("host", addr.to_string().parse().unwrap());
-        for (k, v) in &self.headers {
-            h.append(
-                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        let date = &self.amz_date[..8];
-        let scope = format!(
-            "{}/{date}/us-east-1/{}/aws4_request",
-            self.key, self.service
-        );
-        let signed = self.signed.join(";");
-        let mut auth = Authorization::parse(&format!(
-            "AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders={signed}, Signature=00"
-        ))
-        .unwrap();
-        let req = SignedRequest {
-            method: self.method,
-            path: self.path,
-            query: self.query,
-            headers: &h,
-            body: self.body,
-            service: self.service,
-            operation_header: None,
-        };
-        auth.signature = signature(&req, &auth, &self.amz_date, self.secret);
-        let mut out: Vec<(String, String)> = self
-            .headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        out.push((
-            "Authorization".into(),
-            format!(
-                "AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders={signed}, Signature={}",
-                auth.signature
-            ),
-        ));
-        out
-    }
+    let auth = independent_sigv4(
+        "POST",
+        "/",
+        &headers,
+        signed,
+        payload_hash,
+        service,
+        key,
+        amz_date,
+    );
+    let mut out: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| *k != "host")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    out.push(("authorization".into(), auth));
+    out
 }
 
+/// A `ListCollections` signed as an SDK signs it, over `body`.
 fn signed_headers(
     addr: std::net::SocketAddr,
     body: &[u8],
@@ -528,7 +489,16 @@ fn signed_headers(
     secret: &str,
     amz_date: &str,
 ) -> Vec<(String, String)> {
-    Signing::rekognition("ListCollections", body, key, secret, amz_date.to_string()).headers(addr)
+    signed_rekognition(
+        addr,
+        "ListCollections",
+        &["host", "x-amz-date", "x-amz-target"],
+        &sha256_hex(body),
+        None,
+        "rekognition",
+        (key, secret),
+        amz_date,
+    )
 }
 
 fn amz_now(offset_secs: i64) -> String {
@@ -659,7 +629,6 @@ fn independent_sigv4(
 /// signed) and the service it was scoped to.
 #[test]
 fn signatures_cover_the_body_the_operation_and_the_service() {
-    use sha2::{Digest, Sha256};
     let dir = tempfile::tempdir().unwrap();
     let creds = dir.path().join("creds");
     std::fs::write(&creds, "AKTEST s3cret\n").unwrap();
@@ -668,47 +637,27 @@ fn signatures_cover_the_body_the_operation_and_the_service() {
         &["--credentials", creds.to_str().unwrap()],
     );
     let host = s.addr.to_string();
-    let sha = |b: &[u8]| {
-        Sha256::digest(b)
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<String>()
-    };
-    // Sends `sent` as Rekognition `target`, signed over `signed_body` (or
-    // UNSIGNED-PAYLOAD), with `content_sha` as X-Amz-Content-Sha256.
-    let call = |target: &str,
+    let sha = sha256_hex;
+    // Sends `sent` as Rekognition `op`, signed over `signed_headers` and
+    // `payload_hash`, with `content_sha` as X-Amz-Content-Sha256.
+    let call = |op: &str,
                 signed_headers: &[&str],
                 payload_hash: &str,
                 content_sha: Option<&str>,
                 service: &str,
                 sent: &str| {
-        let date = amz_now(0);
-        let target = format!("RekognitionService.{target}");
-        let mut headers = vec![
-            ("host", host.as_str()),
-            ("x-amz-date", date.as_str()),
-            ("x-amz-target", target.as_str()),
-        ];
-        if let Some(c) = content_sha {
-            headers.push(("x-amz-content-sha256", c));
-        }
-        let auth = independent_sigv4(
-            "POST",
-            "/",
-            &headers,
+        let h = signed_rekognition(
+            s.addr,
+            op,
             signed_headers,
             payload_hash,
+            content_sha,
             service,
             ("AKTEST", "s3cret"),
-            &date,
+            &amz_now(0),
         );
-        let mut sent_headers: Vec<(&str, &str)> = headers
-            .iter()
-            .filter(|(k, _)| *k != "host")
-            .copied()
-            .collect();
-        sent_headers.push(("authorization", &auth));
-        s.call("POST", "/", &sent_headers, sent.as_bytes())
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        s.call("POST", "/", &h, sent.as_bytes())
     };
     let all = ["host", "x-amz-date", "x-amz-target"];
     let with_sha = ["host", "x-amz-content-sha256", "x-amz-date", "x-amz-target"];
@@ -726,66 +675,75 @@ fn signatures_cover_the_body_the_operation_and_the_service() {
     }
     let decoy = r#"{"CollectionId": "decoy"}"#;
     let victim = r#"{"CollectionId": "victim"}"#;
-    let refused = |r: Resp, why: &str| {
-        assert_eq!(
-            (r.status, r.error_type().as_str()),
-            (403, "InvalidSignatureException"),
-            "{why}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
+    let (decoy_sha, victim_sha) = (sha(decoy.as_bytes()), sha(victim.as_bytes()));
+    let unsigned = "UNSIGNED-PAYLOAD";
+    /// A request that must be refused (and delete nothing).
+    struct Refusal<'a> {
+        why: &'a str,
+        op: &'a str,
+        signed: &'a [&'a str],
+        payload_hash: &'a str,
+        content_sha: Option<&'a str>,
+        service: &'a str,
+        body: &'a str,
+    }
+    let swapped = Refusal {
+        why: "UNSIGNED-PAYLOAD with a swapped body",
+        op: "DeleteCollection",
+        signed: &with_sha,
+        payload_hash: unsigned,
+        content_sha: Some(unsigned),
+        service: "rekognition",
+        body: victim,
     };
-    // 1. The body swapped under UNSIGNED-PAYLOAD: refused, victim kept.
-    let r = call(
-        "DeleteCollection",
-        &with_sha,
-        "UNSIGNED-PAYLOAD",
-        Some("UNSIGNED-PAYLOAD"),
-        "rekognition",
-        victim,
-    );
-    refused(r, "UNSIGNED-PAYLOAD with a swapped body");
-    // 2. UNSIGNED-PAYLOAD is refused even with the body it came with.
-    let r = call(
-        "DeleteCollection",
-        &with_sha,
-        "UNSIGNED-PAYLOAD",
-        Some("UNSIGNED-PAYLOAD"),
-        "rekognition",
-        decoy,
-    );
-    refused(r, "UNSIGNED-PAYLOAD");
-    // 3. A signed content hash of another body.
-    let h = sha(decoy.as_bytes());
-    let r = call(
-        "DeleteCollection",
-        &with_sha,
-        &h,
-        Some(&h),
-        "rekognition",
-        victim,
-    );
-    refused(r, "X-Amz-Content-Sha256 of another body");
-    // 4. X-Amz-Target left out of the signature: ListFaces in place of a
-    //    signed DescribeCollection.
-    let r = call(
-        "ListFaces",
-        &["host", "x-amz-date"],
-        &sha(victim.as_bytes()),
-        None,
-        "rekognition",
-        victim,
-    );
-    refused(r, "unsigned X-Amz-Target");
-    // 5. A credential scoped to another service.
-    let r = call(
-        "DeleteCollection",
-        &all,
-        &sha(victim.as_bytes()),
-        None,
-        "connect",
-        victim,
-    );
-    refused(r, "scope of another service");
+    let refusals = [
+        Refusal {
+            why: "UNSIGNED-PAYLOAD with the body it came with",
+            body: decoy,
+            ..swapped
+        },
+        Refusal {
+            why: "X-Amz-Content-Sha256 of another body",
+            payload_hash: &decoy_sha,
+            content_sha: Some(&decoy_sha),
+            ..swapped
+        },
+        // ListFaces in place of a signed DescribeCollection.
+        Refusal {
+            why: "unsigned X-Amz-Target",
+            op: "ListFaces",
+            signed: &["host", "x-amz-date"],
+            payload_hash: &victim_sha,
+            content_sha: None,
+            ..swapped
+        },
+        Refusal {
+            why: "scope of another service",
+            signed: &all,
+            payload_hash: &victim_sha,
+            content_sha: None,
+            service: "connect",
+            ..swapped
+        },
+        swapped,
+    ];
+    for r in refusals {
+        let resp = call(
+            r.op,
+            r.signed,
+            r.payload_hash,
+            r.content_sha,
+            r.service,
+            r.body,
+        );
+        assert_eq!(
+            (resp.status, resp.error_type().as_str()),
+            (403, "InvalidSignatureException"),
+            "{}: {}",
+            r.why,
+            String::from_utf8_lossy(&resp.body)
+        );
+    }
     let r = call(
         "DescribeCollection",
         &all,
@@ -804,8 +762,8 @@ fn signatures_cover_the_body_the_operation_and_the_service() {
     let r = call(
         "DeleteCollection",
         &with_sha,
-        &h,
-        Some(&h),
+        &decoy_sha,
+        Some(&decoy_sha),
         "rekognition",
         decoy,
     );
