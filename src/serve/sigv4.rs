@@ -505,6 +505,17 @@ pub fn signature(
     amz_date: &str,
     secret: &str,
 ) -> String {
+    signature_over(req, auth, amz_date, secret, &hex(&Sha256::digest(req.body)))
+}
+
+/// [`signature`] with the hex SHA-256 of the body already computed.
+fn signature_over(
+    req: &SignedRequest<'_>,
+    auth: &Authorization,
+    amz_date: &str,
+    secret: &str,
+    payload_hash: &str,
+) -> String {
     let mut canonical_headers = String::new();
     for name in &auth.signed_headers {
         let values: Vec<String> = req
@@ -523,10 +534,6 @@ pub fn signature(
         canonical_headers.push_str(&values.join(","));
         canonical_headers.push('\n');
     }
-    // Always the hash of the body received: what the SDKs sign for these
-    // services. A request that claims another hash, or UNSIGNED-PAYLOAD,
-    // is refused before this (see `verify`).
-    let payload_hash = hex(&Sha256::digest(req.body));
     let path = if req.path.is_empty() { "/" } else { req.path };
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
@@ -808,6 +815,10 @@ fn verify(
             )));
         }
     }
+    // Always the hash of the body received: what the SDKs sign for these
+    // services. A request that claims another hash, or UNSIGNED-PAYLOAD,
+    // is refused.
+    let body_hash = hex(&Sha256::digest(req.body));
     let claimed = req
         .headers
         .get("x-amz-content-sha256")
@@ -819,13 +830,13 @@ fn verify(
                  sign the SHA-256 of the body",
             ));
         }
-        if !claimed.eq_ignore_ascii_case(&hex(&Sha256::digest(req.body))) {
+        if !claimed.eq_ignore_ascii_case(&body_hash) {
             return Err(invalid_signature(
                 "X-Amz-Content-Sha256: the provided header does not match the SHA-256 of the body received",
             ));
         }
     }
-    let expected = signature(req, auth, amz_date, secret);
+    let expected = signature_over(req, auth, amz_date, secret, &body_hash);
     if same_signature(&expected, &auth.signature) {
         Ok(())
     } else {
