@@ -68,11 +68,8 @@ pub struct JsonError {
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
     // The common case, a well-formed document, is read without tracking the
     // path; only a failure is read again to say where it failed.
-    let mut de = serde_json::Deserializer::from_str(text);
-    if let Ok(value) = T::deserialize(Strict(&mut de)) {
-        if de.end().is_ok() {
-            return Ok(value);
-        }
+    if let Some(value) = try_from_str(text) {
+        return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(Strict(&mut de)).map_err(classify)?;
@@ -82,6 +79,16 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
         message: e.to_string(),
     })?;
     Ok(value)
+}
+
+/// Reads `text` as a `T` with the same rule, without saying why not: the
+/// fast path of [`from_str`], for callers that try another reading when
+/// this one fails.
+pub(crate) fn try_from_str<T: DeserializeOwned>(text: &str) -> Option<T> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = T::deserialize(Strict(&mut de)).ok()?;
+    de.end().ok()?;
+    Some(value)
 }
 
 /// Reads an already parsed value as a `T`, with the same rule.

@@ -396,7 +396,7 @@ fn parse_record<T: serde::de::DeserializeOwned>(
     // Fast path: a well-formed bare record decodes straight into `T`. Any
     // other line (a wrapper, an error) takes the path through `Value`,
     // which unwraps and names the failing member.
-    if let Ok(record) = crate::json::from_str::<T>(text) {
+    if let Some(record) = crate::json::try_from_str::<T>(text) {
         return Ok(record);
     }
     let err = |message: String| RecordError { line, message };
