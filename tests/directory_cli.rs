@@ -25,13 +25,18 @@ const GROUPS: &str = r#"{"Id":"g-emea","Name":"EMEA","HierarchyPath":{"LevelOne"
 "#;
 
 fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
+    run_program(BIN, args, stdin)
+}
+
+/// Runs `program ARGS`, writing `stdin` to it.
+fn run_program(program: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn rollcall");
+        .expect("spawn");
     child
         .stdin
         .take()
@@ -959,24 +964,6 @@ fn run_umask_000(args: &[&str], stdin: &str) -> Output {
     let mut all = vec!["-c", "umask 000; exec \"$0\" \"$@\"", BIN];
     all.extend(args);
     run_program("sh", &all, stdin)
-}
-
-#[cfg(unix)]
-fn run_program(program: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
 }
 
 #[cfg(unix)]

@@ -11,7 +11,7 @@ use rollcall::ErrorType;
 use serde_json::json;
 
 mod faces_common;
-use faces_common::{all_user_ids, list_all, ok};
+use faces_common::{all_user_ids, list_all, lying_npy, ok, LYING_SHAPES};
 
 fn engine() -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
@@ -904,25 +904,11 @@ fn search_by_image_uses_the_first_row_and_lists_the_rest() {
     assert_eq!(r["SearchedFaceConfidence"], json!(100.0));
 }
 
-/// An `.npy` with `shape` in its header and 24 bytes of data.
+/// An `Image` of an `.npy` with `shape` in its header and 24 bytes of data.
 fn lying_image(shape: &str) -> serde_json::Value {
     use base64::Engine as _;
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    header.push_str(&" ".repeat(63 - (10 + header.len()) % 64));
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(&[0, 0, 128, 63].repeat(6));
-    json!({ "Bytes": base64::engine::general_purpose::STANDARD.encode(bytes) })
+    json!({ "Bytes": base64::engine::general_purpose::STANDARD.encode(lying_npy(shape)) })
 }
-
-/// Shapes claiming far more data than the image holds, and what they need.
-const LYING_SHAPES: [(&str, &str); 3] = [
-    ("(1000000000000000, 4)", "16000000000000000"),
-    ("(1, 1000000000000000)", "4000000000000000"),
-    ("(4000000000000000,)", "16000000000000000"),
-];
 
 #[test]
 fn a_header_claiming_a_huge_shape_is_invalid_image_format() {

@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::Command;
+use faces_common::{lying_npy, LYING_SHAPES};
 use serde_json::{json, Value};
+
+mod faces_common;
 
 fn rollcall() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rollcall"))
@@ -254,25 +257,6 @@ fn input_from_file_and_no_input_for_list_collections() {
     assert_eq!(v["CollectionIds"], json!(["from-file"]));
 }
 
-/// The bytes of an `.npy` file whose header claims `shape` and that holds
-/// 24 bytes of data.
-fn lying_npy(shape: &str) -> Vec<u8> {
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    header.push_str(&" ".repeat(63 - (10 + header.len()) % 64));
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(&[0, 0, 128, 63].repeat(6));
-    bytes
-}
-
-const LYING_SHAPES: [&str; 3] = [
-    "(1000000000000000, 4)",
-    "(1, 1000000000000000)",
-    "(4000000000000000,)",
-];
-
 /// The AWS JSON error a failed command printed; asserts exit code 1 and
 /// nothing on stdout.
 fn aws_error(out: &Output) -> Value {
@@ -292,7 +276,7 @@ fn a_lying_npy_header_is_invalid_image_format_not_an_abort() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     rek_ok(&data, "create-collection", json!({"CollectionId": "c"}));
-    for shape in LYING_SHAPES {
+    for (shape, _) in LYING_SHAPES {
         let bytes = lying_npy(shape);
         let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
         for op in [
