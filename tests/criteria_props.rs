@@ -1,8 +1,7 @@
 //! Property tests of the criteria model, the AWS codec and the reference
 //! evaluator: codec round trips, boolean laws, and paging.
 
-#[path = "common/vocab.rs"]
-mod vocab;
+use crate::util::vocab;
 
 use std::collections::BTreeSet;
 

@@ -2,8 +2,7 @@
 //! and random requests: same users, same order, same totals, same tokens,
 //! page after page, also when users are added and removed between pages.
 
-#[path = "common/directory_gen.rs"]
-mod directory_gen;
+use crate::util::directory_gen;
 
 use directory_gen::{arb_case, Dir};
 use proptest::prelude::*;

@@ -10,7 +10,7 @@ use rollcall::faces::*;
 use rollcall::ErrorType;
 use serde_json::json;
 
-mod faces_common;
+use crate::util::faces as faces_common;
 use faces_common::{all_user_ids, list_all, lying_npy, ok, LYING_SHAPES};
 
 fn engine() -> (tempfile::TempDir, Engine) {
@@ -1978,14 +1978,14 @@ fn kill_9_loses_no_acknowledged_write() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let (mut acks, mut tried): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    // The child's name as libtest knows it: its module path without the crate.
+    let child_test = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::durability_child"),
+        None => "durability_child".to_string(),
+    };
     for round in 0..6 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "durability_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["--exact", &child_test, "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, dir.path())
             .env("ROLLCALL_FACES_ROUND", round.to_string())
             .stdout(std::process::Stdio::piped())

@@ -8,7 +8,7 @@ use assert_cmd::Command;
 use faces_common::{lying_npy, LYING_SHAPES};
 use serde_json::{json, Value};
 
-mod faces_common;
+use crate::util::faces as faces_common;
 
 fn rollcall() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rollcall"))

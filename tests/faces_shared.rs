@@ -10,7 +10,7 @@ use rollcall::faces::*;
 use rollcall::ErrorType;
 use serde_json::json;
 
-mod faces_common;
+use crate::util::faces as faces_common;
 use faces_common::{all_user_ids, ok};
 
 fn user_ids(e: &Engine) -> BTreeSet<String> {

@@ -1,8 +1,7 @@
 //! (c) text -> AWS -> text keeps the matched users, checked with the
 //! reference evaluator over random directories.
 
-#[path = "common/vocab.rs"]
-mod vocab;
+use crate::util::vocab;
 
 use proptest::prelude::*;
 use rollcall::criteria::wire::SearchUsersRequest;

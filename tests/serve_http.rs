@@ -3,7 +3,7 @@
 //! malformed input that must never crash the server, SigV4 modes,
 //! freshness after an import by another process, and graceful shutdown.
 
-mod serve_common;
+use crate::util::serve as serve_common;
 
 use std::time::{Duration, Instant};
 

@@ -6,6 +6,7 @@
 //! every acknowledged association must be there, and no request may have
 //! failed.
 
+#[path = "util/serve.rs"]
 mod serve_common;
 
 use std::collections::{BTreeMap, HashSet};

@@ -2,7 +2,7 @@
 //! parses back to the same tree, printing is idempotent, and no input makes
 //! the parser panic.
 
-mod common;
+use crate::util::filter_gen as common;
 
 use proptest::prelude::*;
 use rollcall::fuzzing::parse as fuzz_check;

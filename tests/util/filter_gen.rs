@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: `mod common;` in a test file.
+//! Helpers shared by the integration tests: `crate::util::filter_gen`.
 //!
 //! [`gen_filter`] is a proptest strategy for random valid criteria trees, as
 //! the front ends build them: no singleton `And`/`Or`, no empty `Or`, depth at

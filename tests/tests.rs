@@ -1,0 +1,27 @@
+//! The integration tests, one binary of modules (linking tantivy, faer and
+//! axum once instead of once per file). Each module is a file beside this
+//! one; the helpers they share are in `util/`. Run one module with
+//! `cargo test --release --test tests faces::`.
+//!
+//! `serve_load.rs` is its own binary (see its `[[test]]` in Cargo.toml):
+//! it saturates the CPUs for `ROLLCALL_LOAD_SECS` seconds, which would
+//! starve the timing-sensitive tests here (deadlines, kill -9 rounds) if it
+//! ran beside them.
+
+mod util;
+
+mod credentials;
+mod criteria_props;
+mod criteria_rules;
+mod directory;
+mod directory_cli;
+mod directory_props;
+mod faces;
+mod faces_cli;
+mod faces_shared;
+mod fuzz_corpus;
+mod language_cli;
+mod language_props;
+mod repl;
+mod serve_http;
+mod syntax_props;
