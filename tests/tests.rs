@@ -23,5 +23,6 @@ mod fuzz_corpus;
 mod language_cli;
 mod language_props;
 mod repl;
+mod rules;
 mod serve_http;
 mod syntax_props;
