@@ -647,6 +647,22 @@ proptest! {
     }
 }
 
+/// The case proptest shrank a failure of `state_machine_matches_model` to
+/// (tests/faces.proptest-regressions): creating a user as the first step.
+#[test]
+fn state_machine_create_user_as_the_first_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(dir.path()).unwrap();
+    e.create_collection_with_dim("c", 3).unwrap();
+    let mut m = Model::default();
+    let s = Step::CreateUser(0, None);
+    let got = engine_step(&e, &m, &s).map(rounded);
+    let want = model_step(&mut m, &s).map(rounded).map_err(str::to_string);
+    assert_eq!(got, want);
+    compare_state(&e, &m).unwrap();
+    compare_state(&Engine::open(dir.path()).unwrap(), &m).unwrap();
+}
+
 // ---------------------------------------------------------------------------
 // One test per error case of SPEC section 4 and of the model's limits.
 

@@ -86,3 +86,10 @@ proptest! {
         fuzz_check(&b);
     }
 }
+
+/// The case proptest shrank a failure of `garbage_bytes_never_panic` to
+/// (tests/syntax_props.proptest-regressions): a lone carriage return.
+#[test]
+fn a_lone_carriage_return_does_not_panic() {
+    fuzz_check(&[13]);
+}
