@@ -683,7 +683,7 @@ macro_rules! error_case {
             let body = body.replace("\"LONG\"", &format!("\"{}\"", "x".repeat(300)));
             let body = body.replace("\"NOTNPY\"", "\"R0lGODlhAQABAAAAACw=\"");
             let err = e.call($op, &body).expect_err("must fail");
-            assert_eq!(err.error_type(), ErrorType::$kind, "{}", err.to_string());
+            assert_eq!(err.error_type(), ErrorType::$kind, "{err}");
             assert!(
                 err.to_string().contains($needle),
                 "{:?} lacks {:?}",
@@ -770,12 +770,7 @@ fn image_too_large() {
         json!({"CollectionId": "c", "Image": image(rows, 2, &vec![1.0; rows * 2])}),
     )
     .unwrap_err();
-    assert_eq!(
-        err.error_type(),
-        ErrorType::ImageTooLargeException,
-        "{}",
-        err.to_string()
-    );
+    assert_eq!(err.error_type(), ErrorType::ImageTooLargeException, "{err}");
 }
 
 #[test]
@@ -1045,8 +1040,7 @@ fn user_holds_at_most_100_faces() {
     assert_eq!(
         err.error_type(),
         ErrorType::InvalidParameterException,
-        "101 ids: {}",
-        err.to_string()
+        "101 ids: {err}"
     );
 }
 

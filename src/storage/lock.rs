@@ -101,7 +101,7 @@ impl Drop for FileLock {
 /// it never removes another thread's or process's directory in the making,
 /// and a crash's leftovers go at the next clean that finds no one busy.
 ///
-/// ```ignore
+/// ```text
 /// let staging = Staging::new(&root, ".lock", &[".tmp-", ".trash-"]);
 /// staging.clean()?;                       // at open: a crash's leftovers
 /// let _held = staging.hold()?;            // while `.tmp-...` exists
