@@ -35,6 +35,7 @@
 
 mod error;
 mod fsmode;
+mod storage;
 
 pub use error::{AwsError, ErrorType};
 pub mod criteria;

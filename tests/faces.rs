@@ -19,21 +19,17 @@ fn engine() -> (tempfile::TempDir, Engine) {
     (dir, e)
 }
 
-fn call(
-    e: &Engine,
-    op: &str,
-    body: serde_json::Value,
-) -> Result<serde_json::Value, rollcall::AwsError> {
+fn call(e: &Engine, op: &str, body: serde_json::Value) -> Result<serde_json::Value, Error> {
     e.call(op, &body.to_string())
 }
 
 fn fails(e: &Engine, op: &str, body: serde_json::Value, kind: ErrorType, needle: &str) {
     let err = call(e, op, body.clone()).expect_err(&format!("{op} {body} must fail"));
-    assert_eq!(err.kind, kind, "{op} {body}: {err}");
+    assert_eq!(err.error_type(), kind, "{op} {body}: {err}");
     assert!(
-        err.message.contains(needle),
+        err.to_string().contains(needle),
         "{op}: message {:?} lacks {needle:?}",
-        err.message
+        err.to_string()
     );
 }
 
@@ -559,7 +555,7 @@ fn engine_step(e: &Engine, m: &Model, s: &Step) -> Result<serde_json::Value, Str
         body.as_object_mut().unwrap().remove("ClientRequestToken");
     }
     e.call(op, &body.to_string())
-        .map_err(|err| err.kind.as_str().to_string())
+        .map_err(|err| err.error_type().as_str().to_string())
 }
 
 fn compare_state(e: &Engine, m: &Model) -> Result<(), TestCaseError> {
@@ -703,11 +699,11 @@ macro_rules! error_case {
             let body = body.replace("\"LONG\"", &format!("\"{}\"", "x".repeat(300)));
             let body = body.replace("\"NOTNPY\"", "\"R0lGODlhAQABAAAAACw=\"");
             let err = e.call($op, &body).expect_err("must fail");
-            assert_eq!(err.kind, ErrorType::$kind, "{}", err.message);
+            assert_eq!(err.error_type(), ErrorType::$kind, "{err}");
             assert!(
-                err.message.contains($needle),
+                err.to_string().contains($needle),
                 "{:?} lacks {:?}",
-                err.message,
+                err.to_string(),
                 $needle
             );
         }
@@ -790,12 +786,7 @@ fn image_too_large() {
         json!({"CollectionId": "c", "Image": image(rows, 2, &vec![1.0; rows * 2])}),
     )
     .unwrap_err();
-    assert_eq!(
-        err.kind,
-        ErrorType::ImageTooLargeException,
-        "{}",
-        err.message
-    );
+    assert_eq!(err.error_type(), ErrorType::ImageTooLargeException, "{err}");
 }
 
 #[test]
@@ -870,8 +861,8 @@ fn nan_infinite_and_zero_vectors_are_rejected() {
         ([0.0, 0.0], "zero length"),
     ] {
         let err = e.index_face("c", &v, None).unwrap_err();
-        assert_eq!(err.kind, ErrorType::InvalidParameterException);
-        assert!(err.message.contains(needle), "{}", err.message);
+        assert_eq!(err.error_type(), ErrorType::InvalidParameterException);
+        assert!(err.to_string().contains(needle), "{}", err.to_string());
     }
     assert_eq!(
         ok(&e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceCount"],
@@ -884,8 +875,8 @@ fn empty_vector_is_rejected() {
     let (_dir, e) = engine();
     ok(&e, "CreateCollection", json!({"CollectionId": "c"}));
     let err = e.index_face("c", &[], None).unwrap_err();
-    assert_eq!(err.kind, ErrorType::InvalidParameterException);
-    assert!(err.message.contains("empty"), "{}", err.message);
+    assert_eq!(err.error_type(), ErrorType::InvalidParameterException);
+    assert!(err.to_string().contains("empty"), "{}", err.to_string());
     assert_eq!(
         ok(&e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceModelVersion"],
         "vector"
@@ -1063,10 +1054,9 @@ fn user_holds_at_most_100_faces() {
     )
     .unwrap_err();
     assert_eq!(
-        err.kind,
+        err.error_type(),
         ErrorType::InvalidParameterException,
-        "101 ids: {}",
-        err.message
+        "101 ids: {err}"
     );
 }
 
@@ -1560,11 +1550,7 @@ fn snapshot_file(meta: &[u8], meta_len: u64, count: u64, values: &[f32]) -> Vec<
 
 /// Opening collection `c` with `file` as its snapshot (or appended to its
 /// log): the first call's answer, from a fresh engine.
-fn open_with(
-    dir: &std::path::Path,
-    name: &str,
-    file: &[u8],
-) -> Result<serde_json::Value, rollcall::AwsError> {
+fn open_with(dir: &std::path::Path, name: &str, file: &[u8]) -> Result<serde_json::Value, Error> {
     let path = collection_dir(dir).join(name);
     if name == "log.bin" {
         let mut log = std::fs::read(&path).unwrap();
@@ -1669,8 +1655,15 @@ fn a_snapshot_whose_counts_lie_is_an_error() {
     );
     for (what, file) in cases {
         let err = open_with(dir.path(), "snapshot.bin", &file).expect_err(what);
-        assert_eq!(err.kind, ErrorType::InternalServerError, "{what}: {err}");
-        assert!(err.message.contains("corrupt snapshot"), "{what}: {err}");
+        assert_eq!(
+            err.error_type(),
+            ErrorType::InternalServerError,
+            "{what}: {err}"
+        );
+        assert!(
+            matches!(&err, Error::Storage(s) if s.what() == "corrupt snapshot"),
+            "{what}: {err}"
+        );
     }
 }
 
@@ -1733,8 +1726,16 @@ fn a_log_record_whose_counts_lie_is_an_error_not_a_torn_tail() {
         let log = collection_dir(dir.path()).join("log.bin");
         let before = std::fs::metadata(&log).unwrap().len();
         let err = open_with(dir.path(), "log.bin", &record).expect_err(what);
-        assert_eq!(err.kind, ErrorType::InternalServerError, "{what}: {err}");
-        assert!(err.message.contains("record at byte"), "{what}: {err}");
+        assert_eq!(
+            err.error_type(),
+            ErrorType::InternalServerError,
+            "{what}: {err}"
+        );
+        assert!(
+            matches!(&err, Error::Storage(s) if s.what() == "cannot read log"),
+            "{what}: {err}"
+        );
+        assert!(err.to_string().contains("record at byte"), "{what}: {err}");
         assert_eq!(
             std::fs::metadata(&log).unwrap().len(),
             before + record.len() as u64,

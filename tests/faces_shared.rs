@@ -140,11 +140,11 @@ fn a_second_engine_sees_appends_snapshots_and_deletes() {
     let err = server
         .call("DescribeCollection", r#"{"CollectionId": "c"}"#)
         .unwrap_err();
-    assert_eq!(err.kind, ErrorType::ResourceNotFoundException);
+    assert_eq!(err.error_type(), ErrorType::ResourceNotFoundException);
     cli.create_collection_with_dim("c", 4).unwrap();
     assert_eq!(face_count(&server), 0);
     let err = server.create_collection_with_dim("c", 4).unwrap_err();
-    assert_eq!(err.kind, ErrorType::ResourceAlreadyExistsException);
+    assert_eq!(err.error_type(), ErrorType::ResourceAlreadyExistsException);
 }
 
 #[test]

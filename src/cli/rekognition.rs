@@ -22,13 +22,13 @@ pub struct RekognitionArgs {
 
 /// Runs the subcommand.
 pub fn run(args: RekognitionArgs) -> ExitCode {
-    let result = (|| {
+    let result = (|| -> Result<serde_json::Value, rollcall::AwsError> {
         let body = match &args.input {
             Some(input) => super::read_input(input)?,
             None => "{}".to_string(),
         };
         let engine = Engine::open(super::data_dir(args.data.clone()))?;
-        engine.call(&args.operation, &body)
+        Ok(engine.call(&args.operation, &body)?)
     })();
     match result {
         Ok(v) => super::print_json(&v),

@@ -13,13 +13,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::codec::CodecError;
+use super::error::Error;
 use super::search::{best_per_user, similarity, top_faces, Hit, RowInfo, TopK, DELETED, NO_USER};
 use super::wire::{
     score, AssociateFacesResponse, DeleteFacesResponse, DisassociateFacesResponse, Face,
     FaceIdEntry, FaceMatch, FaceReason, UnsuccessfulFaceAssociation, UnsuccessfulFaceDeletion,
     UnsuccessfulFaceDisassociation, User, UserMatch, UserStatus,
 };
-use crate::{AwsError, ErrorType};
 
 /// Most faces one user may hold.
 pub const MAX_FACES_PER_USER: usize = 100;
@@ -131,25 +132,46 @@ pub(crate) struct Record {
     pub(crate) token: Option<TokenEntry>,
 }
 
-/// A collection's whole state.
+/// A collection's whole state. Its rows are parallel arrays (`vectors`,
+/// `owner`, `faces`, `ids`) with indexes over them, kept in step by this
+/// file alone: changes come through [`Collection::apply`], and a snapshot
+/// comes back through [`Collection::from_snapshot`].
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Collection {
+    id: String,
+    created: u64,
+    /// Embedding dimension; 0 until fixed.
+    dim: usize,
+    vectors: Vec<f32>,
+    owner: Vec<u32>,
+    faces: Vec<FaceRow>,
+    /// Face id per row (beside `faces` so the scan reads it as a flat array).
+    ids: Vec<u128>,
+    face_index: FaceIndex,
+    users: Vec<UserSlot>,
+    user_index: HashMap<String, u32>,
+    next_seq: u64,
+    tokens: HashMap<(Api, String), TokenEntry>,
+    /// Sequence number of the last applied record.
+    last_record: u64,
+}
+
+/// What a snapshot holds of a collection besides its matrix, as decoded
+/// and not yet checked: [`Collection::from_snapshot`] checks it.
+#[derive(Debug, Default)]
+pub(crate) struct SnapshotParts {
     pub(crate) id: String,
     pub(crate) created: u64,
-    /// Embedding dimension; 0 until fixed.
     pub(crate) dim: usize,
-    pub(crate) vectors: Vec<f32>,
-    pub(crate) owner: Vec<u32>,
-    pub(crate) faces: Vec<FaceRow>,
-    /// Face id per row (beside `faces` so the scan reads it as a flat array).
-    pub(crate) ids: Vec<u128>,
-    pub(crate) face_index: FaceIndex,
-    pub(crate) users: Vec<UserSlot>,
-    pub(crate) user_index: HashMap<String, u32>,
     pub(crate) next_seq: u64,
-    pub(crate) tokens: HashMap<(Api, String), TokenEntry>,
-    /// Sequence number of the last applied record.
     pub(crate) last_record: u64,
+    /// Per row: face id, metadata, owner.
+    pub(crate) ids: Vec<u128>,
+    pub(crate) faces: Vec<FaceRow>,
+    pub(crate) owner: Vec<u32>,
+    /// Per user slot: id, sequence number, face rows.
+    pub(crate) users: Vec<(String, u64, Vec<u32>)>,
+    pub(crate) tokens: Vec<TokenEntry>,
 }
 
 pub(crate) fn face_id_string(id: u128) -> String {
@@ -166,10 +188,10 @@ pub(crate) fn model_version(dim: usize) -> String {
 }
 
 /// Checks and L2-normalises `rows` vectors of `dim` values in place.
-pub(crate) fn normalise(vectors: &mut [f32], dim: usize) -> Result<(), AwsError> {
+pub(crate) fn normalise(vectors: &mut [f32], dim: usize) -> Result<(), Error> {
     for (i, v) in vectors.chunks_exact_mut(dim.max(1)).enumerate() {
         if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
-            return Err(AwsError::invalid_parameter(format!(
+            return Err(Error::invalid(format!(
                 "face vector {i}: holds {bad}; every value must be finite"
             )));
         }
@@ -179,7 +201,7 @@ pub(crate) fn normalise(vectors: &mut [f32], dim: usize) -> Result<(), AwsError>
             .sum::<f64>()
             .sqrt();
         if norm == 0.0 || !norm.is_finite() {
-            return Err(AwsError::invalid_parameter(format!(
+            return Err(Error::invalid(format!(
                 "face vector {i}: has zero length; it cannot be normalised"
             )));
         }
@@ -199,6 +221,129 @@ impl Collection {
             dim,
             ..Default::default()
         }
+    }
+
+    /// The collection a snapshot describes, its matrix still empty (see
+    /// [`Collection::set_matrix`]): rows, users and tokens must be
+    /// consistent (unique ids, owners and users' face lists agreeing).
+    pub(crate) fn from_snapshot(p: SnapshotParts) -> Result<Collection, CodecError> {
+        let mut c = Collection::new(p.id, p.created, p.dim);
+        c.next_seq = p.next_seq;
+        c.last_record = p.last_record;
+        let n = p.ids.len();
+        if p.faces.len() != n || p.owner.len() != n {
+            return Err(CodecError("rows disagree"));
+        }
+        c.face_index.reserve(n);
+        for (row, &id) in p.ids.iter().enumerate() {
+            let row = u32::try_from(row).map_err(|_| CodecError("too many faces"))?;
+            if c.face_index.insert(id, row).is_some() {
+                return Err(CodecError("face id twice"));
+            }
+        }
+        (c.ids, c.faces, c.owner) = (p.ids, p.faces, p.owner);
+        // Each owned row is in its owner's list, once.
+        let mut listed = vec![false; n];
+        let mut listed_count = 0usize;
+        for (slot, (id, seq, faces)) in p.users.into_iter().enumerate() {
+            let slot = u32::try_from(slot).map_err(|_| CodecError("too many users"))?;
+            for &f in &faces {
+                match listed.get_mut(f as usize) {
+                    None => return Err(CodecError("face row out of range")),
+                    Some(seen) if *seen || c.owner[f as usize] != slot => {
+                        return Err(CodecError("user's faces disagree with their owners"))
+                    }
+                    Some(seen) => *seen = true,
+                }
+            }
+            listed_count += faces.len();
+            if c.user_index.insert(id.clone(), slot).is_some() {
+                return Err(CodecError("user id twice"));
+            }
+            c.users.push(UserSlot {
+                id,
+                seq,
+                faces,
+                deleted: false,
+            });
+        }
+        if c.owner
+            .iter()
+            .any(|&o| o < DELETED && o as usize >= c.users.len())
+        {
+            return Err(CodecError("owner out of range"));
+        }
+        if c.owner.iter().filter(|&&o| o < DELETED).count() != listed_count {
+            return Err(CodecError("user's faces disagree with their owners"));
+        }
+        for t in p.tokens {
+            if c.tokens.insert((t.api, t.token.clone()), t).is_some() {
+                return Err(CodecError("token twice"));
+            }
+        }
+        Ok(c)
+    }
+
+    /// Gives a collection from [`Collection::from_snapshot`] its matrix:
+    /// one row of `dim` values per face.
+    pub(crate) fn set_matrix(&mut self, vectors: Vec<f32>) -> Result<(), CodecError> {
+        if self.faces.len().checked_mul(self.dim) != Some(vectors.len()) {
+            return Err(CodecError("matrix size does not match faces"));
+        }
+        self.vectors = vectors;
+        Ok(())
+    }
+
+    /// The collection's id.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Creation time, epoch seconds.
+    pub(crate) fn created(&self) -> u64 {
+        self.created
+    }
+
+    /// The embedding dimension; 0 until the first face fixes it.
+    pub(crate) fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The next sequence number of a face or user.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The sequence number of the last record applied.
+    pub(crate) fn last_record(&self) -> u64 {
+        self.last_record
+    }
+
+    /// The matrix, row-major, `dim` columns (dead rows included).
+    pub(crate) fn vectors(&self) -> &[f32] {
+        &self.vectors
+    }
+
+    /// Every row (dead ones included): face id, metadata, owner.
+    pub(crate) fn rows(&self) -> impl ExactSizeIterator<Item = (u128, &FaceRow, u32)> {
+        self.ids
+            .iter()
+            .zip(&self.faces)
+            .zip(&self.owner)
+            .map(|((&id, f), &o)| (id, f, o))
+    }
+
+    /// Every user slot, in slot order.
+    pub(crate) fn user_slots(&self) -> &[UserSlot] {
+        &self.users
+    }
+
+    /// The remembered tokens in (api, token) order, so that one state
+    /// always encodes to the same bytes.
+    pub(crate) fn sorted_tokens(&self) -> Vec<&TokenEntry> {
+        let mut tokens: Vec<_> = self.tokens.values().collect();
+        tokens.sort_by(|a, b| (a.api as u8, &a.token).cmp(&(b.api as u8, &b.token)));
+        tokens
     }
 
     pub(crate) fn model_version(&self) -> String {
@@ -226,9 +371,9 @@ impl Collection {
             .unwrap_or_default()
     }
 
-    fn user_slot(&self, user: &str) -> Result<u32, AwsError> {
+    fn user_slot(&self, user: &str) -> Result<u32, Error> {
         self.user_index.get(user).copied().ok_or_else(|| {
-            AwsError::not_found(format!(
+            Error::NotFound(format!(
                 "user '{user}' does not exist in collection '{}'",
                 self.id
             ))
@@ -238,12 +383,12 @@ impl Collection {
     /// The row of face `id`. A face id the collection does not hold is a
     /// bad parameter, not a missing resource (as AWS answers `SearchFaces`
     /// and `SearchUsers`): `InvalidParameterException`.
-    pub(crate) fn face_row(&self, field: &str, id: u128) -> Result<usize, AwsError> {
+    pub(crate) fn face_row(&self, field: &str, id: u128) -> Result<usize, Error> {
         self.face_index
             .get(&id)
             .map(|&r| r as usize)
             .ok_or_else(|| {
-                AwsError::invalid_parameter(format!(
+                Error::invalid(format!(
                     "{field}: face '{}' was not found in collection '{}'",
                     face_id_string(id),
                     self.id
@@ -272,9 +417,9 @@ impl Collection {
     }
 
     /// Fails unless vectors of length `dim` fit this collection.
-    pub(crate) fn check_dim(&self, dim: usize) -> Result<(), AwsError> {
+    pub(crate) fn check_dim(&self, dim: usize) -> Result<(), Error> {
         if self.dim != 0 && dim != self.dim {
-            return Err(AwsError::invalid_parameter(format!(
+            return Err(Error::invalid(format!(
                 "face vector length {dim} does not match the collection's dimension {}",
                 self.dim
             )));
@@ -290,19 +435,18 @@ impl Collection {
         token: Option<&str>,
         fingerprint: &str,
         now: u64,
-    ) -> Result<Option<R>, AwsError> {
+    ) -> Result<Option<R>, Error> {
         let Some(token) = token else { return Ok(None) };
         match self.tokens.get(&(api, token.to_string())) {
             Some(e) if e.at.saturating_add(TOKEN_TTL_SECS) > now => {
                 if e.fingerprint != fingerprint {
-                    return Err(AwsError::new(
-                        ErrorType::IdempotentParameterMismatchException,
-                        format!("ClientRequestToken '{token}' was used with other parameters"),
-                    ));
+                    return Err(Error::TokenMismatch(format!(
+                        "ClientRequestToken '{token}' was used with other parameters"
+                    )));
                 }
                 serde_json::from_str(&e.response)
                     .map(Some)
-                    .map_err(|e| AwsError::new(ErrorType::InternalServerError, e.to_string()))
+                    .map_err(|e| Error::Internal(e.to_string()))
             }
             _ => Ok(None),
         }
@@ -512,17 +656,17 @@ impl Collection {
 
     // ---- planning changes ----
 
-    pub(crate) fn plan_create_user(&self, user: &str) -> Result<Op, AwsError> {
+    pub(crate) fn plan_create_user(&self, user: &str) -> Result<Op, Error> {
         if self.user_index.contains_key(user) {
-            return Err(AwsError::new(
-                ErrorType::ConflictException,
-                format!("user '{user}' already exists in collection '{}'", self.id),
-            ));
+            return Err(Error::Conflict(format!(
+                "user '{user}' already exists in collection '{}'",
+                self.id
+            )));
         }
         Ok(Op::CreateUser(user.to_string()))
     }
 
-    pub(crate) fn plan_delete_user(&self, user: &str) -> Result<Op, AwsError> {
+    pub(crate) fn plan_delete_user(&self, user: &str) -> Result<Op, Error> {
         self.user_slot(user)?;
         Ok(Op::DeleteUser(user.to_string()))
     }
@@ -551,7 +695,7 @@ impl Collection {
         user: &str,
         ids: &[u128],
         threshold: f32,
-    ) -> Result<(Op, AssociateFacesResponse), AwsError> {
+    ) -> Result<(Op, AssociateFacesResponse), Error> {
         let slot = self.user_slot(user)?;
         let existing: Vec<u32> = self
             .users
@@ -615,12 +759,9 @@ impl Collection {
         }
         let total = existing.len() + new_ids.len();
         if total > MAX_FACES_PER_USER {
-            return Err(AwsError::new(
-                ErrorType::ServiceQuotaExceededException,
-                format!(
-                    "user '{user}' would hold {total} faces; a user holds at most {MAX_FACES_PER_USER}"
-                ),
-            ));
+            return Err(Error::QuotaExceeded(format!(
+                "user '{user}' would hold {total} faces; a user holds at most {MAX_FACES_PER_USER}"
+            )));
         }
         resp.user_status = if total > 0 {
             UserStatus::Active
@@ -634,7 +775,7 @@ impl Collection {
         &self,
         user: &str,
         ids: &[u128],
-    ) -> Result<(Op, DisassociateFacesResponse), AwsError> {
+    ) -> Result<(Op, DisassociateFacesResponse), Error> {
         let slot = self.user_slot(user)?;
         let mut resp = DisassociateFacesResponse::default();
         let mut gone = Vec::new();
@@ -711,7 +852,7 @@ impl Collection {
     }
 
     /// The probe vectors of a user's faces (row-major) and its slot.
-    pub(crate) fn probes_of_user(&self, user: &str) -> Result<(Vec<f32>, u32), AwsError> {
+    pub(crate) fn probes_of_user(&self, user: &str) -> Result<(Vec<f32>, u32), Error> {
         let slot = self.user_slot(user)?;
         let mut probes = Vec::new();
         for &r in self
@@ -827,7 +968,7 @@ impl Collection {
     }
 
     /// The slot of a user, for filters.
-    pub(crate) fn slot_of(&self, user: &str) -> Result<u32, AwsError> {
+    pub(crate) fn slot_of(&self, user: &str) -> Result<u32, Error> {
         self.user_slot(user)
     }
 }
@@ -840,18 +981,9 @@ pub(crate) fn page_token(scope: &str, kind: char, pos: u64) -> String {
 }
 
 /// Reads a token made by [`page_token`]; `InvalidPaginationTokenException` otherwise.
-pub(crate) fn read_page_token(
-    scope: &str,
-    kind: char,
-    token: Option<&str>,
-) -> Result<u64, AwsError> {
+pub(crate) fn read_page_token(scope: &str, kind: char, token: Option<&str>) -> Result<u64, Error> {
     let Some(token) = token else { return Ok(0) };
-    let bad = || {
-        AwsError::new(
-            ErrorType::InvalidPaginationTokenException,
-            format!("NextToken '{token}' was not issued for this list"),
-        )
-    };
+    let bad = || Error::BadNextToken(format!("NextToken '{token}' was not issued for this list"));
     let rest = token.strip_prefix(kind).ok_or_else(bad)?;
     let (pos, _) = rest.split_once('.').ok_or_else(bad)?;
     let pos = u64::from_str_radix(pos, 16).map_err(|_| bad())?;
@@ -917,17 +1049,14 @@ mod tests {
         let mismatch = c
             .replay::<serde_json::Value>(Api::CreateUser, Some("t"), "\"x\"", 1000)
             .unwrap_err();
-        assert_eq!(
-            mismatch.kind,
-            ErrorType::IdempotentParameterMismatchException
-        );
+        assert!(matches!(mismatch, Error::TokenMismatch(_)), "{mismatch}");
         // Other APIs have their own tokens.
-        assert_eq!(
+        assert!(matches!(
             c.replay::<serde_json::Value>(Api::DeleteUser, Some("t"), "\"x\"", 1000),
             Ok(None)
-        );
+        ));
         // After 24 hours the token is new again.
-        assert_eq!(
+        assert!(matches!(
             c.replay::<serde_json::Value>(
                 Api::CreateUser,
                 Some("t"),
@@ -935,7 +1064,7 @@ mod tests {
                 1000 + TOKEN_TTL_SECS
             ),
             Ok(None)
-        );
+        ));
         c.expire_tokens(1000 + TOKEN_TTL_SECS);
         assert!(c.tokens.is_empty());
     }
@@ -985,7 +1114,7 @@ mod tests {
     #[test]
     fn page_tokens_are_bound_to_scope_and_kind() {
         let t = page_token("c", 'f', 42);
-        assert_eq!(read_page_token("c", 'f', Some(&t)), Ok(42));
+        assert_eq!(read_page_token("c", 'f', Some(&t)).ok(), Some(42));
         assert!(read_page_token("d", 'f', Some(&t)).is_err());
         assert!(read_page_token("c", 'u', Some(&t)).is_err());
         assert!(read_page_token("c", 'f', Some("f2a.00000000")).is_err());

@@ -44,13 +44,20 @@ fn err(msg: impl Into<String>) -> NpyError {
 }
 
 /// What the header says.
+/// The byte order of the stored `f32`s (`descr` `<f4` or `>f4`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ByteOrder {
+    Little,
+    Big,
+}
+
 #[derive(Debug)]
 struct Header {
     rows: usize,
     dim: usize,
     /// The shape had one dimension, `(d,)`.
     one_dim: bool,
-    big_endian: bool,
+    order: ByteOrder,
     fortran: bool,
     /// Bytes of magic, version, header length and header.
     len: u64,
@@ -149,9 +156,9 @@ fn read_header(input: &mut impl Read) -> Result<Header, NpyError> {
     }
     let header = String::from_utf8(header).map_err(|_| err("header is not text"))?;
     let descr = dict_value(&header, "descr")?;
-    let big_endian = match descr.trim_matches(|c| c == '\'' || c == '"') {
-        "<f4" | "=f4" => false,
-        ">f4" => true,
+    let order = match descr.trim_matches(|c| c == '\'' || c == '"') {
+        "<f4" | "=f4" => ByteOrder::Little,
+        ">f4" => ByteOrder::Big,
         other => return Err(err(format!("dtype '{other}' is not float32"))),
     };
     let fortran = match dict_value(&header, "fortran_order")? {
@@ -172,35 +179,33 @@ fn read_header(input: &mut impl Read) -> Result<Header, NpyError> {
         rows,
         dim,
         one_dim,
-        big_endian,
+        order,
         fortran,
         len: prefix + header_len as u64,
     })
 }
 
 /// Appends the `f32`s in `bytes` (a multiple of 4 long) to `out`.
-fn extend_values(out: &mut Vec<f32>, bytes: &[u8], big_endian: bool) {
-    if big_endian {
-        out.extend(
+fn extend_values(out: &mut Vec<f32>, bytes: &[u8], order: ByteOrder) {
+    match order {
+        ByteOrder::Big => out.extend(
             bytes
                 .chunks_exact(4)
                 .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]])),
-        );
-    } else {
-        super::codec::extend_f32_from_bytes(out, bytes);
+        ),
+        ByteOrder::Little => super::codec::extend_f32_from_bytes(out, bytes),
     }
 }
 
 /// The `f32` stored at `bytes[4 * i..4 * i + 4]`.
-fn value_at(bytes: &[u8], i: usize, big_endian: bool) -> f32 {
+fn value_at(bytes: &[u8], i: usize, order: ByteOrder) -> f32 {
     let mut b = [0u8; 4];
     if let Some(src) = bytes.get(4 * i..4 * i + 4) {
         b.copy_from_slice(src);
     }
-    if big_endian {
-        f32::from_be_bytes(b)
-    } else {
-        f32::from_le_bytes(b)
+    match order {
+        ByteOrder::Big => f32::from_be_bytes(b),
+        ByteOrder::Little => f32::from_le_bytes(b),
     }
 }
 
@@ -227,11 +232,11 @@ pub fn decode_npy(bytes: &[u8], max_rows: usize) -> Result<NpyMatrix, NpyError> 
     // Bounded by the data present: rows * dim <= rest.len() / 4.
     let mut data = Vec::with_capacity(rows * dim);
     if !h.fortran || h.rows <= 1 {
-        extend_values(&mut data, &rest[..rows * dim * 4], h.big_endian);
+        extend_values(&mut data, &rest[..rows * dim * 4], h.order);
     } else {
         // Column-major: value (r, c) is element c * rows + r.
         for r in 0..rows {
-            data.extend((0..dim).map(|c| value_at(rest, c * h.rows + r, h.big_endian)));
+            data.extend((0..dim).map(|c| value_at(rest, c * h.rows + r, h.order)));
         }
     }
     Ok(NpyMatrix { rows, dim, data })
@@ -293,7 +298,7 @@ fn read_stream(mut input: impl Read, len: Option<u64>) -> Result<NpyMatrix, NpyE
         input.read_exact(buf).map_err(|_| short())?;
         // Amortised growth, only for what has arrived.
         data.reserve(want / 4);
-        extend_values(&mut data, buf, h.big_endian);
+        extend_values(&mut data, buf, h.order);
     }
     let mut extra = [0u8; 1];
     if matches!(input.read(&mut extra), Ok(n) if n > 0) {

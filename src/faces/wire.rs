@@ -8,19 +8,18 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::error::Error;
 use crate::json::JsonErrorKind;
-use crate::{AwsError, ErrorType};
 
-/// Parses a request body; unknown or missing members are
+/// Parses a request body; an unknown member is
 /// `InvalidParameterException`, malformed JSON or a wrong type is
-/// `SerializationException`, both naming the JSON path.
-pub(crate) fn parse<T: DeserializeOwned>(body: &str) -> Result<T, AwsError> {
-    crate::json::from_str(body).map_err(|e| {
-        let kind = match e.kind {
-            JsonErrorKind::Missing | JsonErrorKind::Unknown => ErrorType::InvalidParameterException,
-            _ => ErrorType::SerializationException,
-        };
-        AwsError::new(kind, e.to_string())
+/// `SerializationException`, both naming the JSON path. (No member is ever
+/// missing: every request member has a default, and the checks after
+/// parsing say what an empty one breaks.)
+pub(crate) fn parse<T: DeserializeOwned>(body: &str) -> Result<T, Error> {
+    crate::json::from_str(body).map_err(|e| match e.kind {
+        JsonErrorKind::Unknown => Error::InvalidParameter(e.to_string()),
+        _ => Error::Serialization(e.to_string()),
     })
 }
 
@@ -31,15 +30,15 @@ fn check_text(
     max: usize,
     ok: fn(char) -> bool,
     what: &str,
-) -> Result<(), AwsError> {
+) -> Result<(), Error> {
     let n = value.chars().count();
     if n < min || n > max {
-        return Err(AwsError::invalid_parameter(format!(
+        return Err(Error::invalid(format!(
             "{field}: length must be {min}..{max} characters, got {n}"
         )));
     }
     if let Some(c) = value.chars().find(|&c| !ok(c)) {
-        return Err(AwsError::invalid_parameter(format!(
+        return Err(Error::invalid(format!(
             "{field}: character {c:?} not allowed; must match {what}"
         )));
     }
@@ -51,12 +50,12 @@ fn id_char(c: char) -> bool {
 }
 
 /// `CollectionId`: 1..255 of `[a-zA-Z0-9_.\-]`.
-pub(crate) fn check_collection_id(v: &str) -> Result<(), AwsError> {
+pub(crate) fn check_collection_id(v: &str) -> Result<(), Error> {
     check_text("CollectionId", v, 1, 255, id_char, "[a-zA-Z0-9_.\\-]+")
 }
 
 /// `UserId`: 1..128 of `[a-zA-Z0-9_.\-:]`.
-pub(crate) fn check_user_id(field: &str, v: &str) -> Result<(), AwsError> {
+pub(crate) fn check_user_id(field: &str, v: &str) -> Result<(), Error> {
     check_text(
         field,
         v,
@@ -68,7 +67,7 @@ pub(crate) fn check_user_id(field: &str, v: &str) -> Result<(), AwsError> {
 }
 
 /// `ExternalImageId`: 1..255 of `[a-zA-Z0-9_.\-:]`.
-pub(crate) fn check_external_image_id(field: &str, v: &str) -> Result<(), AwsError> {
+pub(crate) fn check_external_image_id(field: &str, v: &str) -> Result<(), Error> {
     check_text(
         field,
         v,
@@ -80,7 +79,7 @@ pub(crate) fn check_external_image_id(field: &str, v: &str) -> Result<(), AwsErr
 }
 
 /// `ClientRequestToken`: 1..64 of `[a-zA-Z0-9-_]`.
-pub(crate) fn check_token(v: Option<&str>) -> Result<(), AwsError> {
+pub(crate) fn check_token(v: Option<&str>) -> Result<(), Error> {
     v.map_or(Ok(()), |v| {
         check_text(
             "ClientRequestToken",
@@ -94,14 +93,14 @@ pub(crate) fn check_token(v: Option<&str>) -> Result<(), AwsError> {
 }
 
 /// `NextToken`: at most 255 characters.
-pub(crate) fn check_next_token(v: Option<&str>) -> Result<(), AwsError> {
+pub(crate) fn check_next_token(v: Option<&str>) -> Result<(), Error> {
     v.map_or(Ok(()), |v| {
         check_text("NextToken", v, 0, 255, |_| true, "any text")
     })
 }
 
 /// A `FaceId`: a lowercase UUID; gives its 128-bit value.
-pub(crate) fn parse_face_id(field: &str, v: &str) -> Result<u128, AwsError> {
+pub(crate) fn parse_face_id(field: &str, v: &str) -> Result<u128, Error> {
     let bytes = v.as_bytes();
     let shape_ok = bytes.len() == 36
         && bytes.iter().enumerate().all(|(i, &b)| match i {
@@ -110,7 +109,7 @@ pub(crate) fn parse_face_id(field: &str, v: &str) -> Result<u128, AwsError> {
         });
     let parsed = shape_ok.then(|| uuid::Uuid::parse_str(v).ok()).flatten();
     parsed.map(|u| u.as_u128()).ok_or_else(|| {
-        AwsError::invalid_parameter(format!(
+        Error::invalid(format!(
             "{field}: '{v}' is not a face id (lowercase UUID, [0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}})"
         ))
     })
@@ -123,9 +122,9 @@ pub(crate) fn parse_face_ids(
     ids: &[String],
     min: usize,
     max: usize,
-) -> Result<Vec<u128>, AwsError> {
+) -> Result<Vec<u128>, Error> {
     if ids.len() < min || ids.len() > max {
-        return Err(AwsError::invalid_parameter(format!(
+        return Err(Error::invalid(format!(
             "{field}: must hold {min}..{max} face ids, got {}",
             ids.len()
         )));
@@ -147,24 +146,22 @@ pub(crate) fn int_in(
     min: i64,
     max: i64,
     default: i64,
-) -> Result<usize, AwsError> {
+) -> Result<usize, Error> {
     let v = v.unwrap_or(default);
     if v < min || v > max {
-        return Err(AwsError::invalid_parameter(format!(
+        return Err(Error::invalid(format!(
             "{field}: must be {min}..{max}, got {v}"
         )));
     }
-    usize::try_from(v).map_err(|_| AwsError::invalid_parameter(format!("{field}: out of range")))
+    usize::try_from(v).map_err(|_| Error::invalid(format!("{field}: out of range")))
 }
 
 /// A `Percent` member (0..100), or `default` when absent.
-pub(crate) fn percent(field: &str, v: Option<f64>, default: f32) -> Result<f32, AwsError> {
+pub(crate) fn percent(field: &str, v: Option<f64>, default: f32) -> Result<f32, Error> {
     match v {
         None => Ok(default),
         Some(p) if (0.0..=100.0).contains(&p) => Ok(p as f32),
-        Some(p) => Err(AwsError::invalid_parameter(format!(
-            "{field}: must be 0..100, got {p}"
-        ))),
+        Some(p) => Err(Error::invalid(format!("{field}: must be 0..100, got {p}"))),
     }
 }
 
@@ -188,21 +185,21 @@ const ATTRIBUTES: [&str; 14] = [
 
 /// `QualityFilter`: one of the model's enum values (accepted, then ignored:
 /// vectors have no quality).
-pub(crate) fn check_quality_filter(v: Option<&str>) -> Result<(), AwsError> {
+pub(crate) fn check_quality_filter(v: Option<&str>) -> Result<(), Error> {
     check_enum("QualityFilter", v, &QUALITY_FILTERS)
 }
 
 /// `DetectionAttributes`: each one of the model's enum values (accepted, ignored).
-pub(crate) fn check_attributes(v: Option<&[String]>) -> Result<(), AwsError> {
+pub(crate) fn check_attributes(v: Option<&[String]>) -> Result<(), Error> {
     for (i, a) in v.unwrap_or_default().iter().enumerate() {
         check_enum(&format!("DetectionAttributes[{i}]"), Some(a), &ATTRIBUTES)?;
     }
     Ok(())
 }
 
-fn check_enum(field: &str, v: Option<&str>, allowed: &[&str]) -> Result<(), AwsError> {
+fn check_enum(field: &str, v: Option<&str>, allowed: &[&str]) -> Result<(), Error> {
     match v {
-        Some(v) if !allowed.contains(&v) => Err(AwsError::invalid_parameter(format!(
+        Some(v) if !allowed.contains(&v) => Err(Error::invalid(format!(
             "{field}: '{v}' is not one of {}",
             allowed.join(", ")
         ))),
@@ -223,10 +220,10 @@ fn tag_char(c: char) -> bool {
 
 /// `Tags`: at most 200; keys 1..128, not starting `aws:`; values 0..256;
 /// both of letters, spaces, digits and `_.:/=+-@`.
-pub(crate) fn check_tags(tags: Option<&BTreeMap<String, String>>) -> Result<(), AwsError> {
+pub(crate) fn check_tags(tags: Option<&BTreeMap<String, String>>) -> Result<(), Error> {
     let Some(tags) = tags else { return Ok(()) };
     if tags.len() > 200 {
-        return Err(AwsError::invalid_parameter(format!(
+        return Err(Error::invalid(format!(
             "Tags: at most 200 tags, got {}",
             tags.len()
         )));
@@ -235,7 +232,7 @@ pub(crate) fn check_tags(tags: Option<&BTreeMap<String, String>>) -> Result<(), 
     for (k, v) in tags {
         check_text("Tags key", k, 1, 128, tag_char, chars)?;
         if k.starts_with("aws:") {
-            return Err(AwsError::invalid_parameter(format!(
+            return Err(Error::invalid(format!(
                 "Tags key '{k}': must not start with 'aws:'"
             )));
         }
@@ -511,6 +508,24 @@ pub enum FaceReason {
     LowMatchConfidence,
 }
 
+/// Why a detected face (a row of the image) was not indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum UnindexedReason {
+    /// The row comes after the first `MaxFaces`.
+    ExceedsMaxFaces,
+}
+
+/// Why a detected face (a row of the image) was not searched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum UnsearchedReason {
+    /// Only the first row, "the largest face", is searched.
+    FaceNotLargest,
+}
+
 response!(
     /// `CreateCollection` response.
     CreateCollectionResponse {
@@ -593,7 +608,7 @@ response!(
     /// A row of the image that was not indexed.
     UnindexedFace {
         /// `EXCEEDS_MAX_FACES`.
-        reasons: Vec<String>,
+        reasons: Vec<UnindexedReason>,
         /// Its details.
         face_detail: FaceDetail,
     }
@@ -794,7 +809,7 @@ response!(
         /// Its details.
         face_details: FaceDetail,
         /// `FACE_NOT_LARGEST`: only the first row is searched.
-        reasons: Vec<String>,
+        reasons: Vec<UnsearchedReason>,
     }
 );
 response!(
@@ -818,19 +833,21 @@ mod tests {
     #[test]
     fn parse_errors_name_the_path() {
         let e = parse::<UserRequest>(r#"{"CollectionId": "c", "UserId": 5}"#).unwrap_err();
-        assert_eq!(e.kind, ErrorType::SerializationException);
-        assert!(e.message.starts_with("UserId: "), "{}", e.message);
+        assert!(matches!(e, Error::Serialization(_)), "{e:?}");
+        assert!(e.to_string().starts_with("UserId: "), "{e}");
         let e = parse::<UserRequest>(r#"{"CollectionId": "c", "UserId": "u", "Extra": 1}"#)
             .unwrap_err();
-        assert_eq!(e.kind, ErrorType::InvalidParameterException);
-        assert!(e.message.contains("Extra"), "{}", e.message);
+        assert!(matches!(e, Error::InvalidParameter(_)), "{e:?}");
+        assert!(e.to_string().contains("Extra"), "{e}");
         let e = parse::<IndexFacesRequest>(r#"{"CollectionId": "c", "Image": {"Bytez": ""}}"#)
             .unwrap_err();
         assert!(
-            e.message.starts_with("Image.Bytez: unknown field `Bytez`"),
-            "{}",
-            e.message
+            e.to_string()
+                .starts_with("Image.Bytez: unknown field `Bytez`"),
+            "{e}"
         );
+        // Every member has a default: an empty body is a request to check.
+        assert_eq!(parse::<UserRequest>("{}").unwrap(), UserRequest::default());
     }
 
     #[test]
@@ -858,11 +875,11 @@ mod tests {
         assert!(check_collection_id("a.b-c_1").is_ok());
         assert!(check_collection_id("a b")
             .unwrap_err()
-            .message
+            .to_string()
             .starts_with("CollectionId"));
         assert!(check_user_id("UserId", &"x".repeat(129))
             .unwrap_err()
-            .message
+            .to_string()
             .contains("1..128"));
         assert!(parse_face_id("FaceId", "ABCDEF00-0000-4000-8000-000000000000").is_err());
         assert!(parse_face_id("FaceId", "abcdef00-0000-4000-8000-000000000000").is_ok());

@@ -12,7 +12,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::errors::ApiError;
-use crate::faces::{Engine, OPERATIONS};
+use crate::faces::{Engine, Operation};
 use crate::AwsError;
 
 /// The `X-Amz-Target` prefix of Rekognition.
@@ -39,15 +39,13 @@ pub fn operation(target: Option<&str>) -> Result<&'static str, ApiError> {
             target.chars().take(100).collect::<String>()
         ))
     })?;
-    OPERATIONS
-        .iter()
-        .copied()
-        .find(|op| *op == name)
+    Operation::from_aws_name(name)
+        .map(Operation::aws_name)
         .ok_or_else(|| {
             ApiError::unknown_operation(format!(
                 "operation '{}' is not served; these are: {}",
                 name.chars().take(100).collect::<String>(),
-                OPERATIONS.join(", ")
+                Operation::names()
             ))
         })
 }
@@ -83,6 +81,6 @@ impl RekognitionState {
                 "request body is not valid JSON: {e}"
             )));
         }
-        Ok(self.engine.call(operation, text)?)
+        Ok(self.engine.call(operation, text).map_err(AwsError::from)?)
     }
 }

@@ -1,0 +1,290 @@
+//! The snapshot: a collection's whole state in one file, written aside
+//! and renamed into place. Its layout, after the 8-byte magic `RCSNAP01`:
+//! the metadata's length (u64) and the metadata (a [`SnapshotHead`], then
+//! rows, users and tokens), the matrix's value count (u64) and its
+//! little-endian `f32`s, and a CRC32 of everything before it.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+
+use super::log::{read_token, write_token};
+use crate::faces::codec::{copy_f32_from_bytes, extend_f32_bytes, CodecError, Reader, Writer};
+use crate::faces::collection::{Collection, FaceRow, SnapshotParts};
+
+const SNAPSHOT_MAGIC: &[u8; 8] = b"RCSNAP01";
+
+/// The fixed fields that open a snapshot's metadata, in this order: the
+/// one definition of that layout, for writing a snapshot, for reading it
+/// whole, and for peeking at its first bytes.
+pub(super) struct SnapshotHead {
+    id: String,
+    created: u64,
+    /// Embedding dimension; 0 while open.
+    pub(super) dim: usize,
+    next_seq: u64,
+    /// Sequence number of the last log record the snapshot holds.
+    pub(super) last_record: u64,
+}
+
+/// The most bytes of metadata [`peek_head`] reads: the head with a
+/// collection id of 255 characters fits many times over.
+const HEAD_PEEK_MAX: u64 = 4096;
+
+impl SnapshotHead {
+    fn write(&self, w: &mut Writer) {
+        w.str(&self.id);
+        w.u64(self.created);
+        w.len(self.dim);
+        w.u64(self.next_seq);
+        w.u64(self.last_record);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<SnapshotHead, CodecError> {
+        Ok(SnapshotHead {
+            id: r.str()?,
+            created: r.u64()?,
+            dim: usize::try_from(r.u64()?).map_err(|_| CodecError("dimension too large"))?,
+            next_seq: r.u64()?,
+            last_record: r.u64()?,
+        })
+    }
+}
+
+/// Reads the head of a snapshot file (a few hundred bytes at most): the
+/// frame's magic and metadata length, then [`SnapshotHead`].
+pub(super) fn peek_head(file: File) -> Option<SnapshotHead> {
+    let mut f = BufReader::with_capacity(512, file);
+    let mut frame = [0u8; 16];
+    f.read_exact(&mut frame).ok()?;
+    if &frame[..8] != SNAPSHOT_MAGIC {
+        return None;
+    }
+    let meta_len = u64::from_le_bytes(frame[8..16].try_into().ok()?);
+    let mut meta = Vec::new();
+    f.take(meta_len.min(HEAD_PEEK_MAX))
+        .read_to_end(&mut meta)
+        .ok()?;
+    SnapshotHead::read(&mut Reader::new(&meta)).ok()
+}
+
+/// A writer that keeps a CRC32 of everything written.
+struct Crc<W> {
+    inner: W,
+    hasher: crc32fast::Hasher,
+    written: u64,
+}
+
+impl<W: Write> Crc<W> {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hasher.update(bytes);
+        self.written += bytes.len() as u64;
+        self.inner.write_all(bytes)
+    }
+}
+
+/// Writes a snapshot of a compacted collection to `file` and syncs it;
+/// gives its length in bytes.
+pub(super) fn write_snapshot(coll: &Collection, file: File) -> io::Result<u64> {
+    let (out, len) = encode_snapshot(coll, BufWriter::with_capacity(1 << 20, file))?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(len)
+}
+
+/// Writes the snapshot of `coll` to `out`; gives `out` back and the length
+/// written. Tokens go in (api, token) order, so that one state always
+/// encodes to the same bytes.
+pub(crate) fn encode_snapshot<W: Write>(coll: &Collection, out: W) -> io::Result<(W, u64)> {
+    let mut w = Writer::default();
+    SnapshotHead {
+        id: coll.id().to_string(),
+        created: coll.created(),
+        dim: coll.dim(),
+        next_seq: coll.next_seq(),
+        last_record: coll.last_record(),
+    }
+    .write(&mut w);
+    let rows = coll.rows();
+    w.len(rows.len());
+    for (id, f, owner) in rows {
+        w.u128(id);
+        w.u128(f.image);
+        w.u64(f.seq);
+        w.u32(owner);
+        w.opt_str(f.ext.as_deref());
+    }
+    w.len(coll.user_slots().len());
+    for u in coll.user_slots() {
+        w.str(&u.id);
+        w.u64(u.seq);
+        w.len(u.faces.len());
+        u.faces.iter().for_each(|&r| w.u32(r));
+    }
+    let tokens = coll.sorted_tokens();
+    w.len(tokens.len());
+    tokens.into_iter().for_each(|t| write_token(&mut w, t));
+
+    let mut out = Crc {
+        inner: out,
+        hasher: crc32fast::Hasher::new(),
+        written: 0,
+    };
+    out.put(SNAPSHOT_MAGIC)?;
+    out.put(&(w.buf.len() as u64).to_le_bytes())?;
+    out.put(&w.buf)?;
+    out.put(&(coll.vectors().len() as u64).to_le_bytes())?;
+    let mut buf = Vec::with_capacity(1 << 20);
+    for chunk in coll.vectors().chunks(1 << 18) {
+        buf.clear();
+        extend_f32_bytes(&mut buf, chunk);
+        out.put(&buf)?;
+    }
+    let crc = out.hasher.clone().finalize();
+    out.inner.write_all(&crc.to_le_bytes())?;
+    Ok((out.inner, out.written + 4))
+}
+
+/// Reads a snapshot file.
+pub(super) fn read_snapshot(file: File) -> io::Result<Collection> {
+    let len = file.metadata()?.len();
+    decode_snapshot(&mut BufReader::with_capacity(1 << 20, file), len)
+}
+
+/// Bytes of a snapshot besides its metadata and matrix: magic, metadata
+/// length, value count, checksum.
+const SNAPSHOT_FRAME: u64 = 8 + 8 + 8 + 4;
+
+/// Decodes a snapshot of `len` bytes in all from `input`. Every length and
+/// count in it is checked against the bytes there are before anything is
+/// allocated for it: the metadata and the matrix must fill the snapshot
+/// exactly. The matrix streams straight into place: while one core reads
+/// the next 16 MiB, the other converts and checksums the last one; the
+/// metadata is decoded alongside.
+pub(crate) fn decode_snapshot(input: &mut (impl Read + Send), len: u64) -> io::Result<Collection> {
+    let corrupt = |e: CodecError| io::Error::new(io::ErrorKind::InvalidData, e);
+    let mut hasher = crc32fast::Hasher::new();
+    let mut read = |input: &mut dyn Read, buf: &mut [u8]| -> io::Result<()> {
+        input.read_exact(buf)?;
+        hasher.update(buf);
+        Ok(())
+    };
+    let mut head = [0u8; 16];
+    read(input, &mut head)?;
+    if &head[..8] != SNAPSHOT_MAGIC {
+        return Err(corrupt(CodecError("not a snapshot")));
+    }
+    let body = len
+        .checked_sub(SNAPSHOT_FRAME)
+        .ok_or(corrupt(CodecError("too short for a snapshot")))?;
+    let meta_len = u64::from_le_bytes(head[8..16].try_into().unwrap_or_default());
+    let meta_len = usize::try_from(meta_len)
+        .ok()
+        .filter(|&n| n as u64 <= body)
+        .ok_or(corrupt(CodecError("metadata longer than the snapshot")))?;
+    let mut meta = vec![0u8; meta_len];
+    read(input, &mut meta)?;
+    let mut count = [0u8; 8];
+    read(input, &mut count)?;
+    // The values fill exactly what is left before the checksum.
+    let left = body - meta_len as u64;
+    let count = u64::from_le_bytes(count);
+    let count = usize::try_from(count)
+        .ok()
+        .filter(|&n| (n as u64).checked_mul(4) == Some(left))
+        .ok_or(corrupt(CodecError(
+            "value count does not match the snapshot's length",
+        )))?;
+    let (coll, vectors) = rayon::join(
+        || decode_snapshot_meta(&meta),
+        || read_matrix(input, count, hasher),
+    );
+    let (vectors, hasher) = vectors?;
+    let mut crc = [0u8; 4];
+    input.read_exact(&mut crc)?;
+    if u32::from_le_bytes(crc) != hasher.finalize() {
+        return Err(corrupt(CodecError("checksum mismatch")));
+    }
+    let mut coll = coll.map_err(corrupt)?;
+    coll.set_matrix(vectors).map_err(corrupt)?;
+    Ok(coll)
+}
+
+/// Reads `count` little-endian `f32`s, continuing the checksum `hasher`.
+fn read_matrix(
+    input: &mut (impl Read + Send),
+    count: usize,
+    mut hasher: crc32fast::Hasher,
+) -> io::Result<(Vec<f32>, crc32fast::Hasher)> {
+    const CHUNK: usize = 1 << 22;
+    // Zeroed allocation: pages are mapped lazily, on first write below.
+    let mut vectors = vec![0f32; count];
+    let mut cur = vec![0u8; CHUNK.min(count) * 4];
+    let mut next = cur.clone();
+    let mut chunks = vectors.chunks_mut(CHUNK).peekable();
+    if let Some(first) = chunks.peek() {
+        input.read_exact(&mut cur[..first.len() * 4])?;
+    }
+    while let Some(dst) = chunks.next() {
+        let next_len = chunks.peek().map_or(0, |c| c.len() * 4);
+        let src = &cur[..dst.len() * 4];
+        let next_buf = &mut next[..next_len];
+        let (read, part) = rayon::join(
+            || input.read_exact(next_buf),
+            || {
+                let mut h = crc32fast::Hasher::new();
+                h.update(src);
+                copy_f32_from_bytes(dst, src);
+                h
+            },
+        );
+        read?;
+        hasher.combine(&part);
+        std::mem::swap(&mut cur, &mut next);
+    }
+    Ok((vectors, hasher))
+}
+
+/// The collection a snapshot's metadata describes, its matrix still empty.
+/// Counts are bounded by the bytes left; rows, users and tokens must be
+/// consistent (unique ids, owners and users' face lists agreeing), and the
+/// metadata must end where its last item does.
+fn decode_snapshot_meta(meta: &[u8]) -> Result<Collection, CodecError> {
+    let mut r = Reader::new(meta);
+    let head = SnapshotHead::read(&mut r)?;
+    let mut p = SnapshotParts {
+        id: head.id,
+        created: head.created,
+        dim: head.dim,
+        next_seq: head.next_seq,
+        last_record: head.last_record,
+        ..Default::default()
+    };
+    let n = r.count(16 + 16 + 8 + 4 + 1)?;
+    p.faces.reserve_exact(n);
+    p.ids.reserve_exact(n);
+    p.owner.reserve_exact(n);
+    for _ in 0..n {
+        p.ids.push(r.u128()?);
+        let image = r.u128()?;
+        let seq = r.u64()?;
+        p.owner.push(r.u32()?);
+        let ext = r.opt_str()?.map(String::into_boxed_str);
+        p.faces.push(FaceRow { image, seq, ext });
+    }
+    let users = r.count(8 + 8 + 8)?;
+    for _ in 0..users {
+        let id = r.str()?;
+        let seq = r.u64()?;
+        let k = r.count(4)?;
+        let faces = (0..k).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+        p.users.push((id, seq, faces));
+    }
+    let tokens = r.count(1 + 4 * 8)?;
+    for _ in 0..tokens {
+        p.tokens.push(read_token(&mut r)?);
+    }
+    if !r.is_empty() {
+        return Err(CodecError("trailing bytes after the metadata"));
+    }
+    Collection::from_snapshot(p)
+}

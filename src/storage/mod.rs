@@ -1,0 +1,16 @@
+//! Storage helpers the engines share: file locks between processes and a
+//! staging area for directories in the making (`lock`), and a cheap
+//! stamp of a file that says whether another process changed it
+//! (`stamp`).
+//!
+//! The faces store uses both (each collection's `lock` file, the
+//! `rekognition/.lock` staging lock, the log and snapshot stamps); they are
+//! written without reference to it, so that the Connect directory can
+//! clean its `.import-*` leftovers and notice other processes' commits the
+//! same way.
+
+mod lock;
+mod stamp;
+
+pub(crate) use lock::{FileLock, LockMode, Staging};
+pub(crate) use stamp::FileStamp;
