@@ -24,6 +24,7 @@
 //! ```
 
 mod codec;
+mod codes;
 mod collection;
 mod npy;
 mod search;
@@ -52,6 +53,7 @@ use wire::{
     percent,
 };
 
+pub use codes::{FaceCodes, AUTO_CODES_MIN_ROWS};
 pub use collection::{MAX_FACES_PER_USER, TOKEN_TTL_SECS};
 
 /// The decoders of untrusted stored bytes (log records, snapshots) and
@@ -121,6 +123,7 @@ impl Handle {
 pub struct Engine {
     root: PathBuf,
     open: Mutex<HashMap<String, Arc<Handle>>>,
+    codes: FaceCodes,
 }
 
 fn now() -> u64 {
@@ -363,7 +366,25 @@ impl Engine {
         Ok(Engine {
             root,
             open: Mutex::new(HashMap::new()),
+            codes: FaceCodes::default(),
         })
+    }
+
+    /// The same engine, holding the rows of the collections it loads as
+    /// `codes` says (default [`FaceCodes::Auto`]). Answers do not depend on
+    /// it; speed and memory do.
+    ///
+    /// ```
+    /// use rollcall::faces::{Engine, FaceCodes};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let e = Engine::open(dir.path()).unwrap().with_face_codes(FaceCodes::Compact);
+    /// e.create_collection_with_dim("c", 2).unwrap();
+    /// let x = e.index_face("c", &[1.0, 0.0], None).unwrap();
+    /// assert_eq!(e.search_vector("c", &[0.9, 0.1], 1, 0.0).unwrap()[0].face.face_id, x);
+    /// ```
+    pub fn with_face_codes(mut self, codes: FaceCodes) -> Engine {
+        self.codes = codes;
+        self
     }
 
     fn not_found(id: &str) -> AwsError {
@@ -429,7 +450,8 @@ impl Engine {
         };
         if !current {
             *slot = None;
-            let (store, coll, _) = Store::open(&h.dir)?;
+            let (store, mut coll, _) = Store::open(&h.dir)?;
+            coll.set_codes(self.codes);
             *slot = Some(Loaded { coll, store });
         }
         match slot.as_mut() {
@@ -877,7 +899,7 @@ impl Engine {
             Ok(SearchFacesResponse {
                 searched_face_id: face_id_string(id),
                 face_matches: c
-                    .search_faces(&probe, k, threshold, Some(row))
+                    .search_faces(&probe, k, threshold, Some(row))?
                     .into_iter()
                     .next()
                     .unwrap_or_default(),
@@ -900,7 +922,7 @@ impl Engine {
             Ok(SearchFacesByImageResponse {
                 searched_face_confidence: 100.0,
                 face_matches: c
-                    .search_faces(&Self::probe(c, probe)?, k, threshold, None)
+                    .search_faces(&Self::probe(c, probe)?, k, threshold, None)?
                     .into_iter()
                     .next()
                     .unwrap_or_default(),
@@ -918,7 +940,7 @@ impl Engine {
         threshold: f32,
     ) -> Result<Vec<FaceMatch>, AwsError> {
         self.read(collection, |c| {
-            Ok(c.search_faces(&Self::probe(c, probe)?, k, threshold, None)
+            Ok(c.search_faces(&Self::probe(c, probe)?, k, threshold, None)?
                 .into_iter()
                 .next()
                 .unwrap_or_default())
@@ -945,7 +967,7 @@ impl Engine {
         threshold: f32,
     ) -> Result<Vec<Vec<FaceMatch>>, AwsError> {
         self.read(collection, |c| {
-            Ok(c.search_faces(&Self::probes(c, probes)?, k, threshold, None))
+            c.search_faces(&Self::probes(c, probes)?, k, threshold, None)
         })
     }
 
@@ -1135,7 +1157,7 @@ impl Engine {
                     ))
                 }
             };
-            resp.user_matches = c.search_users(&probes, k, threshold, exclude);
+            resp.user_matches = c.search_users(&probes, k, threshold, exclude)?;
             Ok(resp)
         })
     }
@@ -1175,7 +1197,7 @@ impl Engine {
         threshold: f32,
     ) -> Result<Vec<UserMatch>, AwsError> {
         self.read(collection, |c| {
-            Ok(c.search_users(&Self::probe(c, probe)?, k, threshold, None))
+            c.search_users(&Self::probe(c, probe)?, k, threshold, None)
         })
     }
 }
