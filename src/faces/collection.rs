@@ -14,8 +14,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::codec::CodecError;
+use super::codes::{Codes, FaceCodes, AUTO_CODES_MIN_ROWS};
 use super::error::Error;
-use super::search::{best_per_user, similarity, top_faces, Hit, RowInfo, TopK, DELETED, NO_USER};
+use super::search::{
+    best_per_user, exact_cos, similarity, top_faces, top_users, FullRows, InMemory, Matrix,
+    RowInfo, DELETED, NO_USER,
+};
 use super::wire::{
     score, AssociateFacesResponse, DeleteFacesResponse, DisassociateFacesResponse, Face,
     FaceIdEntry, FaceMatch, FaceReason, UnsuccessfulFaceAssociation, UnsuccessfulFaceDeletion,
@@ -154,6 +158,10 @@ pub(crate) struct Collection {
     tokens: HashMap<(Api, String), TokenEntry>,
     /// Sequence number of the last applied record.
     last_record: u64,
+    /// Compact codes of the rows, scanned instead of `vectors` when present.
+    codes: Option<Codes>,
+    /// Whether the collection keeps compact codes.
+    codes_mode: FaceCodes,
 }
 
 /// What a snapshot holds of a collection besides its matrix, as decoded
@@ -346,6 +354,33 @@ impl Collection {
         tokens
     }
 
+    /// Chooses how the rows are held for scanning (see [`FaceCodes`]) and
+    /// builds or drops the compact codes to match.
+    pub(crate) fn set_codes(&mut self, mode: FaceCodes) {
+        self.codes_mode = mode;
+        self.fit_codes();
+    }
+
+    /// Builds the codes when the mode wants them and they are missing,
+    /// drops them when it does not.
+    fn fit_codes(&mut self) {
+        let want = self.dim > 0
+            && match self.codes_mode {
+                FaceCodes::Compact => true,
+                FaceCodes::Full => false,
+                FaceCodes::Auto => self.faces.len() >= AUTO_CODES_MIN_ROWS,
+            };
+        match (&self.codes, want) {
+            (None, true) => {
+                let mut codes = Codes::new(self.dim);
+                codes.extend(&self.vectors);
+                self.codes = Some(codes);
+            }
+            (Some(_), false) => self.codes = None,
+            _ => {}
+        }
+    }
+
     pub(crate) fn model_version(&self) -> String {
         model_version(self.dim)
     }
@@ -471,6 +506,9 @@ impl Collection {
                     && ids.len().checked_mul(dim) == Some(vectors.len())
                     && exts.len() == ids.len()
                 {
+                    if let Some(codes) = &mut self.codes {
+                        codes.extend(&vectors);
+                    }
                     if self.vectors.is_empty() {
                         self.vectors = vectors;
                     } else {
@@ -498,6 +536,7 @@ impl Collection {
                         self.owner.push(owner);
                         self.next_seq += 1;
                     }
+                    self.fit_codes();
                 }
             }
             Op::DeleteFaces(ids) => {
@@ -606,6 +645,10 @@ impl Collection {
             }
         }
         let dim = self.dim;
+        if let Some(codes) = &mut self.codes {
+            let keep: Vec<bool> = self.owner.iter().map(|&o| o != DELETED).collect();
+            codes.retain(&keep);
+        }
         let mut row_map = vec![u32::MAX; self.faces.len()];
         let mut kept = 0usize;
         for (row, new_row) in row_map.iter_mut().enumerate() {
@@ -740,7 +783,7 @@ impl Collection {
                 let probe = self.vector(row as usize);
                 let best = existing
                     .iter()
-                    .map(|&r| similarity(super::search::dot(self.vector(r as usize), probe)))
+                    .map(|&r| similarity(exact_cos(self.vector(r as usize), probe)))
                     .fold(0.0f32, f32::max);
                 if best < threshold {
                     resp.unsuccessful_face_associations.push(fail(
@@ -820,13 +863,14 @@ impl Collection {
         k: usize,
         threshold: f32,
         exclude: Option<usize>,
-    ) -> Vec<Vec<FaceMatch>> {
+    ) -> Result<Vec<Vec<FaceMatch>>, Error> {
         let rows = RowInfo {
             owner: &self.owner,
             face_ids: &self.ids,
         };
-        top_faces(
-            &self.vectors,
+        let hits = top_faces(
+            self.matrix(),
+            &self.full_rows(),
             self.dim,
             probes,
             &rows,
@@ -834,16 +878,37 @@ impl Collection {
             threshold,
             exclude,
         )
-        .into_iter()
-        .map(|hits| {
-            hits.into_iter()
-                .map(|h| FaceMatch {
-                    similarity: score(h.sim),
-                    face: self.face(h.index as usize),
-                })
-                .collect()
-        })
-        .collect()
+        .map_err(|e| search_error(&self.id, e))?;
+        Ok(hits
+            .into_iter()
+            .map(|hits| {
+                hits.into_iter()
+                    .map(|h| FaceMatch {
+                        similarity: score(h.sim),
+                        face: self.face(h.index as usize),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// The rows as a scan reads them.
+    fn matrix(&self) -> Matrix<'_> {
+        match &self.codes {
+            Some(codes) => Matrix::Compact(codes),
+            None => Matrix::Dense {
+                data: &self.vectors,
+                dim: self.dim,
+            },
+        }
+    }
+
+    /// The rows at full precision, for re-ranking.
+    fn full_rows(&self) -> InMemory<'_> {
+        InMemory {
+            data: &self.vectors,
+            dim: self.dim,
+        }
     }
 
     /// The probe vector of face `row`.
@@ -874,36 +939,39 @@ impl Collection {
         k: usize,
         threshold: f32,
         exclude: Option<u32>,
-    ) -> Vec<UserMatch> {
-        let best = best_per_user(
-            &self.vectors,
+    ) -> Result<Vec<UserMatch>, Error> {
+        let bounds = best_per_user(
+            self.matrix(),
             self.dim,
             probes,
             &self.owner,
             self.users.len(),
         );
-        let mut top: TopK<&str> = TopK::new(k);
-        for (slot, &cos) in best.iter().enumerate() {
-            let sim = similarity(cos);
-            if cos.is_finite()
-                && sim >= threshold
-                && top.admits(sim)
-                && exclude != Some(slot as u32)
-            {
-                if let Some(u) = self
-                    .users
-                    .get(slot)
-                    .filter(|u| !u.deleted && !u.faces.is_empty())
-                {
-                    top.push(Hit {
-                        sim,
-                        key: u.id.as_str(),
-                        index: slot as u32,
-                    });
+        let full = self.full_rows();
+        let mut buf = Vec::new();
+        let hits = top_users(
+            &bounds,
+            k,
+            threshold,
+            |slot| {
+                self.users
+                    .get(slot as usize)
+                    .filter(|u| !u.deleted && !u.faces.is_empty() && exclude != Some(slot))
+                    .map(|u| u.id.as_str())
+            },
+            |slot| {
+                let mut best = f32::NEG_INFINITY;
+                for &r in self.users.get(slot as usize).map_or(&[][..], |u| &u.faces) {
+                    let row = full.row(r as usize, &mut buf)?;
+                    for p in probes.chunks_exact(self.dim.max(1)) {
+                        best = best.max(similarity(exact_cos(row, p)));
+                    }
                 }
-            }
-        }
-        top.into_sorted()
+                Ok(best)
+            },
+        )
+        .map_err(|e| search_error(&self.id, e))?;
+        Ok(hits
             .into_iter()
             .map(|h| UserMatch {
                 similarity: score(h.sim),
@@ -912,7 +980,7 @@ impl Collection {
                     user_status: self.status(h.index),
                 },
             })
-            .collect()
+            .collect())
     }
 
     // ---- listing ----
@@ -971,6 +1039,13 @@ impl Collection {
     pub(crate) fn slot_of(&self, user: &str) -> Result<u32, Error> {
         self.user_slot(user)
     }
+}
+
+/// A search that could not read its rows at full precision.
+fn search_error(collection: &str, e: std::io::Error) -> Error {
+    Error::Internal(format!(
+        "cannot read the faces of collection {collection}: {e}"
+    ))
 }
 
 /// Opaque paging token: list kind, position and a checksum binding both to

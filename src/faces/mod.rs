@@ -41,6 +41,7 @@
 //!   vectors, in front of `image`.
 
 mod codec;
+mod codes;
 mod collection;
 mod engine;
 mod error;
@@ -52,6 +53,7 @@ mod search;
 mod store;
 mod wire;
 
+pub use codes::{FaceCodes, AUTO_CODES_MIN_ROWS};
 pub use collection::{MAX_FACES_PER_USER, TOKEN_TTL_SECS};
 pub use engine::Engine;
 pub use error::{Error, StorageError};

@@ -1,34 +1,39 @@
-//! The hot loop: takes a contiguous row-major `f32` matrix of unit vectors
-//! and one or more unit probes, gives the best rows (or the best owners of
-//! rows) by cosine similarity, with the threshold and a bounded top-k
-//! applied inside the scan.
+//! The hot loop: takes the rows of a collection (unit vectors, in memory at
+//! full precision or as compact codes) and one or more unit probes, gives
+//! the best rows (or the best owners of rows) by cosine similarity, exactly.
 //!
-//! The rows are cut into blocks of about 4 MiB. Each block is scored
-//! against the probes with faer's matrix product over `MatRef` views of the
-//! matrix (one probe: a matrix-vector product that streams the block once;
-//! many probes: a matrix-matrix product, compute-bound), and the scores go
-//! straight into bounded heaps (or per-owner best scores) while the block
-//! is still in cache. Once the matrix is large, rayon spreads the blocks
-//! over the cores; each worker keeps its own heaps, merged at the end. No
-//! score vector over the whole matrix is ever materialised or sorted.
+//! Two passes. The scan scores every row against the probes *with a bound*:
+//! each score is an interval that contains the exact cosine. In memory the
+//! interval is faer's `f32` product plus its rounding bound (a few
+//! millionths); over compact codes it is the integer product plus the
+//! codes' error bound (see [`super::codes`]). The scan keeps, per probe,
+//! the `k`-th best lower end seen so far, and the rows whose upper end can
+//! still reach it. The second pass computes those candidates' exact cosines
+//! ([`exact_cos`]: `f64` sums of the stored `f32` rows, rounded to `f32`),
+//! best upper end first, and stops once no candidate left can enter the
+//! top `k`. So an answer is the same whichever way the rows are held: the
+//! same faces, the same order, the same similarities.
+//!
+//! The rows are cut into blocks of about 4 MiB of full-precision matrix.
+//! Once the matrix is large, rayon spreads the blocks over the cores; each
+//! worker keeps its own candidates, merged at the end. No score vector over
+//! the whole matrix is ever materialised or sorted.
 //!
 //! Only a scan that runs alone goes parallel. When several run at once
 //! (concurrent requests to a server), each stays on its own thread: the
 //! cores are busy already, and splitting every scan over a shared pool only
 //! adds hand-offs and lets some scans starve behind others.
-//!
-//! faer's kernels are used for one probe too, not a hand-written loop: its
-//! runtime-dispatched AVX2/FMA code is as fast at streaming, and mixing it
-//! with baseline-SSE code on the same threads made that SSE code up to 4x
-//! slower on the benchmark machine after the first batch search.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
+
+use super::codes::{self, Codes, Probe};
 
 /// Row owner marker: the row belongs to no user.
 pub(crate) const NO_USER: u32 = u32::MAX;
@@ -58,71 +63,156 @@ impl Drop for Running {
     }
 }
 
-/// Similarity on Rekognition's scale: `100 * max(0, cos)`.
+/// Similarity on Rekognition's scale: `100 * max(0, cos)`. Monotone in
+/// `cos`, so an interval of cosines maps to an interval of similarities.
 #[inline]
 pub(crate) fn similarity(cos: f32) -> f32 {
     100.0 * cos.clamp(0.0, 1.0)
 }
 
-/// Dot product of two short vectors (16 independent accumulators), for
-/// scoring a handful of faces outside the scan.
-#[inline]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const L: usize = 16;
-    let mut acc = [0f32; L];
-    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
-    let tail: f32 = ca
+/// The exact cosine of two stored unit vectors: their dot product summed
+/// in `f64` (exact to far below an `f32` ulp for any width a collection
+/// allows), rounded to `f32`. Every similarity a response reports is this
+/// value, whichever way the rows are held.
+pub(crate) fn exact_cos(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca
         .remainder()
         .iter()
         .zip(cb.remainder())
-        .map(|(x, y)| x * y)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
         .sum();
     for (x, y) in ca.zip(cb) {
-        for i in 0..L {
-            acc[i] += x[i] * y[i];
+        for i in 0..4 {
+            acc[i] += f64::from(x[i]) * f64::from(y[i]);
         }
     }
-    let mut width = L;
-    while width > 1 {
-        width /= 2;
-        for i in 0..width {
-            acc[i] += acc[i + width];
-        }
-    }
-    acc[0] + tail
+    ((acc[0] + acc[1]) + (acc[2] + acc[3]) + tail) as f32
 }
 
-/// Scores of one block of rows against all probes, column-major
-/// (`rows` x `probes`): the scores of probe `j` are `column(j)`.
+/// The rows of a collection as a scan reads them.
+#[derive(Clone, Copy)]
+pub(crate) enum Matrix<'a> {
+    /// Full-precision rows in memory, row-major, `dim` wide.
+    Dense { data: &'a [f32], dim: usize },
+    /// Compact codes; the full-precision rows are elsewhere.
+    Compact(&'a Codes),
+}
+
+impl Matrix<'_> {
+    fn rows(&self) -> usize {
+        match self {
+            Matrix::Dense { data, dim } => data.len().checked_div(*dim).unwrap_or(0),
+            Matrix::Compact(c) => c.len(),
+        }
+    }
+}
+
+/// Where the re-ranking pass reads rows at full precision.
+pub(crate) trait FullRows: Sync {
+    /// Row `row`, read into `buf` if it is not in memory.
+    fn row<'b>(&'b self, row: usize, buf: &'b mut Vec<f32>) -> io::Result<&'b [f32]>;
+}
+
+/// Full-precision rows in memory, row-major.
+pub(crate) struct InMemory<'a> {
+    /// The rows.
+    pub(crate) data: &'a [f32],
+    /// Their width.
+    pub(crate) dim: usize,
+}
+
+impl FullRows for InMemory<'_> {
+    fn row<'b>(&'b self, row: usize, _: &'b mut Vec<f32>) -> io::Result<&'b [f32]> {
+        self.data
+            .get(row * self.dim..(row + 1) * self.dim)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "row out of range"))
+    }
+}
+
+/// Scores of one block of rows against all probes, column-major (`rows` x
+/// `probes`): quick cosines, each within `reach(j)` of the exact one, and
+/// each row's tight interval on demand.
 pub(crate) struct Block<'a> {
     /// Index of the block's first row in the matrix.
     pub(crate) first: usize,
     rows: usize,
-    scores: &'a [f32],
+    approx: &'a [f32],
+    reach: &'a [f32],
+    tight: Tight<'a>,
+}
+
+/// Where a block's tight intervals come from.
+enum Tight<'a> {
+    /// `approx ± err` for every row.
+    Dense(f64),
+    /// The codes' own bound per row.
+    Compact(&'a codes::Scored, &'a Codes, &'a [Probe]),
+    /// Decoded codes multiplied in `f32`: the codes' bound plus the
+    /// product's rounding, per row; probes' norms and `γ`.
+    Decoded(&'a Codes, &'a [f64], f64),
 }
 
 impl Block<'_> {
-    /// Cosine scores of probe `j` for the block's rows.
-    pub(crate) fn column(&self, j: usize) -> &[f32] {
-        &self.scores[j * self.rows..(j + 1) * self.rows]
+    /// Quick cosines of probe `j` for the block's rows.
+    pub(crate) fn approx(&self, j: usize) -> &[f32] {
+        &self.approx[j * self.rows..(j + 1) * self.rows]
     }
-    /// Number of rows in the block.
-    pub(crate) fn rows(&self) -> usize {
-        self.rows
+    /// How far any quick cosine of probe `j` may be from the exact one.
+    pub(crate) fn reach(&self, j: usize) -> f32 {
+        self.reach[j]
+    }
+    /// The interval that holds the exact cosine of row `first + i` with
+    /// probe `j`.
+    pub(crate) fn interval(&self, j: usize, i: usize) -> (f32, f32) {
+        match self.tight {
+            Tight::Dense(err) => {
+                let c = f64::from(self.approx[j * self.rows + i]);
+                (codes::down(c - err), codes::up(c + err))
+            }
+            Tight::Compact(scored, codes, probes) => scored.interval(codes, probes, j, i),
+            Tight::Decoded(codes, pnorms, gamma) => {
+                let c = f64::from(self.approx[j * self.rows + i]);
+                let err = codes.decoded_error(self.first + i, pnorms[j], gamma);
+                (codes::down(c - err), codes::up(c + err))
+            }
+        }
     }
 }
 
-/// Rows per block: about 4 MiB of matrix (it stays in the last-level cache
-/// while the scores are read), at least 64 rows.
+/// Rows per block: about 4 MiB of full-precision matrix (it stays in the
+/// last-level cache while the scores are read), at least 64 rows.
 fn block_rows(dim: usize) -> usize {
     (1024 * 1024 / dim.max(1)).clamp(64, 8192)
 }
 
-/// Scores a block of rows against all probes with faer's matrix product
-/// (runtime-dispatched SIMD: AVX2/FMA where the CPU has it). One probe is a
-/// matrix-vector product streaming the block once.
-fn score_block(rows: &[f32], dim: usize, probes: &[f32], nprobes: usize, out: &mut [f32]) {
-    let n = rows.len() / dim;
+/// Bound on `|fl(x·p) − x·p|` for faer's `f32` product of two stored unit
+/// vectors `dim` wide, in any summation order: `γ_dim · ‖x‖·‖p‖` with
+/// `γ_n = n·u / (1 − n·u)`, `u = 2^-24`; stored rows and probes are unit
+/// to within `dim · u` (they went through `normalise`), so their norms are
+/// taken as at most 1.01. Plus the rounding of the exact cosine to `f32`.
+fn dense_error(dim: usize) -> f64 {
+    gamma(dim) * 1.01 * 1.01 + 2.5e-7
+}
+
+/// `γ_n = n·u / (1 − n·u)` for a sum of `dim` products in `f32` (two
+/// extra terms of slack for fused multiply-adds and blocking).
+fn gamma(dim: usize) -> f64 {
+    let nu = (dim as f64 + 2.0) * f64::from(f32::EPSILON) / 2.0;
+    nu / (1.0 - nu)
+}
+
+/// Batches of at least this many probes are scored against compact codes
+/// decoded to `f32` by faer's matrix product (compute-bound, so the
+/// decoding costs little); fewer by the integer kernel (memory-bound, so
+/// reading a quarter of the bytes is what counts).
+const DECODE_MIN_PROBES: usize = 8;
+
+/// `out = rows · probesᵀ`, column-major (`n` x `nprobes`), by faer's
+/// matrix product (runtime-dispatched SIMD: AVX2/FMA where the CPU has
+/// it). One probe is a matrix-vector product streaming the block once.
+fn product(rows: &[f32], probes: &[f32], dim: usize, n: usize, nprobes: usize, out: &mut [f32]) {
     matmul(
         MatMut::from_column_major_slice_mut(out, n, nprobes),
         Accum::Replace,
@@ -133,11 +223,20 @@ fn score_block(rows: &[f32], dim: usize, probes: &[f32], nprobes: usize, out: &m
     );
 }
 
-/// Runs one fused pass over `data` (`dim` columns, row-major) scoring every
-/// row against the `probes` (row-major, `dim` columns each): `visit` folds
-/// each scored block into a worker's accumulator, `merge` joins workers.
+/// Scratch space of one worker.
+#[derive(Default)]
+struct Scratch {
+    approx: Vec<f32>,
+    reach: Vec<f32>,
+    scored: codes::Scored,
+    decoded: Vec<f32>,
+}
+
+/// Runs one fused pass over `matrix` scoring every row against the
+/// `probes` (row-major unit vectors): `visit` folds each scored block into
+/// a worker's accumulator, `merge` joins workers.
 pub(crate) fn scan<A, I, V, M>(
-    data: &[f32],
+    matrix: Matrix<'_>,
     dim: usize,
     probes: &[f32],
     init: I,
@@ -155,30 +254,73 @@ where
     }
     let nprobes = probes.len() / dim;
     let block = block_rows(dim);
-    let step = |(mut acc, mut scratch): (A, Vec<f32>), (i, chunk): (usize, &[f32])| {
-        let rows = chunk.len() / dim;
-        scratch.resize(rows * nprobes, 0.0);
-        score_block(chunk, dim, probes, nprobes, &mut scratch);
+    let coded: Vec<Probe> = match matrix {
+        Matrix::Compact(c) => probes.chunks_exact(dim).map(|p| Probe::new(c, p)).collect(),
+        Matrix::Dense { .. } => Vec::new(),
+    };
+    let err = dense_error(dim);
+    let gamma = gamma(dim);
+    let pnorms: Vec<f64> = probes
+        .chunks_exact(dim)
+        .map(|p| p.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt() * (1.0 + 1e-9))
+        .collect();
+    let step = |(mut acc, mut s): (A, Scratch), first: usize| {
+        let rows = block.min(matrix.rows() - first);
+        s.approx.resize(rows * nprobes, 0.0);
+        s.reach.resize(nprobes, 0.0);
+        let tight = match matrix {
+            Matrix::Dense { data, .. } => {
+                product(
+                    &data[first * dim..(first + rows) * dim],
+                    probes,
+                    dim,
+                    rows,
+                    nprobes,
+                    &mut s.approx,
+                );
+                s.reach.fill(codes::up(err));
+                Tight::Dense(err)
+            }
+            Matrix::Compact(c) if nprobes >= DECODE_MIN_PROBES => {
+                c.decode(first, rows, &mut s.decoded);
+                product(&s.decoded, probes, dim, rows, nprobes, &mut s.approx);
+                let (resid, norm) = c.block_norms(first, rows);
+                let u = f64::from(f32::EPSILON) / 2.0;
+                for (r, &pn) in s.reach.iter_mut().zip(&pnorms) {
+                    let norm = f64::from(norm) * (1.0 + u);
+                    *r = codes::up(
+                        f64::from(resid) * pn + (u + gamma) * norm * pn * (1.0 + u) + 2.5e-7,
+                    );
+                }
+                Tight::Decoded(c, &pnorms, gamma)
+            }
+            Matrix::Compact(c) => {
+                s.scored
+                    .score(c, first, rows, &coded, &mut s.approx, &mut s.reach);
+                Tight::Compact(&s.scored, c, &coded)
+            }
+        };
         visit(
             &mut acc,
             &Block {
-                first: i * block,
+                first,
                 rows,
-                scores: &scratch,
+                approx: &s.approx,
+                reach: &s.reach,
+                tight,
             },
         );
-        (acc, scratch)
+        (acc, s)
     };
+    let starts = (0..matrix.rows()).step_by(block);
     let (_running, alone) = Running::start();
-    if data.len() < PARALLEL_MIN || !alone {
-        data.chunks(block * dim)
-            .enumerate()
-            .fold((init(), Vec::new()), step)
-            .0
+    if matrix.rows() * dim < PARALLEL_MIN || !alone {
+        starts.fold((init(), Scratch::default()), step).0
     } else {
-        data.par_chunks(block * dim)
-            .enumerate()
-            .fold(|| (init(), Vec::new()), step)
+        starts
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .fold(|| (init(), Scratch::default()), step)
             .map(|(acc, _)| acc)
             .reduce(&init, &merge)
     }
@@ -229,10 +371,9 @@ impl<K: Ord + Copy> TopK<K> {
             heap: BinaryHeap::with_capacity(k.min(4096) + 1),
         }
     }
-    /// Whether a hit with this similarity could enter (cheap pre-check).
-    #[inline]
-    pub(crate) fn admits(&self, sim: f32) -> bool {
-        self.heap.len() < self.k || self.heap.peek().is_some_and(|w| sim >= w.0.sim)
+    /// The similarity a hit must reach to enter, once full.
+    fn floor(&self) -> Option<f32> {
+        (self.heap.len() >= self.k).then(|| self.heap.peek().map_or(f32::INFINITY, |w| w.0.sim))
     }
     pub(crate) fn push(&mut self, hit: Hit<K>) {
         if self.heap.len() < self.k {
@@ -243,17 +384,138 @@ impl<K: Ord + Copy> TopK<K> {
             }
         }
     }
-    pub(crate) fn merge(mut self, other: Self) -> Self {
-        for w in other.heap {
-            self.push(w.0);
-        }
-        self
-    }
     /// The kept hits, best first.
     pub(crate) fn into_sorted(self) -> Vec<Hit<K>> {
         let mut v: Vec<Worst<K>> = self.heap.into_vec();
         v.sort();
         v.into_iter().map(|w| w.0).collect()
+    }
+}
+
+/// Candidates of one top-`k` search while the scan runs: the `k` best lower
+/// ends seen (their smallest is the floor every answer reaches) and every
+/// item whose upper end was at least the floor when it was seen.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    k: usize,
+    threshold: f32,
+    lows: BinaryHeap<Reverse<Sim>>,
+    cands: Vec<(Sim, u32)>,
+}
+
+/// A similarity ordered totally.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sim(f32);
+impl Eq for Sim {}
+impl PartialOrd for Sim {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Sim {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl Pending {
+    /// Candidates for the `k` best at or above `threshold`.
+    pub(crate) fn new(k: usize, threshold: f32) -> Self {
+        Pending {
+            k,
+            threshold,
+            lows: BinaryHeap::new(),
+            cands: Vec::new(),
+        }
+    }
+
+    /// What an item's upper end must reach: the threshold, and once `k`
+    /// lower ends are in, the smallest of them (`k` items are at least that
+    /// good, so the `k`-th best exact score is too).
+    fn floor(&self) -> f32 {
+        let kth = match self.lows.peek() {
+            Some(Reverse(Sim(s))) if self.lows.len() >= self.k => *s,
+            _ => f32::NEG_INFINITY,
+        };
+        kth.max(self.threshold)
+    }
+
+    /// The smallest cosine whose similarity reaches the floor: a quick
+    /// filter (similarity is `100 * cos` above 0, so any cosine below
+    /// `floor / 100` minus an ulp's worth cannot reach it).
+    fn floor_cos(&self) -> f32 {
+        let f = self.floor();
+        if f <= 0.0 {
+            f32::NEG_INFINITY
+        } else {
+            f / 100.0 - 1e-6
+        }
+    }
+
+    /// Offers item `index` whose similarity lies in `lo..=hi`.
+    #[inline]
+    pub(crate) fn offer(&mut self, lo: f32, hi: f32, index: u32) {
+        if self.k == 0 || hi < self.floor() {
+            return;
+        }
+        if self.lows.len() < self.k {
+            self.lows.push(Reverse(Sim(lo)));
+        } else if let Some(mut top) = self.lows.peek_mut() {
+            if lo > top.0 .0 {
+                *top = Reverse(Sim(lo));
+            }
+        }
+        self.cands.push((Sim(hi), index));
+        if self.cands.len() >= 2 * self.k.max(512) {
+            self.prune();
+        }
+    }
+
+    /// Drops the candidates that can no longer reach the floor.
+    fn prune(&mut self) {
+        let floor = self.floor();
+        self.cands.retain(|(hi, _)| hi.0 >= floor);
+    }
+
+    /// Joins the candidates of two workers.
+    pub(crate) fn merge(mut self, other: Self) -> Self {
+        for Reverse(lo) in other.lows {
+            if self.lows.len() < self.k {
+                self.lows.push(Reverse(lo));
+            } else if let Some(mut top) = self.lows.peek_mut() {
+                if lo > top.0 {
+                    *top = Reverse(lo);
+                }
+            }
+        }
+        self.cands.extend(other.cands);
+        self.prune();
+        self
+    }
+
+    /// The exact top `k`: scores candidates with `exact` (the exact
+    /// similarity of an item), best upper end first, until none left can
+    /// enter; `key` is an item's tie-breaker.
+    pub(crate) fn resolve<K: Ord + Copy>(
+        mut self,
+        key: impl Fn(u32) -> Option<K>,
+        mut exact: impl FnMut(u32) -> io::Result<f32>,
+    ) -> io::Result<Vec<Hit<K>>> {
+        self.prune();
+        self.cands.sort_unstable_by(|a, b| b.cmp(a));
+        let mut top = TopK::new(self.k);
+        for (Sim(hi), index) in self.cands {
+            if top.floor().is_some_and(|f| hi < f) {
+                break;
+            }
+            let sim = exact(index)?;
+            if sim >= self.threshold {
+                if let Some(key) = key(index) {
+                    top.push(Hit { sim, key, index });
+                }
+            }
+        }
+        Ok(top.into_sorted())
     }
 }
 
@@ -266,186 +528,330 @@ pub(crate) struct RowInfo<'a> {
 
 /// Top `k` live rows per probe with similarity >= `threshold`, excluding
 /// row `exclude`; one result list per probe.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn top_faces(
-    data: &[f32],
+    matrix: Matrix<'_>,
+    full: &dyn FullRows,
     dim: usize,
     probes: &[f32],
     rows: &RowInfo<'_>,
     k: usize,
     threshold: f32,
     exclude: Option<usize>,
-) -> Vec<Vec<Hit<u128>>> {
+) -> io::Result<Vec<Vec<Hit<u128>>>> {
     let nprobes = probes.len().checked_div(dim).unwrap_or(0);
-    let tops = scan(
-        data,
+    let live =
+        |row: usize| rows.owner.get(row).is_some_and(|&o| o != DELETED) && exclude != Some(row);
+    let pending = scan(
+        matrix,
         dim,
         probes,
-        || vec![TopK::new(k); nprobes],
-        |tops: &mut Vec<TopK<u128>>, block| {
-            for (j, top) in tops.iter_mut().enumerate() {
-                for (i, &c) in block.column(j).iter().enumerate() {
-                    let sim = similarity(c);
-                    if sim >= threshold && top.admits(sim) {
-                        let row = block.first + i;
-                        if rows.owner.get(row).is_some_and(|&o| o != DELETED)
-                            && exclude != Some(row)
-                        {
-                            if let (Some(&key), Ok(index)) =
-                                (rows.face_ids.get(row), u32::try_from(row))
-                            {
-                                top.push(Hit { sim, key, index });
-                            }
-                        }
+        || vec![Pending::new(k, threshold); nprobes],
+        |pending: &mut Vec<Pending>, block| {
+            for (j, p) in pending.iter_mut().enumerate() {
+                let reach = block.reach(j);
+                let mut bar = p.floor_cos() - reach;
+                for (i, &c) in block.approx(j).iter().enumerate() {
+                    let row = block.first + i;
+                    if c >= bar && live(row) {
+                        let (lo, hi) = block.interval(j, i);
+                        p.offer(similarity(lo), similarity(hi), row as u32);
+                        bar = p.floor_cos() - reach;
                     }
                 }
             }
         },
         |a, b| a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect(),
     );
-    tops.into_iter().map(TopK::into_sorted).collect()
+    let mut buf = Vec::new();
+    pending
+        .into_iter()
+        .zip(probes.chunks_exact(dim.max(1)))
+        .map(|(p, probe)| {
+            p.resolve(
+                |row| rows.face_ids.get(row as usize).copied(),
+                |row| {
+                    Ok(similarity(exact_cos(
+                        full.row(row as usize, &mut buf)?,
+                        probe,
+                    )))
+                },
+            )
+        })
+        .collect()
 }
 
-/// Best cosine per user slot (`users` slots) over all probes, in one pass;
-/// `-inf` for users without live faces.
+/// Interval of the best cosine per user slot (`users` slots) over all
+/// probes, in one pass; `(-inf, -inf)` for users without live faces.
 pub(crate) fn best_per_user(
-    data: &[f32],
+    matrix: Matrix<'_>,
     dim: usize,
     probes: &[f32],
     owner: &[u32],
     users: usize,
-) -> Vec<f32> {
+) -> Vec<(f32, f32)> {
     let nprobes = probes.len().checked_div(dim).unwrap_or(0);
-    scan(
-        data,
+    let (best, reach) = scan(
+        matrix,
         dim,
         probes,
-        || vec![f32::NEG_INFINITY; users],
-        |best: &mut Vec<f32>, block| {
-            for i in 0..block.rows() {
-                let Some(&u) = owner.get(block.first + i) else {
-                    continue;
-                };
-                if let Some(b) = best.get_mut(u as usize) {
-                    let s = (0..nprobes)
-                        .map(|j| block.column(j)[i])
-                        .fold(f32::NEG_INFINITY, f32::max);
-                    *b = b.max(s);
+        || (vec![f32::NEG_INFINITY; users], 0f32),
+        |(best, reach): &mut (Vec<f32>, f32), block| {
+            for j in 0..nprobes {
+                *reach = reach.max(block.reach(j));
+                for (i, &c) in block.approx(j).iter().enumerate() {
+                    if let Some(b) = owner
+                        .get(block.first + i)
+                        .and_then(|&u| best.get_mut(u as usize))
+                    {
+                        *b = b.max(c);
+                    }
                 }
             }
         },
-        |mut a, b| {
+        |(mut a, ra), (b, rb)| {
             for (x, y) in a.iter_mut().zip(b) {
                 *x = x.max(y);
             }
-            a
+            (a, ra.max(rb))
         },
-    )
+    );
+    // Every quick cosine is within `reach` of its exact one, so the best
+    // exact cosine is within `reach` of the best quick one.
+    let reach = f64::from(reach);
+    best.into_iter()
+        .map(|b| {
+            if b == f32::NEG_INFINITY {
+                (b, b)
+            } else {
+                (
+                    codes::down(f64::from(b) - reach),
+                    codes::up(f64::from(b) + reach),
+                )
+            }
+        })
+        .collect()
+}
+
+/// The `k` best users at or above `threshold` by their best exact
+/// similarity, from their cosine intervals `bounds` (one per slot); `key`
+/// is a slot's tie-breaker, `None` for a slot that may not be returned, and
+/// `exact` a slot's exact best similarity.
+pub(crate) fn top_users<K: Ord + Copy>(
+    bounds: &[(f32, f32)],
+    k: usize,
+    threshold: f32,
+    key: impl Fn(u32) -> Option<K>,
+    exact: impl FnMut(u32) -> io::Result<f32>,
+) -> io::Result<Vec<Hit<K>>> {
+    let mut pending = Pending::new(k, threshold);
+    for (slot, &(lo, hi)) in bounds.iter().enumerate() {
+        let slot = slot as u32;
+        if hi.is_finite() && key(slot).is_some() {
+            pending.offer(similarity(lo), similarity(hi), slot);
+        }
+    }
+    pending.resolve(key, exact)
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
-    #[test]
-    fn dot_matches_naive_for_all_tail_lengths() {
-        for n in 0..50 {
-            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
-            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
-            let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-            assert!((dot(&a, &b) - naive).abs() < 1e-4, "n={n}");
-        }
-    }
-
-    #[test]
-    fn topk_keeps_best_and_breaks_ties_by_key() {
-        let mut t = TopK::new(3);
-        for (sim, key) in [(5.0, 9u128), (7.0, 1), (5.0, 2), (1.0, 0), (5.0, 3)] {
-            if t.admits(sim) {
-                t.push(Hit { sim, key, index: 0 });
+    fn normalise(v: &mut [f32], dim: usize) {
+        for r in v.chunks_mut(dim) {
+            let n = r.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                r.iter_mut().for_each(|x| *x /= n);
+            } else {
+                r[0] = 1.0;
             }
         }
-        let keys: Vec<u128> = t.into_sorted().iter().map(|h| h.key).collect();
-        assert_eq!(keys, vec![1, 2, 3]);
     }
 
-    /// A matrix above [`PARALLEL_MIN`]: scanned over both cores when the
-    /// scan runs alone, on one thread beside another scan; both must give
-    /// the brute-force answer.
+    /// Brute force: every live row's exact similarity, sorted.
+    fn brute(
+        data: &[f32],
+        dim: usize,
+        probe: &[f32],
+        owner: &[u32],
+        ids: &[u128],
+        k: usize,
+        thr: f32,
+        exclude: Option<usize>,
+    ) -> Vec<Hit<u128>> {
+        let mut all: Vec<Hit<u128>> = data
+            .chunks(dim)
+            .enumerate()
+            .filter(|(r, _)| owner[*r] != DELETED && exclude != Some(*r))
+            .map(|(r, row)| Hit {
+                sim: similarity(exact_cos(row, probe)),
+                key: ids[r],
+                index: r as u32,
+            })
+            .filter(|h| h.sim >= thr)
+            .collect();
+        all.sort_by(|a, b| b.sim.total_cmp(&a.sim).then(a.key.cmp(&b.key)));
+        all.truncate(k);
+        all
+    }
+
+    fn data_strategy() -> impl Strategy<Value = (usize, Vec<f32>)> {
+        (
+            prop::sample::select(vec![1usize, 3, 16, 33, 64, 128]),
+            1usize..300,
+            0u8..4,
+        )
+            .prop_flat_map(|(dim, n, kind)| {
+                let base = prop::collection::vec(-1.0f32..1.0, dim * 4);
+                let noise = prop::collection::vec(-1.0f32..1.0, n * dim);
+                let picks = prop::collection::vec(0usize..4, n);
+                (Just(dim), base, noise, picks, Just(kind)).prop_map(
+                    |(dim, base, noise, picks, kind)| {
+                        let mut v = Vec::with_capacity(picks.len() * dim);
+                        for (r, &p) in picks.iter().enumerate() {
+                            for c in 0..dim {
+                                let x = match kind {
+                                    0 => noise[r * dim + c],                            // random
+                                    1 => base[p * dim + c], // exact duplicates
+                                    2 => base[p * dim + c] + 1e-6 * noise[r * dim + c], // near-ties
+                                    _ => base[p * dim + c] + 0.05 * noise[r * dim + c], // clusters
+                                };
+                                v.push(x);
+                            }
+                        }
+                        normalise(&mut v, dim);
+                        (dim, v)
+                    },
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn dense_and_compact_are_exact((dim, data) in data_strategy(), k in prop::sample::select(vec![1usize, 2, 5, 50, 4096]), thr_pick in 0usize..300, use_row_thr in any::<bool>(), dels in prop::collection::vec(any::<bool>(), 300), nprobes in prop::sample::select(vec![1usize, 2, 3, 4, 5, 8, 11]), probe_rows in prop::collection::vec(0usize..300, 11), exclude in prop::option::of(0usize..300)) {
+            let n = data.len() / dim;
+            let owner: Vec<u32> = (0..n).map(|r| if dels[r] && r % 3 == 0 { DELETED } else { NO_USER }).collect();
+            let ids: Vec<u128> = (0..n as u128).map(|i| (i * 7919) % 1009).collect();
+            let mut probes = Vec::new();
+            for j in 0..nprobes { let r = probe_rows[j] % n; probes.extend_from_slice(&data[r * dim..(r + 1) * dim]); }
+            let thr = if use_row_thr { similarity(exact_cos(&data[(thr_pick % n) * dim..(thr_pick % n + 1) * dim], &probes[..dim])) } else { 0.0 };
+            let mut codes = Codes::new(dim);
+            codes.extend(&data);
+            let info = RowInfo { owner: &owner, face_ids: &ids };
+            let full = InMemory { data: &data, dim };
+            let ex = exclude.map(|e| e % n);
+            let dense = top_faces(Matrix::Dense { data: &data, dim }, &full, dim, &probes, &info, k, thr, ex).unwrap();
+            let compact = top_faces(Matrix::Compact(&codes), &full, dim, &probes, &info, k, thr, ex).unwrap();
+            for j in 0..nprobes {
+                let want = brute(&data, dim, &probes[j * dim..(j + 1) * dim], &owner, &ids, k, thr, ex);
+                if dense[j] != want {
+                    let got: Vec<u32> = dense[j].iter().map(|h| h.index).collect();
+                    for h in &want { if !got.contains(&h.index) {
+                        let r = h.index as usize;
+                        eprintln!("missing row {r} sim {} owner {} data {:?} probe {:?} n {n} dim {dim} ex {ex:?} j {j} nprobes {nprobes}", h.sim, owner[r], &data[r*dim..(r+1)*dim], &probes[j*dim..(j+1)*dim]);
+                    } }
+                }
+                prop_assert_eq!(&dense[j], &want);
+                prop_assert_eq!(&compact[j], &want);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn users_are_exact((dim, data) in data_strategy(), k in prop::sample::select(vec![1usize, 3, 50, 4096]), users in 1u32..40, owners in prop::collection::vec(0u32..45, 300), nprobes in prop::sample::select(vec![1usize, 2, 9]), probe_rows in prop::collection::vec(0usize..300, 9), exclude in prop::option::of(0u32..40), thr in prop::sample::select(vec![0.0f32, 50.0, 90.0, 99.9])) {
+            let n = data.len() / dim;
+            // owners >= users: no user; a few deleted rows.
+            let owner: Vec<u32> = (0..n).map(|r| { let o = owners[r]; if o >= users + 3 { DELETED } else if o >= users { NO_USER } else { o } }).collect();
+            let mut probes = Vec::new();
+            for j in 0..nprobes { let r = probe_rows[j] % n; probes.extend_from_slice(&data[r * dim..(r + 1) * dim]); }
+            let mut codes = Codes::new(dim);
+            codes.extend(&data);
+            let names: Vec<String> = (0..users).map(|u| format!("user-{:03}", (u * 17) % 41)).collect();
+            let owner_ref = &owner;
+            let rows_of = |u: u32| (0..n).filter(move |&r| owner_ref[r] == u);
+            let exact = |u: u32| -> std::io::Result<f32> {
+                let (probes, data) = (&probes, &data);
+                Ok(rows_of(u).flat_map(|r| probes.chunks(dim).map(move |p| similarity(exact_cos(&data[r * dim..(r + 1) * dim], p)))).fold(f32::NEG_INFINITY, f32::max))
+            };
+            let key = |u: u32| (exclude != Some(u) && rows_of(u).next().is_some()).then(|| names[u as usize].as_str());
+            let mut want: Vec<Hit<&str>> = (0..users).filter_map(|u| key(u).map(|k| Hit { sim: exact(u).unwrap(), key: k, index: u })).filter(|h| h.sim >= thr).collect();
+            want.sort_by(|a, b| b.sim.total_cmp(&a.sim).then(a.key.cmp(b.key)));
+            want.truncate(k);
+            for m in [Matrix::Dense { data: &data, dim }, Matrix::Compact(&codes)] {
+                let b = best_per_user(m, dim, &probes, &owner, users as usize);
+                let got = top_users(&b, k, thr, key, exact).unwrap();
+                prop_assert_eq!(&got, &want);
+            }
+        }
+    }
+
+    /// Many blocks, both cores: the parallel merge keeps exactness.
     #[test]
-    fn parallel_and_single_threaded_scans_agree_with_brute_force() {
-        let (dim, n, users) = (8, 40_000, 700u32);
-        assert!(n * dim > PARALLEL_MIN);
+    fn large_scans_are_exact() {
+        let (dim, n) = (64, 40_000);
         let mut data: Vec<f32> = (0..n * dim)
             .map(|i| ((i as u64 * 2_654_435_761) % 1_000) as f32 / 500.0 - 1.0)
             .collect();
-        for row in data.chunks_mut(dim) {
-            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-            row.iter_mut().for_each(|x| *x /= norm);
+        // Clusters of near-duplicates so that many rows are near the edge.
+        for r in (0..n).step_by(7) {
+            let (a, b) = data.split_at_mut(r * dim);
+            if r >= 7 {
+                b[..dim].copy_from_slice(&a[(r - 7) * dim..(r - 6) * dim]);
+                b[r % dim] += 1e-4;
+            }
         }
+        normalise(&mut data, dim);
         let owner: Vec<u32> = (0..n as u32)
-            .map(|r| r % (users + 1))
-            .map(|o| if o == users { NO_USER } else { o })
+            .map(|r| if r % 11 == 0 { DELETED } else { NO_USER })
             .collect();
-        let ids: Vec<u128> = (0..n as u128).collect();
+        let ids: Vec<u128> = (0..n as u128).map(|i| (i * 7919) % 100_003).collect();
         let info = RowInfo {
             owner: &owner,
             face_ids: &ids,
         };
-        let probe = data[17 * dim..18 * dim].to_vec();
-        let sims: Vec<f32> = data
-            .chunks(dim)
-            .map(|r| similarity(dot(r, &probe)))
-            .collect();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| sims[b].total_cmp(&sims[a]).then(a.cmp(&b)));
-        let mut best = vec![f32::NEG_INFINITY; users as usize];
-        for (r, &o) in owner.iter().enumerate() {
-            if o != NO_USER {
-                best[o as usize] = best[o as usize].max(dot(&data[r * dim..(r + 1) * dim], &probe));
-            }
-        }
-        let check = || {
-            let top = top_faces(&data, dim, &probe, &info, 50, 0.0, None);
-            let got: Vec<usize> = top[0].iter().map(|h| h.index as usize).collect();
-            assert_eq!(got, order[..50]);
-            let per_user = best_per_user(&data, dim, &probe, &owner, users as usize);
-            for (g, b) in per_user.iter().zip(&best) {
-                assert!((g - b).abs() < 1e-5, "{g} vs {b}");
-            }
-        };
-        check();
-        let (_other, _) = Running::start();
-        check();
-    }
-
-    #[test]
-    fn batch_and_single_agree() {
-        let dim = 8;
-        let n = 300;
-        let data: Vec<f32> = (0..n * dim)
-            .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
-            .collect();
-        let owner = vec![NO_USER; n];
-        let ids: Vec<u128> = (0..n as u128).collect();
-        let info = RowInfo {
-            owner: &owner,
-            face_ids: &ids,
-        };
-        let probes = &data[..3 * dim];
-        let batch = top_faces(&data, dim, probes, &info, 5, 0.0, None);
-        for (j, b) in batch.iter().enumerate() {
-            let single = top_faces(
-                &data,
-                dim,
-                &probes[j * dim..(j + 1) * dim],
-                &info,
-                5,
-                0.0,
-                None,
+        let full = InMemory { data: &data, dim };
+        let mut codes = Codes::new(dim);
+        codes.extend(&data);
+        let probes = data[14 * dim..24 * dim].to_vec();
+        for k in [1, 10, 1000] {
+            let want: Vec<Vec<Hit<u128>>> = probes
+                .chunks(dim)
+                .map(|p| brute(&data, dim, p, &owner, &ids, k, 0.0, None))
+                .collect();
+            assert_eq!(
+                top_faces(
+                    Matrix::Dense { data: &data, dim },
+                    &full,
+                    dim,
+                    &probes,
+                    &info,
+                    k,
+                    0.0,
+                    None
+                )
+                .unwrap(),
+                want
             );
-            let bi: Vec<u32> = b.iter().map(|h| h.index).collect();
-            let si: Vec<u32> = single[0].iter().map(|h| h.index).collect();
-            assert_eq!(bi, si);
+            assert_eq!(
+                top_faces(
+                    Matrix::Compact(&codes),
+                    &full,
+                    dim,
+                    &probes,
+                    &info,
+                    k,
+                    0.0,
+                    None
+                )
+                .unwrap(),
+                want
+            );
         }
     }
 }

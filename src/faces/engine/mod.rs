@@ -16,6 +16,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use self::state::{commit, Handle};
+use super::codes::FaceCodes;
 use super::collection::{
     face_id_string, fingerprint, model_version, normalise, page_token, read_page_token, Api,
     Collection, Op, Record, TokenEntry,
@@ -56,6 +57,7 @@ const ARN_PREFIX: &str = "aws:rekognition:us-east-1:000000000000:collection/";
 pub struct Engine {
     root: PathBuf,
     open: Mutex<HashMap<String, Arc<Handle>>>,
+    codes: FaceCodes,
 }
 
 fn now() -> u64 {
@@ -117,7 +119,25 @@ impl Engine {
         Ok(Engine {
             root,
             open: Mutex::new(HashMap::new()),
+            codes: FaceCodes::default(),
         })
+    }
+
+    /// The same engine, holding the rows of the collections it loads as
+    /// `codes` says (default [`FaceCodes::Auto`]). Answers do not depend on
+    /// it; speed and memory do.
+    ///
+    /// ```
+    /// use rollcall::faces::{Engine, FaceCodes};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let e = Engine::open(dir.path()).unwrap().with_face_codes(FaceCodes::Compact);
+    /// e.create_collection_with_dim("c", 2).unwrap();
+    /// let x = e.index_face("c", &[1.0, 0.0], None).unwrap();
+    /// assert_eq!(e.search_vector("c", &[0.9, 0.1], 1, 0.0).unwrap()[0].face.face_id, x);
+    /// ```
+    pub fn with_face_codes(mut self, codes: FaceCodes) -> Engine {
+        self.codes = codes;
+        self
     }
 
     /// Runs one operation from its AWS JSON request body; gives the AWS JSON
@@ -522,7 +542,7 @@ impl Engine {
             Ok(SearchFacesResponse {
                 searched_face_id: face_id_string(id),
                 face_matches: c
-                    .search_faces(&probe, k, threshold, Some(row))
+                    .search_faces(&probe, k, threshold, Some(row))?
                     .into_iter()
                     .next()
                     .unwrap_or_default(),
@@ -545,7 +565,7 @@ impl Engine {
             Ok(SearchFacesByImageResponse {
                 searched_face_confidence: 100.0,
                 face_matches: c
-                    .search_faces(&Self::probe(c, probe)?, k, threshold, None)
+                    .search_faces(&Self::probe(c, probe)?, k, threshold, None)?
                     .into_iter()
                     .next()
                     .unwrap_or_default(),
@@ -563,7 +583,7 @@ impl Engine {
         threshold: f32,
     ) -> Result<Vec<FaceMatch>, Error> {
         self.read(collection, |c| {
-            Ok(c.search_faces(&Self::probe(c, probe)?, k, threshold, None)
+            Ok(c.search_faces(&Self::probe(c, probe)?, k, threshold, None)?
                 .into_iter()
                 .next()
                 .unwrap_or_default())
@@ -590,7 +610,7 @@ impl Engine {
         threshold: f32,
     ) -> Result<Vec<Vec<FaceMatch>>, Error> {
         self.read(collection, |c| {
-            Ok(c.search_faces(&Self::probes(c, probes)?, k, threshold, None))
+            c.search_faces(&Self::probes(c, probes)?, k, threshold, None)
         })
     }
 
@@ -777,7 +797,7 @@ impl Engine {
                     ))
                 }
             };
-            resp.user_matches = c.search_users(&probes, k, threshold, exclude);
+            resp.user_matches = c.search_users(&probes, k, threshold, exclude)?;
             Ok(resp)
         })
     }
@@ -817,7 +837,7 @@ impl Engine {
         threshold: f32,
     ) -> Result<Vec<UserMatch>, Error> {
         self.read(collection, |c| {
-            Ok(c.search_users(&Self::probe(c, probe)?, k, threshold, None))
+            c.search_users(&Self::probe(c, probe)?, k, threshold, None)
         })
     }
 }

@@ -136,7 +136,8 @@ impl Engine {
         };
         if !current {
             *slot = None;
-            let (store, coll, _) = Store::open(&h.dir)?;
+            let (store, mut coll, _) = Store::open(&h.dir)?;
+            coll.set_codes(self.codes);
             *slot = Some(Loaded { coll, store });
         }
         match slot.as_mut() {

@@ -1,0 +1,507 @@
+//! Compact codes: every unit row as one signed byte a component with a
+//! per-row scale, and what bounds the code's error, so that a scan over the
+//! codes gives each cosine as an interval that contains the exact one.
+//!
+//! A row `x` is coded as `x ≈ s·q` with `q` in `[-127, 127]^d`; a probe `p`
+//! as `p ≈ t·u` with `u` 16-bit. Their integer dot product `q·u` is exact
+//! (the largest `|u|` is chosen so that it cannot overflow `i32`), and
+//!
+//! ```text
+//! |x·p − s·t·(q·u)| ≤ ‖s·q‖·‖p − t·u‖ + ‖x − s·q‖·‖p‖
+//! ```
+//!
+//! (write `x·p = s·q·(t·u) + s·q·(p − t·u) + (x − s·q)·p` and apply
+//! Cauchy–Schwarz to the last two terms). Each row keeps `‖s·q‖` and
+//! `‖x − s·q‖`, rounded up; each probe computes its own two norms. The
+//! bound is a few hundredths of a similarity point for a 512-d face, so
+//! only rows within that distance of the answer's edge are looked at again
+//! at full precision.
+
+/// How a collection holds its rows for scanning. The full-precision rows
+/// are the source of truth either way and every answer is the same (see
+/// `search`); compact codes make a single-probe scan read a quarter of the
+/// bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FaceCodes {
+    /// Compact codes once a collection holds [`AUTO_CODES_MIN_ROWS`] faces
+    /// (below that a scan takes a few milliseconds either way).
+    #[default]
+    Auto,
+    /// Compact codes always.
+    Compact,
+    /// Full precision only.
+    Full,
+}
+
+/// Faces from which [`FaceCodes::Auto`] keeps compact codes.
+pub const AUTO_CODES_MIN_ROWS: usize = 65_536;
+
+/// Largest absolute code value of a row.
+const ROW_MAX: f64 = 127.0;
+/// Rows are padded with zero codes to a multiple of this many components,
+/// the width of the kernel's inner step.
+const LANES: usize = 32;
+
+/// The compact codes of a matrix of rows.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Codes {
+    dim: usize,
+    /// Codes per row in memory: `dim` rounded up to [`LANES`].
+    stride: usize,
+    codes: Vec<i8>,
+    scale: Vec<f32>,
+    /// `‖x − s·q‖` per row, rounded up.
+    resid: Vec<f32>,
+    /// `‖s·q‖` per row, rounded up.
+    norm: Vec<f32>,
+}
+
+/// Rounds an `f64` up to an `f32` no smaller than it.
+pub(crate) fn up(v: f64) -> f32 {
+    let f = v as f32;
+    if f64::from(f) < v {
+        f.next_up()
+    } else {
+        f
+    }
+}
+
+/// Rounds an `f64` down to an `f32` no larger than it.
+pub(crate) fn down(v: f64) -> f32 {
+    let f = v as f32;
+    if f64::from(f) > v {
+        f.next_down()
+    } else {
+        f
+    }
+}
+
+/// Relative slack on every computed norm: covers the rounding of the `f64`
+/// sums of squares and square roots (each far below `1e-12` for any `dim`
+/// a collection allows).
+const NORM_SLACK: f64 = 1.0 + 1e-9;
+
+impl Codes {
+    /// No rows yet, `dim` components each.
+    pub(crate) fn new(dim: usize) -> Self {
+        Codes {
+            dim,
+            stride: dim.div_ceil(LANES) * LANES,
+            ..Codes::default()
+        }
+    }
+
+    /// Number of rows.
+    pub(crate) fn len(&self) -> usize {
+        self.scale.len()
+    }
+
+    /// Codes row-major `rows` (`dim` components each) and appends them;
+    /// large batches are coded on all cores.
+    pub(crate) fn extend(&mut self, rows: &[f32]) {
+        use rayon::prelude::*;
+        let Some(n) = rows.len().checked_div(self.dim) else {
+            return;
+        };
+        let (start, stride) = (self.len(), self.stride);
+        self.codes.resize((start + n) * stride, 0);
+        self.scale.resize(start + n, 0.0);
+        self.resid.resize(start + n, 0.0);
+        self.norm.resize(start + n, 0.0);
+        let rows_in = rows.par_chunks_exact(self.dim).with_min_len(1024);
+        let out = self.codes[start * stride..].par_chunks_exact_mut(stride);
+        let meta = self.scale[start..]
+            .par_iter_mut()
+            .zip(&mut self.resid[start..])
+            .zip(&mut self.norm[start..]);
+        rows_in
+            .zip(out)
+            .zip(meta)
+            .for_each(|((x, q), ((s, r), m))| {
+                (*s, *r, *m) = encode(x, q);
+            });
+    }
+
+    /// Keeps the rows whose `keep` is true, in order.
+    pub(crate) fn retain(&mut self, keep: &[bool]) {
+        let mut kept = 0;
+        for (row, _) in keep.iter().enumerate().filter(|(_, &k)| k) {
+            if row != kept {
+                self.codes.copy_within(
+                    row * self.stride..(row + 1) * self.stride,
+                    kept * self.stride,
+                );
+                self.scale[kept] = self.scale[row];
+                self.resid[kept] = self.resid[row];
+                self.norm[kept] = self.norm[row];
+            }
+            kept += 1;
+        }
+        self.codes.truncate(kept * self.stride);
+        self.scale.truncate(kept);
+        self.resid.truncate(kept);
+        self.norm.truncate(kept);
+    }
+
+    /// Rows `first..first + n` decoded to `f32` (`s·q`, each component
+    /// rounded once), row-major into `out`.
+    pub(crate) fn decode(&self, first: usize, n: usize, out: &mut Vec<f32>) {
+        out.clear();
+        for (q, &s) in self
+            .block(first, n)
+            .chunks_exact(self.stride)
+            .zip(&self.scale[first..first + n])
+        {
+            out.extend(q[..self.dim].iter().map(|&c| f32::from(c) * s));
+        }
+    }
+
+    /// Bound on `|x·p − fl(fl(s·q)·p)|` for row `row` and a probe of norm at
+    /// most `pnorm`, the product summed in `f32` in any order over `dim`
+    /// terms (`gamma`, see `search::dense_error`): the code's residual,
+    /// plus one rounding per decoded component, plus the sum's rounding.
+    pub(crate) fn decoded_error(&self, row: usize, pnorm: f64, gamma: f64) -> f64 {
+        let u = f64::from(f32::EPSILON) / 2.0;
+        let norm = f64::from(self.norm[row]) * (1.0 + u);
+        f64::from(self.resid[row]) * pnorm + (u + gamma) * norm * pnorm * (1.0 + u) + SLACK
+    }
+
+    /// The largest `‖x − s·q‖` and `‖s·q‖` of rows `first..first + n`.
+    pub(crate) fn block_norms(&self, first: usize, n: usize) -> (f32, f32) {
+        let r = first..first + n;
+        let resid = self.resid[r.clone()].iter().fold(0f32, |m, &v| m.max(v));
+        let norm = self.norm[r].iter().fold(0f32, |m, &v| m.max(v));
+        (resid, norm)
+    }
+
+    /// The codes of rows `first..first + n`.
+    fn block(&self, first: usize, n: usize) -> &[i8] {
+        &self.codes[first * self.stride..(first + n) * self.stride]
+    }
+}
+
+/// Codes row `x` into `q`: gives its scale, `‖x − s·q‖` and `‖s·q‖`
+/// (both rounded up).
+fn encode(x: &[f32], q: &mut [i8]) -> (f32, f32, f32) {
+    let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if max == 0.0 || !max.is_finite() {
+        q.fill(0);
+        let n = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+        return (0.0, up(n * NORM_SLACK), 0.0);
+    }
+    let scale = (f64::from(max) / ROW_MAX) as f32;
+    let inv = 1.0 / scale;
+    let (mut r2, mut n2) = (0f64, 0f64);
+    for (c, &v) in q.iter_mut().zip(x) {
+        *c = (v * inv).round().clamp(-127.0, 127.0) as i8;
+        let decoded = f64::from(scale) * f64::from(*c);
+        r2 += (f64::from(v) - decoded).powi(2);
+        n2 += decoded * decoded;
+    }
+    (
+        scale,
+        up(r2.sqrt() * NORM_SLACK),
+        up(n2.sqrt() * NORM_SLACK),
+    )
+}
+
+/// A probe coded for [`Codes`]: 16-bit components and its error norms.
+#[derive(Debug, Clone)]
+pub(crate) struct Probe {
+    /// Components, padded like the rows.
+    q: Vec<i16>,
+    scale: f64,
+    /// `‖p − t·u‖`, rounded up.
+    resid: f64,
+    /// `‖p‖`, rounded up.
+    norm: f64,
+}
+
+impl Probe {
+    /// Codes probe `p` for rows of `codes`' width.
+    pub(crate) fn new(codes: &Codes, p: &[f32]) -> Probe {
+        // |q·u| <= 127 * max|u| * stride must fit an i32, and so must the
+        // pairwise sums of the kernel's multiply-add (2 * 127 * max|u|).
+        let fit = (f64::from(i32::MAX) / (ROW_MAX * codes.stride.max(1) as f64)).floor();
+        let umax = fit.min(f64::from(i16::MAX / 2)).max(1.0);
+        let max = p.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = if max > 0.0 {
+            f64::from(max) / umax
+        } else {
+            0.0
+        };
+        let (mut r2, mut n2) = (0f64, 0f64);
+        let mut q = vec![0i16; codes.stride];
+        for (c, &v) in q.iter_mut().zip(p) {
+            let u = if scale > 0.0 {
+                (f64::from(v) / scale).round().clamp(-umax, umax)
+            } else {
+                0.0
+            };
+            *c = u as i16;
+            r2 += (f64::from(v) - scale * f64::from(*c)).powi(2);
+            n2 += f64::from(v) * f64::from(v);
+        }
+        Probe {
+            q,
+            scale,
+            resid: r2.sqrt() * NORM_SLACK,
+            norm: n2.sqrt() * NORM_SLACK,
+        }
+    }
+}
+
+/// Absolute slack added to every interval: the `f64` products of the
+/// approximation (relative error below `1e-15`) and the rounding of the
+/// exact cosine to `f32` (at most half an ulp of a number below 2).
+const SLACK: f64 = 2.5e-7;
+
+/// Scores of a block of rows against coded probes: exact integer products,
+/// from which [`Scored::approx`] gives quick `f32` cosines and
+/// [`Scored::interval`] each row's tight interval.
+#[derive(Debug, Default)]
+pub(crate) struct Scored {
+    first: usize,
+    rows: usize,
+    dots: Vec<i32>,
+}
+
+impl Scored {
+    /// Scores rows `first..first + rows` of `codes` against `probes`; the
+    /// quick cosines go column-major into `approx`, and `reach[j]` bounds
+    /// how far any of probe `j`'s is from the exact cosine.
+    pub(crate) fn score(
+        &mut self,
+        codes: &Codes,
+        first: usize,
+        rows: usize,
+        probes: &[Probe],
+        approx: &mut [f32],
+        reach: &mut [f32],
+    ) {
+        self.first = first;
+        self.rows = rows;
+        self.dots.resize(rows * probes.len(), 0);
+        kernel::dots(
+            codes.block(first, rows),
+            codes.stride,
+            probes,
+            &mut self.dots,
+        );
+        let range = first..first + rows;
+        let scale = &codes.scale[range.clone()];
+        let norm = codes.norm[range.clone()]
+            .iter()
+            .fold(0f32, |m, &v| m.max(v));
+        let resid = codes.resid[range].iter().fold(0f32, |m, &v| m.max(v));
+        for (j, p) in probes.iter().enumerate() {
+            let t = p.scale as f32;
+            let col = j * rows..(j + 1) * rows;
+            for ((a, &d), &s) in approx[col.clone()]
+                .iter_mut()
+                .zip(&self.dots[col])
+                .zip(scale)
+            {
+                *a = d as f32 * (s * t);
+            }
+            // The quick cosine is three f32 roundings (|d| < 2^31 is
+            // rounded once, then two products) away from s·t·d, whose
+            // magnitude is at most ‖s·q‖·‖t·u‖ < 2; 4 ulps of 2 cover it.
+            let quick = 4.0 * 2.0 * f64::from(f32::EPSILON);
+            reach[j] = up(f64::from(norm) * p.resid + f64::from(resid) * p.norm + SLACK + quick);
+        }
+    }
+
+    /// The interval of row `first + i`'s cosine with probe `j`.
+    pub(crate) fn interval(
+        &self,
+        codes: &Codes,
+        probes: &[Probe],
+        j: usize,
+        i: usize,
+    ) -> (f32, f32) {
+        let (p, row) = (&probes[j], self.first + i);
+        let d = self.dots[j * self.rows + i];
+        let approx = f64::from(codes.scale[row]) * p.scale * f64::from(d);
+        let err =
+            f64::from(codes.norm[row]) * p.resid + f64::from(codes.resid[row]) * p.norm + SLACK;
+        (down(approx - err), up(approx + err))
+    }
+}
+
+mod kernel {
+    //! Integer dot products of code rows with coded probes.
+
+    use super::{Probe, LANES};
+
+    /// `out[j * rows + i] = codes_row_i · probe_j`, rows `stride` wide.
+    pub(super) fn dots(codes: &[i8], stride: usize, probes: &[Probe], out: &mut [i32]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            return avx2::dots(simd, codes, stride, probes, out);
+        }
+        portable(codes, stride, probes, out)
+    }
+
+    /// The same products in plain Rust, for CPUs without AVX2.
+    pub(super) fn portable(codes: &[i8], stride: usize, probes: &[Probe], out: &mut [i32]) {
+        let rows = codes.len() / stride.max(1);
+        for (j, p) in probes.iter().enumerate() {
+            for (i, row) in codes.chunks_exact(stride).enumerate() {
+                out[j * rows + i] = row
+                    .iter()
+                    .zip(&p.q)
+                    .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                    .sum();
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod avx2 {
+        use std::arch::x86_64::{__m128i, __m256i};
+
+        use pulp::bytemuck::cast;
+        use pulp::x86::V3;
+
+        use super::{Probe, LANES};
+
+        /// One step of a row: 32 codes widened to two vectors of 16-bit.
+        #[inline(always)]
+        fn widen(simd: V3, c: &[i8]) -> [__m256i; 2] {
+            let a: [i8; 16] = c[..16].try_into().unwrap_or([0; 16]);
+            let b: [i8; 16] = c[16..LANES].try_into().unwrap_or([0; 16]);
+            [
+                simd.avx2._mm256_cvtepi8_epi16(cast::<_, __m128i>(a)),
+                simd.avx2._mm256_cvtepi8_epi16(cast::<_, __m128i>(b)),
+            ]
+        }
+
+        /// `acc + w·p` over one step, in 32-bit lanes.
+        #[inline(always)]
+        fn step(simd: V3, acc: __m256i, w: [__m256i; 2], p: [__m256i; 2]) -> __m256i {
+            let m = simd.avx2._mm256_add_epi32(
+                simd.avx2._mm256_madd_epi16(w[0], p[0]),
+                simd.avx2._mm256_madd_epi16(w[1], p[1]),
+            );
+            simd.avx2._mm256_add_epi32(acc, m)
+        }
+
+        /// The four sums of four accumulators' lanes.
+        #[inline(always)]
+        fn sums(simd: V3, acc: [__m256i; 4]) -> [i32; 4] {
+            let a = simd.avx2._mm256_hadd_epi32(acc[0], acc[1]);
+            let b = simd.avx2._mm256_hadd_epi32(acc[2], acc[3]);
+            let c = simd.avx2._mm256_hadd_epi32(a, b);
+            let lo = simd.avx._mm256_castsi256_si128(c);
+            let hi = simd.avx2._mm256_extracti128_si256::<1>(c);
+            cast(simd.sse2._mm_add_epi32(lo, hi))
+        }
+
+        /// Probes are taken four at a time, each row's codes widened to 16
+        /// bits once for all four; a probe left over is taken against four
+        /// rows at a time. Four independent accumulators either way.
+        pub(super) fn dots(
+            simd: V3,
+            codes: &[i8],
+            stride: usize,
+            probes: &[Probe],
+            out: &mut [i32],
+        ) {
+            let rows = codes.len() / stride.max(1);
+            let steps = stride / LANES;
+            let packed: Vec<Vec<[__m256i; 2]>> = probes
+                .iter()
+                .map(|p| {
+                    p.q.chunks_exact(LANES)
+                        .map(|c| {
+                            let a: [i16; 16] = c[..16].try_into().unwrap_or([0; 16]);
+                            let b: [i16; 16] = c[16..].try_into().unwrap_or([0; 16]);
+                            [cast(a), cast(b)]
+                        })
+                        .collect()
+                })
+                .collect();
+            let zero = simd.avx._mm256_setzero_si256();
+            let quads = packed.chunks_exact(4);
+            let singles = quads.remainder();
+            for (q, ps) in quads.enumerate() {
+                simd.vectorize(
+                    #[inline(always)]
+                    || {
+                        let ps: [&[[__m256i; 2]]; 4] = [&ps[0], &ps[1], &ps[2], &ps[3]];
+                        for (i, row) in codes.chunks_exact(stride).enumerate() {
+                            let mut acc = [zero; 4];
+                            for s in 0..steps {
+                                let w = widen(simd, &row[s * LANES..]);
+                                for g in 0..4 {
+                                    acc[g] = step(simd, acc[g], w, ps[g][s]);
+                                }
+                            }
+                            for (g, v) in sums(simd, acc).into_iter().enumerate() {
+                                out[(4 * q + g) * rows + i] = v;
+                            }
+                        }
+                    },
+                );
+            }
+            let first = probes.len() - singles.len();
+            for (j, p) in singles.iter().enumerate() {
+                let col = &mut out[(first + j) * rows..(first + j + 1) * rows];
+                simd.vectorize(
+                    #[inline(always)]
+                    || {
+                        let quad_rows = codes.chunks_exact(4 * stride);
+                        let rest = quad_rows.remainder();
+                        let mut i = 0;
+                        for four in quad_rows {
+                            let mut acc = [zero; 4];
+                            for s in 0..steps {
+                                for r in 0..4 {
+                                    let w = widen(simd, &four[r * stride + s * LANES..]);
+                                    acc[r] = step(simd, acc[r], w, p[s]);
+                                }
+                            }
+                            col[i..i + 4].copy_from_slice(&sums(simd, acc));
+                            i += 4;
+                        }
+                        for row in rest.chunks_exact(stride) {
+                            let mut acc = [zero; 4];
+                            for s in 0..steps {
+                                acc[0] = step(simd, acc[0], widen(simd, &row[s * LANES..]), p[s]);
+                            }
+                            col[i] = sums(simd, acc)[0];
+                            i += 1;
+                        }
+                    },
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_matches_portable_for_any_probe_count() {
+        let dim = 100;
+        let rows: Vec<f32> = (0..37 * dim)
+            .map(|i| ((i * 7919) % 199) as f32 / 99.0 - 1.0)
+            .collect();
+        let mut codes = Codes::new(dim);
+        codes.extend(&rows);
+        for np in 1..=9 {
+            let probes: Vec<Probe> = (0..np)
+                .map(|j| Probe::new(&codes, &rows[j * dim..(j + 1) * dim]))
+                .collect();
+            let mut a = vec![0; 37 * np];
+            let mut b = vec![0; 37 * np];
+            kernel::dots(&codes.codes, codes.stride, &probes, &mut a);
+            kernel::portable(&codes.codes, codes.stride, &probes, &mut b);
+            assert_eq!(a, b, "{np} probes");
+        }
+    }
+}
