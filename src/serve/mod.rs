@@ -116,7 +116,9 @@ impl AppState {
         })?;
         let rekognition = RekognitionState::open(&config.data).map_err(|e| e.to_string())?;
         Ok(AppState {
-            connect: ConnectState::new(&config.data),
+            connect: ConnectState::new(
+                crate::directory::Engine::open(&config.data).map_err(|e| e.to_string())?,
+            ),
             rekognition,
             auth: match &config.credentials {
                 Some(c) => Auth::Verify(c.clone()),
