@@ -21,7 +21,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::{fold, Filter, ProficiencyCondition};
+use super::{fold, Filter, ProficiencyCondition, StringOp};
 use crate::AwsError;
 
 /// The order of search results: folded username, then id.
@@ -80,6 +80,14 @@ fn encode_str(s: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// A string test of a user field, or of a proficiency inside a `p` node.
+fn encode_string_test(field: &str, op: StringOp, value: &str, out: &mut Vec<u8>) {
+    out.push(b's');
+    encode_str(field, out);
+    encode_str(op.aws_name(), out);
+    encode_str(value, out);
+}
+
 fn encode_filter(filter: &Filter, out: &mut Vec<u8>) {
     let group = |tag: u8, children: &[Filter], out: &mut Vec<u8>| {
         out.push(tag);
@@ -91,12 +99,7 @@ fn encode_filter(filter: &Filter, out: &mut Vec<u8>) {
     match filter {
         Filter::And(children) => group(b'&', children, out),
         Filter::Or(children) => group(b'|', children, out),
-        Filter::String(c) => {
-            out.push(b's');
-            encode_str(c.field().as_str(), out);
-            encode_str(c.op().aws_name(), out);
-            encode_str(c.value(), out);
-        }
+        Filter::String(c) => encode_string_test(c.field().as_str(), c.op(), c.value(), out),
         Filter::Hierarchy(h) => {
             out.push(b'h');
             encode_str(h.mode().aws_name(), out);
@@ -119,10 +122,7 @@ fn encode_filter(filter: &Filter, out: &mut Vec<u8>) {
             for item in items {
                 match item {
                     ProficiencyCondition::String(p) => {
-                        out.push(b's');
-                        encode_str(p.field().as_str(), out);
-                        encode_str(p.op().aws_name(), out);
-                        encode_str(p.value(), out);
+                        encode_string_test(p.field().as_str(), p.op(), p.value(), out)
                     }
                     ProficiencyCondition::Level(t) => {
                         let (lo, hi) = t.bounds();

@@ -374,6 +374,28 @@ impl Hasher2 {
     }
 }
 
+/// Why a user cannot be staged in an import or an upsert; reported as
+/// `InvalidParameterException`, after `line N: ` in an import.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+enum StageError {
+    /// `{"Id": "2", "Username": "ann"}` while user `1` is `ann`.
+    #[error("Username '{0}' is already used by another user")]
+    UsernameTaken(String),
+    /// A user whose record does not encode as JSON (never for a parsed one).
+    #[error("{0}")]
+    Encode(#[source] serde_json::Error),
+    /// The index writer refuses the document (its worker threads died).
+    #[error("{0}")]
+    Index(#[source] tantivy::TantivyError),
+}
+
+impl From<StageError> for AwsError {
+    fn from(e: StageError) -> Self {
+        AwsError::invalid_parameter(e.to_string())
+    }
+}
+
 /// The writes of one commit, checked as [`crate::records::Directory::upsert`]
 /// would check them one after another.
 struct Stager<'a> {
@@ -388,13 +410,17 @@ struct Stager<'a> {
 }
 
 impl Stager<'_> {
-    fn upsert(&mut self, user: &User) -> Result<(), String> {
-        let doc = self.inst.fields.document(user).map_err(|e| e.to_string())?;
+    fn upsert(&mut self, user: &User) -> Result<(), StageError> {
+        let doc = self
+            .inst
+            .fields
+            .document(user)
+            .map_err(StageError::Encode)?;
         self.upsert_doc(user, doc)
     }
 
     /// Checks and stages a user whose document is already built.
-    fn upsert_doc(&mut self, user: &User, doc: TantivyDocument) -> Result<(), String> {
+    fn upsert_doc(&mut self, user: &User, doc: TantivyDocument) -> Result<(), StageError> {
         let n = self.hasher.h(&user.username);
         let i = self.hasher.h(&user.id);
         let owner = match self.names.get(&n) {
@@ -407,10 +433,7 @@ impl Stager<'_> {
         };
         if let Some(o) = owner {
             if o != i {
-                return Err(format!(
-                    "Username '{}' is already used by another user",
-                    user.username
-                ));
+                return Err(StageError::UsernameTaken(user.username.clone()));
             }
         }
         let existed = match self.ids.get(&i) {
@@ -425,7 +448,7 @@ impl Stager<'_> {
         let f = &self.inst.fields;
         self.writer
             .delete_term(Term::from_field_text(f.get(IndexField::Id), &user.id));
-        self.writer.add_document(doc).map_err(|e| e.to_string())?;
+        self.writer.add_document(doc).map_err(StageError::Index)?;
         self.imported += 1;
         self.replaced += u64::from(existed);
         Ok(())
@@ -636,8 +659,10 @@ impl Instance {
                 .collect();
             for b in built {
                 let (line, user, doc) = b?;
-                st.upsert_doc(&user, doc)
-                    .map_err(|message| RecordError { line, message })?;
+                st.upsert_doc(&user, doc).map_err(|e| RecordError {
+                    line,
+                    message: e.to_string(),
+                })?;
             }
             if read < CHUNK {
                 return Ok(());
@@ -648,9 +673,7 @@ impl Instance {
     /// Adds a user or replaces the user with the same `Id` (one commit).
     pub fn upsert(&self, user: &User) -> Result<(), AwsError> {
         user.validate().map_err(AwsError::invalid_parameter)?;
-        self.apply(None, |st| {
-            st.upsert(user).map_err(AwsError::invalid_parameter)
-        })?;
+        self.apply(None, |st| st.upsert(user).map_err(AwsError::from))?;
         Ok(())
     }
 
@@ -887,7 +910,7 @@ pub fn instance_of(
     let inst = Instance::in_memory()?;
     inst.apply(Some(groups), |st| {
         for u in users {
-            st.upsert(&u).map_err(AwsError::invalid_parameter)?;
+            st.upsert(&u)?;
         }
         Ok(())
     })?;
