@@ -35,6 +35,7 @@
 
 mod error;
 mod fsmode;
+mod json;
 
 pub use error::{AwsError, ErrorType};
 pub mod criteria;
@@ -43,7 +44,6 @@ pub mod faces;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gen;
-pub mod json;
 pub mod plan;
 pub mod records;
 #[cfg(feature = "serve")]
