@@ -130,6 +130,7 @@ pub fn sigv4_header(data: &[u8]) {
     }
 }
 
+#[cfg(feature = "serve")]
 fn check_authorization(a: &Authorization, text: &str) {
     assert!(!a.access_key_id.is_empty(), "{text:?}: empty key id");
     assert!(

@@ -49,22 +49,10 @@ pub struct JsonError {
     pub message: String,
 }
 
-/// Reads `text` as a `T`, with structures from objects only.
-///
-/// ```
-/// #[derive(serde::Deserialize, Debug)]
-/// struct Req { #[serde(rename = "CollectionId")] collection_id: String }
-///
-/// let ok: Req = rollcall::json::from_str(r#"{"CollectionId": "c1"}"#).unwrap();
-/// assert_eq!(ok.collection_id, "c1");
-///
-/// use rollcall::json::{from_str, JsonErrorKind};
-/// let positional = from_str::<Req>(r#"["c1"]"#).unwrap_err();
-/// assert_eq!(positional.kind, JsonErrorKind::Type);
-/// assert_eq!(from_str::<Req>("{}").unwrap_err().kind, JsonErrorKind::Missing);
-/// assert_eq!(from_str::<Req>(r#"{"CollectionId": 7}"#).unwrap_err().path, "CollectionId");
-/// assert_eq!(from_str::<Req>("{").unwrap_err().kind, JsonErrorKind::Syntax);
-/// ```
+/// Reads `text` as a `T`, with structures from objects only: a positional
+/// `["c1"]` is a [`JsonErrorKind::Type`] error, a missing member
+/// [`JsonErrorKind::Missing`], a cut document [`JsonErrorKind::Syntax`]
+/// (the unit test `from_str_reads_objects_only` shows each).
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
     // The common case, a well-formed document, is read without tracking the
     // path; only a failure is read again to say where it failed.
@@ -91,14 +79,8 @@ pub(crate) fn try_from_str<T: DeserializeOwned>(text: &str) -> Option<T> {
     Some(value)
 }
 
-/// Reads an already parsed value as a `T`, with the same rule.
-///
-/// ```
-/// #[derive(serde::Deserialize, Debug)]
-/// struct User { #[serde(rename = "Id")] id: String }
-/// let v = serde_json::json!(["u1"]);
-/// assert!(rollcall::json::from_value::<User>(v).is_err());
-/// ```
+/// Reads an already parsed value as a `T`, with the same rule (an array
+/// is never a structure).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, JsonError> {
     serde_path_to_error::deserialize(Strict(value)).map_err(classify)
 }
@@ -405,6 +387,32 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Wrap<A> {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn from_str_reads_objects_only() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Req {
+            #[serde(rename = "CollectionId")]
+            collection_id: String,
+        }
+        let ok: Req = from_str(r#"{"CollectionId": "c1"}"#).unwrap();
+        assert_eq!(ok.collection_id, "c1");
+        let positional = from_str::<Req>(r#"["c1"]"#).unwrap_err();
+        assert_eq!(positional.kind, JsonErrorKind::Type);
+        assert_eq!(
+            from_str::<Req>("{}").unwrap_err().kind,
+            JsonErrorKind::Missing
+        );
+        assert_eq!(
+            from_str::<Req>(r#"{"CollectionId": 7}"#).unwrap_err().path,
+            "CollectionId"
+        );
+        assert_eq!(
+            from_str::<Req>("{").unwrap_err().kind,
+            JsonErrorKind::Syntax
+        );
+        assert!(from_value::<Req>(serde_json::json!(["c1"])).is_err());
+    }
 
     #[derive(serde::Deserialize, Debug, PartialEq)]
     #[serde(rename_all = "PascalCase")]

@@ -35,6 +35,7 @@
 
 mod error;
 mod fsmode;
+mod json;
 mod storage;
 
 pub use error::{AwsError, ErrorType};
@@ -44,7 +45,6 @@ pub mod faces;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gen;
-pub mod json;
 pub mod plan;
 pub mod records;
 #[cfg(feature = "serve")]

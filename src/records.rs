@@ -421,27 +421,44 @@ pub fn parse_user_line(text: &str, line: usize) -> Result<User, RecordError> {
     Ok(user)
 }
 
+/// The one reader of JSON-lines input (users and groups files, imports):
+/// each non-blank line with its 1-based number; a line that cannot be read
+/// (not UTF-8, an I/O error) is a [`RecordError`] naming it.
+///
+/// ```
+/// let input = "{}\n\n  \n{\"a\": 1}\n";
+/// let lines: Vec<_> = rollcall::records::json_lines(input.as_bytes())
+///     .collect::<Result<_, _>>()
+///     .unwrap();
+/// assert_eq!(lines, vec![(1, "{}".to_string()), (4, "{\"a\": 1}".to_string())]);
+/// let bad = rollcall::records::json_lines(&b"{}\n\xff\n"[..]).nth(1).unwrap();
+/// assert_eq!(bad.unwrap_err().line, 2);
+/// ```
+pub fn json_lines(
+    input: impl BufRead,
+) -> impl Iterator<Item = Result<(usize, String), RecordError>> {
+    input
+        .lines()
+        .enumerate()
+        .filter_map(|(i, line)| match line {
+            Ok(text) if text.trim().is_empty() => None,
+            Ok(text) => Some(Ok((i + 1, text))),
+            Err(e) => Some(Err(RecordError {
+                line: i + 1,
+                message: format!("cannot read: {e}"),
+            })),
+        })
+}
+
 /// Reads users, one JSON object a line (blank lines skipped), calling `each`
 /// with the line number and user; stops at the first bad line.
 pub fn read_users(
     input: impl BufRead,
     mut each: impl FnMut(usize, User) -> Result<(), RecordError>,
 ) -> Result<(), RecordError> {
-    for (i, line) in input.lines().enumerate() {
-        let line_no = i + 1;
-        let text = line.map_err(|e| RecordError {
-            line: line_no,
-            message: format!("cannot read: {e}"),
-        })?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let user: User = parse_record(&text, "User", line_no)?;
-        user.validate().map_err(|message| RecordError {
-            line: line_no,
-            message,
-        })?;
-        each(line_no, user)?;
+    for line in json_lines(input) {
+        let (line_no, text) = line?;
+        each(line_no, parse_user_line(&text, line_no)?)?;
     }
     Ok(())
 }
@@ -449,15 +466,8 @@ pub fn read_users(
 /// Reads hierarchy groups, one JSON object a line.
 pub fn read_groups(input: impl BufRead) -> Result<Vec<HierarchyGroup>, RecordError> {
     let mut groups = Vec::new();
-    for (i, line) in input.lines().enumerate() {
-        let line_no = i + 1;
-        let text = line.map_err(|e| RecordError {
-            line: line_no,
-            message: format!("cannot read: {e}"),
-        })?;
-        if text.trim().is_empty() {
-            continue;
-        }
+    for line in json_lines(input) {
+        let (line_no, text) = line?;
         let group: HierarchyGroup = parse_record(&text, "HierarchyGroup", line_no)?;
         if group.id.is_empty() {
             return Err(RecordError {

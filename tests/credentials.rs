@@ -54,39 +54,52 @@ connect =
 /// Each bad file and the line its error must name.
 #[test]
 fn a_line_of_neither_form_is_refused_by_number() {
+    use rollcall::serve::CredentialsErrorKind as K;
     let cases = [
-        ("AK1 s1\ncolour = blue\n", 2, "colour"),
-        ("AK1 s1\nAKID=secret\n", 2, "AKID"),
-        ("AK1 s1\n\nlonely\n", 3, ""),
-        ("AK1 s1 extra\n", 1, ""),
-        ("AK1:\n", 1, ""),
+        (
+            "AK1 s1\ncolour = blue\n",
+            2,
+            K::UnknownSetting("colour".into()),
+        ),
+        ("AK1 s1\nAKID=secret\n", 2, K::UnknownSetting("AKID".into())),
+        ("AK1 s1\n\nlonely\n", 3, K::NotAPair),
+        ("AK1 s1 extra\n", 1, K::NotAPair),
+        ("AK1:\n", 1, K::NotAPair),
         (
             "[default]\naws_access_key_id = AK\n[other]\n",
             2,
-            "aws_secret_access_key",
+            K::IdWithoutSecret,
         ),
         (
             "[default]\naws_secret_access_key = s\n",
             2,
-            "aws_access_key_id",
+            K::SecretWithoutId,
         ),
         (
             "aws_access_key_id =\naws_secret_access_key = s\n",
             1,
-            "no value",
+            K::NoValue("aws_access_key_id".into()),
         ),
         (
             "aws_access_key_id = A\naws_access_key_id = B\n",
             2,
-            "second",
+            K::Repeated("aws_access_key_id".into()),
         ),
-        ("aws_access_key_id AK\n", 1, "aws_access_key_id = VALUE"),
-        ("[default\nAK s\n", 1, "]"),
+        (
+            "aws_access_key_id AK\n",
+            1,
+            K::KeyWithoutEquals("aws_access_key_id".into()),
+        ),
+        ("[default\nAK s\n", 1, K::UnclosedSection),
     ];
-    for (text, line, naming) in cases {
+    for (text, line, kind) in cases {
         let err = Credentials::parse(text).expect_err(text);
-        assert!(err.starts_with(&format!("line {line}:")), "{text:?}: {err}");
-        assert!(err.contains(naming), "{text:?}: {err}");
+        assert_eq!(err.line, Some(line), "{text:?}: {err}");
+        assert_eq!(err.kind, kind, "{text:?}: {err}");
+        assert!(
+            err.to_string().starts_with(&format!("line {line}: ")),
+            "{text:?}: {err}"
+        );
     }
     assert!(Credentials::parse("# nothing\n").is_err());
 }

@@ -153,3 +153,112 @@ pub fn search(dir: &Directory, search: &Search) -> Result<SearchUsersResponse, A
         approximate_total_count: total,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! `proficiency_matches` is the one test of a proficiency against a
+    //! list item, used by this evaluator *and* by the index engine's tuple
+    //! scan, so the engine-vs-evaluator property tests cannot catch a bug
+    //! in it. It is checked here against a brute-force table written from
+    //! the AWS definitions alone.
+
+    use super::*;
+    use crate::criteria::{NumberOp, NumberTest};
+
+    fn proficiency(name: &str, value: &str, level: f64) -> Proficiency {
+        Proficiency {
+            attribute_name: name.into(),
+            attribute_value: value.into(),
+            level,
+        }
+    }
+
+    /// Every string of `a` and `b` up to `n` characters.
+    fn words(n: usize) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..n {
+            last = last
+                .iter()
+                .flat_map(|w| [format!("{w}a"), format!("{w}b")])
+                .collect();
+            out.extend(last.iter().cloned());
+        }
+        out
+    }
+
+    /// The AWS string comparisons, by character positions.
+    fn expected_string(op: &str, have: &str, needle: &str) -> bool {
+        let (h, n): (Vec<char>, Vec<char>) = (have.chars().collect(), needle.chars().collect());
+        let at = |i: usize| i + n.len() <= h.len() && (0..n.len()).all(|j| h[i + j] == n[j]);
+        match op {
+            "EXACT" => h.len() == n.len() && at(0),
+            "STARTS_WITH" => at(0),
+            "CONTAINS" => (0..=h.len()).any(at),
+            other => panic!("no comparison {other}"),
+        }
+    }
+
+    #[test]
+    fn string_items_match_the_brute_force_table() {
+        let ops = [StringOp::Exact, StringOp::StartsWith, StringOp::Contains];
+        for have in words(3) {
+            for needle in words(2).into_iter().filter(|w| !w.is_empty()) {
+                for op in ops {
+                    let want = expected_string(op.aws_name(), &have, &needle);
+                    let name =
+                        ProficiencyCondition::string(ProficiencyField::Name, op, &*needle).unwrap();
+                    let value = ProficiencyCondition::string(ProficiencyField::Value, op, &*needle)
+                        .unwrap();
+                    let on_name = proficiency(&have, "-", 3.0);
+                    let on_value = proficiency("-", &have, 3.0);
+                    assert_eq!(
+                        proficiency_matches(&name, &on_name),
+                        want,
+                        "{op:?} {have} {needle}"
+                    );
+                    assert_eq!(
+                        proficiency_matches(&value, &on_value),
+                        want,
+                        "{op:?} {have} {needle}"
+                    );
+                    assert!(!proficiency_matches(&name, &on_value) || needle == "-");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn level_items_match_the_brute_force_table() {
+        let levels: Vec<f64> = (0..=12).map(|i| f64::from(i) / 2.0).collect();
+        for min in 0..=6 {
+            for max in 0..=6 {
+                for &level in &levels {
+                    let (lo, hi) = (f64::from(min), f64::from(max));
+                    let table = [
+                        ("GREATER_OR_EQUAL", level >= lo),
+                        ("GREATER", level > lo),
+                        ("LESSER_OR_EQUAL", level <= hi),
+                        ("LESSER", level < hi),
+                        ("EQUAL", level == lo),
+                        ("NOT_EQUAL", level != lo),
+                        ("RANGE", lo <= level && level <= hi),
+                    ];
+                    for (name, want) in table {
+                        let op = NumberOp::from_aws_name(name).unwrap();
+                        let test = match op {
+                            NumberOp::Range if min > max => continue,
+                            NumberOp::Range => NumberTest::range(min, max),
+                            op if op.reads_max() => NumberTest::compare(op, max),
+                            op => NumberTest::compare(op, min),
+                        }
+                        .unwrap();
+                        let item = ProficiencyCondition::Level(test);
+                        let got = proficiency_matches(&item, &proficiency("n", "v", level));
+                        assert_eq!(got, want, "{name} min {min} max {max} level {level}");
+                    }
+                }
+            }
+        }
+    }
+}

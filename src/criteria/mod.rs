@@ -14,7 +14,10 @@
 
 pub mod eval;
 pub mod paging;
+mod print;
 pub mod wire;
+
+pub(crate) use print::is_word_byte;
 
 use std::fmt;
 

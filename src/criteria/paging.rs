@@ -8,6 +8,10 @@
 //! `InvalidParameterException`. The key is fixed: the MAC makes tokens
 //! tamper-evident, not secret.
 //!
+//! The query a token is bound to is the versioned binary encoding of the
+//! tree ([`query_encoding`]), not its printed text, so that a change to the
+//! printer's spelling does not invalidate the tokens in flight.
+//!
 //! [`seal`] and [`unseal`] are the same construction for any payload and
 //! context; the Connect list operations (`ListUserProficiencies`,
 //! `ListUserHierarchyGroups`) seal their tokens with them too.
@@ -17,7 +21,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::{fold, Filter};
+use super::{fold, Filter, ProficiencyCondition, StringOp};
 use crate::AwsError;
 
 /// The order of search results: folded username, then id.
@@ -48,9 +52,95 @@ impl SortKey {
 const TOKEN_KEY: &[u8] = b"rollcall/SearchUsers/NextToken/v1";
 const MAC_BYTES: usize = 16;
 
-/// A fingerprint of the query a token belongs to (its canonical text).
+/// The first bytes of every [`query_encoding`]: the version of the
+/// encoding. A change to the encoding bumps it, which invalidates the
+/// tokens issued before (as version 2 did to the tokens bound to the
+/// printed text).
+const QUERY_ENCODING: &[u8] = b"rollcall/Filter/v2\0";
+
+/// The canonical binary encoding of a query, which tokens are bound to:
+/// a version tag, then the tree as the [`Filter`] constructors normalised
+/// it (single-part groups collapsed), each node a tag byte and its parts
+/// (counts as `u32`, strings as a `u32` length and UTF-8, numbers as
+/// `i32`, all little-endian; fields and comparisons by their AWS names).
+/// Two trees have the same encoding exactly when they are equal.
+///
+/// ```
+/// use rollcall::criteria::{paging::query_encoding, Filter};
+/// assert_eq!(query_encoding(&Filter::all()), b"rollcall/Filter/v2\0&\0\0\0\0");
+/// ```
+pub fn query_encoding(filter: &Filter) -> Vec<u8> {
+    let mut out = QUERY_ENCODING.to_vec();
+    encode_filter(filter, &mut out);
+    out
+}
+
+fn encode_str(s: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A string test of a user field, or of a proficiency inside a `p` node.
+fn encode_string_test(field: &str, op: StringOp, value: &str, out: &mut Vec<u8>) {
+    out.push(b's');
+    encode_str(field, out);
+    encode_str(op.aws_name(), out);
+    encode_str(value, out);
+}
+
+fn encode_filter(filter: &Filter, out: &mut Vec<u8>) {
+    let group = |tag: u8, children: &[Filter], out: &mut Vec<u8>| {
+        out.push(tag);
+        out.extend_from_slice(&(children.len() as u32).to_le_bytes());
+        for c in children {
+            encode_filter(c, out);
+        }
+    };
+    match filter {
+        Filter::And(children) => group(b'&', children, out),
+        Filter::Or(children) => group(b'|', children, out),
+        Filter::String(c) => encode_string_test(c.field().as_str(), c.op(), c.value(), out),
+        Filter::Hierarchy(h) => {
+            out.push(b'h');
+            encode_str(h.mode().aws_name(), out);
+            encode_str(h.group(), out);
+        }
+        Filter::Tag(t) => {
+            out.push(b't');
+            encode_str(t.key(), out);
+            match t.value() {
+                Some(v) => {
+                    out.push(1);
+                    encode_str(v, out);
+                }
+                None => out.push(0),
+            }
+        }
+        Filter::Proficiency(items) => {
+            out.push(b'p');
+            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+            for item in items {
+                match item {
+                    ProficiencyCondition::String(p) => {
+                        encode_string_test(p.field().as_str(), p.op(), p.value(), out)
+                    }
+                    ProficiencyCondition::Level(t) => {
+                        let (lo, hi) = t.bounds();
+                        out.push(b'l');
+                        encode_str(t.op().aws_name(), out);
+                        out.extend_from_slice(&lo.to_le_bytes());
+                        out.extend_from_slice(&hi.to_le_bytes());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A fingerprint of the query a token belongs to: the SHA-256 of its
+/// [`query_encoding`].
 pub fn query_fingerprint(filter: &Filter) -> [u8; 32] {
-    Sha256::digest(filter.to_string().as_bytes()).into()
+    Sha256::digest(query_encoding(filter)).into()
 }
 
 fn mac(context: &[u8], payload: &[u8]) -> [u8; MAC_BYTES] {
@@ -102,13 +192,13 @@ pub fn unseal(context: &[u8], token: &str) -> Option<Vec<u8>> {
 }
 
 /// The token that resumes `filter` after `last`: [`seal`]ed for the
-/// canonical text of the filter.
+/// [`query_encoding`] of the filter.
 pub fn encode_token(filter: &Filter, last: &SortKey) -> String {
     let mut payload = Vec::with_capacity(last.folded.len() + last.id.len() + 4);
     payload.extend_from_slice(&(last.folded.len() as u32).to_le_bytes());
     payload.extend_from_slice(last.folded.as_bytes());
     payload.extend_from_slice(last.id.as_bytes());
-    seal(filter.to_string().as_bytes(), &payload)
+    seal(&query_encoding(filter), &payload)
 }
 
 /// Reads a token issued for `filter`; any other token is an
@@ -128,7 +218,7 @@ pub fn decode_token(filter: &Filter, token: &str) -> Result<SortKey, AwsError> {
             "NextToken: invalid token (altered, or issued for a different query)",
         )
     };
-    let payload = unseal(filter.to_string().as_bytes(), token).ok_or_else(invalid)?;
+    let payload = unseal(&query_encoding(filter), token).ok_or_else(invalid)?;
     let (len, rest) = payload.split_at_checked(4).ok_or_else(invalid)?;
     let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
     if len > rest.len() {
@@ -156,9 +246,10 @@ mod tests {
         assert!(decode_token(&all, "").is_err());
     }
 
-    /// The token format of earlier versions: base64 of the payload and the
-    /// HMAC over the query fingerprint and the payload. Tokens issued
-    /// before `seal` existed must still be read.
+    /// The token format: base64 of the payload and the HMAC over the query
+    /// fingerprint and the payload, as before `seal` existed (only the
+    /// fingerprint changed since: it hashes the query's encoding, not its
+    /// text).
     #[test]
     fn tokens_stay_byte_compatible() {
         let filter = crate::syntax::parse("username sw jo and tag.Team eq blue").unwrap();
@@ -174,6 +265,38 @@ mod tests {
         let old = URL_SAFE_NO_PAD.encode(old);
         assert_eq!(encode_token(&filter, &last), old);
         assert_eq!(decode_token(&filter, &old).unwrap(), last);
+    }
+
+    /// Tokens are bound to the tree, not to how it prints: trees that
+    /// differ anywhere (even where the printer would quote alike) get
+    /// different encodings, and one tree always the same.
+    #[test]
+    fn query_encoding_tells_trees_apart() {
+        let queries = [
+            "*",
+            "username eq a",
+            "username eq b",
+            "firstname eq a",
+            "username sw a",
+            "(username eq a and username eq b) and username eq c",
+            "username eq a and username eq b and username eq c",
+            "username eq a or username eq b",
+            "tag.a",
+            "tag.a eq b",
+            "hierarchy eq g",
+            "hierarchy under g",
+            "proficiency[name eq a and level ge 3]",
+            "proficiency[name eq a and level gt 3]",
+            "proficiency[value eq a and level in 1..3]",
+            "proficiency[]",
+        ];
+        let encodings: std::collections::HashSet<Vec<u8>> = queries
+            .iter()
+            .map(|q| query_encoding(&crate::syntax::parse(q).unwrap()))
+            .collect();
+        assert_eq!(encodings.len(), queries.len());
+        let q = crate::syntax::parse("username sw jo and tag.Team eq blue").unwrap();
+        assert_eq!(query_encoding(&q), query_encoding(&q.clone()));
     }
 
     #[test]

@@ -27,6 +27,38 @@ pub const DEFAULT_MAX_RESULTS: u32 = 100;
 pub const MAX_MAX_RESULTS: u32 = 500;
 /// Longest `NextToken` (characters).
 pub const MAX_NEXT_TOKEN_CHARS: usize = 2500;
+/// Longest `InstanceId` (characters); the shortest is 1.
+pub const MAX_INSTANCE_ID_CHARS: usize = 100;
+
+/// An `InstanceId` outside 1..[`MAX_INSTANCE_ID_CHARS`] characters
+/// (`""`, or 101 characters), from [`check_instance_id`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be 1..{MAX_INSTANCE_ID_CHARS} characters, got {chars}")]
+pub struct InstanceIdLength {
+    /// The characters the id has.
+    pub chars: usize,
+}
+
+/// The one check of the `InstanceId` rule (1..100 characters), for the
+/// request codec, the directory engine and the server alike.
+///
+/// ```
+/// use rollcall::criteria::wire::check_instance_id;
+/// assert!(check_instance_id("demo").is_ok());
+/// assert_eq!(check_instance_id("").unwrap_err().chars, 0);
+/// assert_eq!(
+///     check_instance_id(&"x".repeat(101)).unwrap_err().to_string(),
+///     "must be 1..100 characters, got 101"
+/// );
+/// ```
+pub fn check_instance_id(id: &str) -> Result<(), InstanceIdLength> {
+    let chars = id.chars().count();
+    if (1..=MAX_INSTANCE_ID_CHARS).contains(&chars) {
+        Ok(())
+    } else {
+        Err(InstanceIdLength { chars })
+    }
+}
 
 /// `SearchUsersRequest`.
 ///
@@ -703,13 +735,7 @@ impl SearchUsersRequest {
     /// into one [`Filter`] (`SearchCriteria` AND `SearchFilter`).
     pub fn lower(&self) -> Result<Search, AwsError> {
         if let Some(id) = &self.instance_id {
-            let n = id.chars().count();
-            if !(1..=100).contains(&n) {
-                return Err(bad(
-                    "InstanceId",
-                    format!("must be 1..100 characters, got {n}"),
-                ));
-            }
+            check_instance_id(id).map_err(|e| bad("InstanceId", e))?;
         }
         let max_results = match self.max_results {
             None => DEFAULT_MAX_RESULTS,

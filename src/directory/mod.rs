@@ -51,7 +51,7 @@ use tantivy::{DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocu
 use crate::criteria::paging::{decode_token, encode_token, SortKey};
 use crate::criteria::wire::{Search, SearchUsersRequest, SearchUsersResponse, UserSearchSummary};
 use crate::plan::{self, sort_key_bytes, IndexField, Node};
-use crate::records::{parse_user_line, Groups, HierarchyGroup, RecordError, User};
+use crate::records::{json_lines, parse_user_line, Groups, HierarchyGroup, RecordError, User};
 use crate::AwsError;
 use exec::{Ctx, PageCollector};
 use private_dir::PrivateDir;
@@ -134,6 +134,50 @@ pub fn instance_of_dir(name: &str) -> Option<String> {
     String::from_utf8(out).ok().filter(|s| !s.is_empty())
 }
 
+/// tantivy's commit point in an instance directory: a commit replaces it
+/// atomically, so its stamp changes with every commit.
+const COMMIT_FILE: &str = "meta.json";
+
+/// The `InstanceId` rule ([`check_instance_id`](crate::criteria::wire::check_instance_id))
+/// as the engine and the server's path-bound operations report it.
+///
+/// ```
+/// use rollcall::directory::check_instance_id;
+/// assert!(check_instance_id("demo").is_ok());
+/// assert_eq!(check_instance_id("").unwrap_err().message, "InstanceId: must be 1..100 characters");
+/// ```
+pub fn check_instance_id(id: &str) -> Result<(), AwsError> {
+    crate::criteria::wire::check_instance_id(id)
+        .map_err(|_| AwsError::invalid_parameter("InstanceId: must be 1..100 characters"))
+}
+
+fn instance_not_found(id: &str) -> AwsError {
+    AwsError::not_found(format!("InstanceId: instance '{id}' does not exist"))
+}
+
+/// What identifies one commit of an instance on disk: the modification
+/// time, length and inode of its commit file (`meta.json`), which tantivy
+/// replaces by an atomic rename at every commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitStamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+impl CommitStamp {
+    fn of(path: &Path) -> Option<CommitStamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(CommitStamp {
+            modified: m.modified().ok(),
+            len: m.len(),
+            #[cfg(unix)]
+            inode: std::os::unix::fs::MetadataExt::ino(&m),
+        })
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ImportSummary {
@@ -166,7 +210,7 @@ impl Engine {
             let e = e.map_err(storage)?;
             let (name, path) = (e.file_name(), e.path());
             let Some(name) = name.to_str() else { continue };
-            if !path.join("meta.json").exists() {
+            if !path.join(COMMIT_FILE).exists() {
                 continue;
             }
             if let Some(id) = instance_of_dir(name).or_else(|| stored_instance_id(&path, name)) {
@@ -180,12 +224,27 @@ impl Engine {
     /// Opens an instance; `ResourceNotFoundException` when it does not exist.
     pub fn instance(&self, id: &str) -> Result<Instance, AwsError> {
         let dir = self.instance_dir(id);
-        if !dir.join("meta.json").exists() {
-            return Err(AwsError::not_found(format!(
-                "InstanceId: instance '{id}' does not exist"
-            )));
+        if !dir.join(COMMIT_FILE).exists() {
+            return Err(instance_not_found(id));
         }
         Instance::open(&dir)
+    }
+
+    /// The stamp of an instance's last commit, to tell whether an opened
+    /// [`Instance`] is still current; `ResourceNotFoundException` when the
+    /// instance does not exist.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let engine = rollcall::directory::Engine::open(dir.path()).unwrap();
+    /// assert!(engine.commit_stamp("demo").is_err());
+    /// engine.import("demo", &b"{\"Id\":\"1\",\"Username\":\"ann\"}\n"[..], None).unwrap();
+    /// let first = engine.commit_stamp("demo").unwrap();
+    /// assert_eq!(engine.commit_stamp("demo").unwrap(), first);
+    /// ```
+    pub fn commit_stamp(&self, id: &str) -> Result<CommitStamp, AwsError> {
+        CommitStamp::of(&self.instance_dir(id).join(COMMIT_FILE))
+            .ok_or_else(|| instance_not_found(id))
     }
 
     /// Creates an empty instance (atomically), or opens it if it exists.
@@ -207,13 +266,9 @@ impl Engine {
         users: impl BufRead,
         groups: Option<Vec<HierarchyGroup>>,
     ) -> Result<ImportSummary, AwsError> {
-        if id.is_empty() || id.chars().count() > 100 {
-            return Err(AwsError::invalid_parameter(
-                "InstanceId: must be 1..100 characters",
-            ));
-        }
+        check_instance_id(id)?;
         let dir = self.instance_dir(id);
-        if dir.join("meta.json").exists() {
+        if dir.join(COMMIT_FILE).exists() {
             let inst = Instance::open(&dir)?;
             let summary = inst.import(users, groups)?;
             inst.close()?;
@@ -319,6 +374,28 @@ impl Hasher2 {
     }
 }
 
+/// Why a user cannot be staged in an import or an upsert; reported as
+/// `InvalidParameterException`, after `line N: ` in an import.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+enum StageError {
+    /// `{"Id": "2", "Username": "ann"}` while user `1` is `ann`.
+    #[error("Username '{0}' is already used by another user")]
+    UsernameTaken(String),
+    /// A user whose record does not encode as JSON (never for a parsed one).
+    #[error("{0}")]
+    Encode(#[source] serde_json::Error),
+    /// The index writer refuses the document (its worker threads died).
+    #[error("{0}")]
+    Index(#[source] tantivy::TantivyError),
+}
+
+impl From<StageError> for AwsError {
+    fn from(e: StageError) -> Self {
+        AwsError::invalid_parameter(e.to_string())
+    }
+}
+
 /// The writes of one commit, checked as [`crate::records::Directory::upsert`]
 /// would check them one after another.
 struct Stager<'a> {
@@ -333,13 +410,17 @@ struct Stager<'a> {
 }
 
 impl Stager<'_> {
-    fn upsert(&mut self, user: &User) -> Result<(), String> {
-        let doc = self.inst.fields.document(user).map_err(|e| e.to_string())?;
+    fn upsert(&mut self, user: &User) -> Result<(), StageError> {
+        let doc = self
+            .inst
+            .fields
+            .document(user)
+            .map_err(StageError::Encode)?;
         self.upsert_doc(user, doc)
     }
 
     /// Checks and stages a user whose document is already built.
-    fn upsert_doc(&mut self, user: &User, doc: TantivyDocument) -> Result<(), String> {
+    fn upsert_doc(&mut self, user: &User, doc: TantivyDocument) -> Result<(), StageError> {
         let n = self.hasher.h(&user.username);
         let i = self.hasher.h(&user.id);
         let owner = match self.names.get(&n) {
@@ -352,10 +433,7 @@ impl Stager<'_> {
         };
         if let Some(o) = owner {
             if o != i {
-                return Err(format!(
-                    "Username '{}' is already used by another user",
-                    user.username
-                ));
+                return Err(StageError::UsernameTaken(user.username.clone()));
             }
         }
         let existed = match self.ids.get(&i) {
@@ -370,7 +448,7 @@ impl Stager<'_> {
         let f = &self.inst.fields;
         self.writer
             .delete_term(Term::from_field_text(f.get(IndexField::Id), &user.id));
-        self.writer.add_document(doc).map_err(|e| e.to_string())?;
+        self.writer.add_document(doc).map_err(StageError::Index)?;
         self.imported += 1;
         self.replaced += u64::from(existed);
         Ok(())
@@ -563,22 +641,11 @@ impl Instance {
     fn stage_lines(&self, users: impl BufRead, st: &mut Stager<'_>) -> Result<(), RecordError> {
         use rayon::prelude::*;
         const CHUNK: usize = 8192;
-        let mut lines = users.lines();
-        let mut line_no = 0;
+        let mut lines = json_lines(users);
         loop {
-            let mut chunk = Vec::with_capacity(CHUNK);
-            let mut read = 0;
-            for text in lines.by_ref().take(CHUNK) {
-                read += 1;
-                line_no += 1;
-                let text = text.map_err(|e| RecordError {
-                    line: line_no,
-                    message: format!("cannot read: {e}"),
-                })?;
-                if !text.trim().is_empty() {
-                    chunk.push((line_no, text));
-                }
-            }
+            let chunk: Vec<(usize, String)> =
+                lines.by_ref().take(CHUNK).collect::<Result<_, _>>()?;
+            let read = chunk.len();
             let built: Vec<Result<(usize, User, TantivyDocument), RecordError>> = chunk
                 .into_par_iter()
                 .map(|(line, text)| {
@@ -592,8 +659,10 @@ impl Instance {
                 .collect();
             for b in built {
                 let (line, user, doc) = b?;
-                st.upsert_doc(&user, doc)
-                    .map_err(|message| RecordError { line, message })?;
+                st.upsert_doc(&user, doc).map_err(|e| RecordError {
+                    line,
+                    message: e.to_string(),
+                })?;
             }
             if read < CHUNK {
                 return Ok(());
@@ -604,9 +673,7 @@ impl Instance {
     /// Adds a user or replaces the user with the same `Id` (one commit).
     pub fn upsert(&self, user: &User) -> Result<(), AwsError> {
         user.validate().map_err(AwsError::invalid_parameter)?;
-        self.apply(None, |st| {
-            st.upsert(user).map_err(AwsError::invalid_parameter)
-        })?;
+        self.apply(None, |st| st.upsert(user).map_err(AwsError::from))?;
         Ok(())
     }
 
@@ -843,7 +910,7 @@ pub fn instance_of(
     let inst = Instance::in_memory()?;
     inst.apply(Some(groups), |st| {
         for u in users {
-            st.upsert(&u).map_err(AwsError::invalid_parameter)?;
+            st.upsert(&u)?;
         }
         Ok(())
     })?;

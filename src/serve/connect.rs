@@ -8,9 +8,7 @@
 //! so an import run by another process becomes visible without a restart.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
 
@@ -19,7 +17,7 @@ use super::sigv4::{days_from_civil, percent_decode};
 use crate::criteria::paging::{seal, unseal};
 use crate::criteria::wire::{parse_request, Search};
 use crate::criteria::Filter;
-use crate::directory::{dir_name, Instance};
+use crate::directory::{check_instance_id, CommitStamp, Engine, Instance};
 use crate::records::{HierarchyGroup, User};
 use crate::AwsError;
 
@@ -125,40 +123,19 @@ fn printable(s: &str) -> String {
     out
 }
 
-/// What identifies one commit of an instance: its `meta.json` file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
-    modified: Option<SystemTime>,
-    len: u64,
-    #[cfg(unix)]
-    inode: u64,
-}
-
-impl Stamp {
-    fn of(path: &std::path::Path) -> Option<Stamp> {
-        let m = std::fs::metadata(path).ok()?;
-        Some(Stamp {
-            modified: m.modified().ok(),
-            len: m.len(),
-            #[cfg(unix)]
-            inode: std::os::unix::fs::MetadataExt::ino(&m),
-        })
-    }
-}
-
-/// The Connect side of the server: the data directory and the instances
-/// opened so far.
+/// The Connect side of the server: the directory engine and the instances
+/// opened so far, each with the commit it was opened at.
 #[derive(Debug)]
 pub struct ConnectState {
-    root: PathBuf,
-    open: Mutex<HashMap<String, (Stamp, Arc<Instance>)>>,
+    engine: Engine,
+    open: Mutex<HashMap<String, (CommitStamp, Arc<Instance>)>>,
 }
 
 impl ConnectState {
-    /// The Connect part of a data directory (`DIR/connect/`).
-    pub fn new(data_dir: impl Into<PathBuf>) -> ConnectState {
+    /// The Connect side over a directory engine (`DIR/connect/`).
+    pub fn new(engine: Engine) -> ConnectState {
         ConnectState {
-            root: data_dir.into().join("connect"),
+            engine,
             open: Mutex::new(HashMap::new()),
         }
     }
@@ -167,14 +144,8 @@ impl ConnectState {
     /// reopened whenever its commit changed since (an import by another
     /// process); `ResourceNotFoundException` when it does not exist.
     pub fn instance(&self, id: &str) -> Result<Arc<Instance>, AwsError> {
-        if id.is_empty() || id.chars().count() > 100 {
-            return Err(AwsError::invalid_parameter(
-                "InstanceId: must be 1..100 characters",
-            ));
-        }
-        let dir = self.root.join(dir_name(id));
-        let missing = || AwsError::not_found(format!("InstanceId: instance '{id}' does not exist"));
-        let stamp = Stamp::of(&dir.join("meta.json")).ok_or_else(missing)?;
+        check_instance_id(id)?;
+        let stamp = self.engine.commit_stamp(id)?;
         {
             let open = self
                 .open
@@ -187,7 +158,7 @@ impl ConnectState {
             }
         }
         // Open outside the lock: other instances stay available meanwhile.
-        let inst = Arc::new(Instance::open(&dir)?);
+        let inst = Arc::new(self.engine.instance(id)?);
         let mut open = self
             .open
             .lock()

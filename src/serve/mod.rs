@@ -36,8 +36,9 @@ use http_body_util::BodyExt;
 pub use conn::Limits;
 pub use errors::{ApiError, Protocol};
 pub use sigv4::{
-    days_from_civil, parse_amz_date, percent_decode, signature, uri_encode, Auth, Authorization,
-    Credentials, Presigned, SignedRequest, MAX_PRESIGN_EXPIRES_SECS, MAX_SKEW_SECS,
+    parse_amz_date, signature, uri_encode, Auth, Authorization, Credentials, CredentialsError,
+    CredentialsErrorKind, CredentialsFileError, Presigned, SignedRequest, MAX_PRESIGN_EXPIRES_SECS,
+    MAX_SKEW_SECS,
 };
 
 use connect::{ConnectState, Route};
@@ -53,6 +54,54 @@ const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// The default listening address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
+
+/// Why the server could not be set up or started; the CLI prints it after
+/// `rollcall serve: ` and exits with status 2.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// A non-loopback address without credentials: `--listen 0.0.0.0:4599`
+    /// and no `--credentials`.
+    #[error(
+        "refusing to listen on {listen} without --credentials: on a non-loopback address \
+         anyone who can reach it could read and change the data; give --credentials FILE \
+         (access key id / secret pairs) so that every request's signature is verified, \
+         or listen on 127.0.0.1"
+    )]
+    Unauthenticated {
+        /// The address asked for.
+        listen: SocketAddr,
+    },
+    /// The data directory cannot be created: `--data` under a read-only
+    /// directory.
+    #[error("cannot create data directory '{}': {source}", path.display())]
+    DataDir {
+        /// The data directory.
+        path: PathBuf,
+        /// The file system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An engine cannot open its part of the data directory: a corrupt
+    /// collection file.
+    #[error("{0}")]
+    Engine(#[source] crate::AwsError),
+    /// tokio's runtime cannot start: no threads left.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The address cannot be bound: `--listen` on a port in use.
+    #[error("cannot listen on {listen}: {source}")]
+    Listen {
+        /// The address asked for.
+        listen: SocketAddr,
+        /// The socket's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bound socket cannot tell its address (the OS refused).
+    #[error("cannot read the bound address: {0}")]
+    LocalAddr(#[source] std::io::Error),
+}
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
@@ -79,19 +128,17 @@ impl Config {
     ///     credentials: None,
     ///     limits: Limits::default(),
     /// };
-    /// assert!(open.check().unwrap_err().contains("--credentials"));
+    /// let refused = open.check().unwrap_err();
+    /// assert!(matches!(refused, rollcall::serve::ServeError::Unauthenticated { .. }));
+    /// assert!(refused.to_string().contains("--credentials"));
     /// let local = Config { listen: "127.0.0.1:4599".parse().unwrap(), ..open };
     /// assert!(local.check().is_ok());
     /// ```
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ServeError> {
         if !self.listen.ip().is_loopback() && self.credentials.is_none() {
-            return Err(format!(
-                "refusing to listen on {} without --credentials: on a non-loopback address \
-                 anyone who can reach it could read and change the data; give --credentials FILE \
-                 (access key id / secret pairs) so that every request's signature is verified, \
-                 or listen on 127.0.0.1",
-                self.listen
-            ));
+            return Err(ServeError::Unauthenticated {
+                listen: self.listen,
+            });
         }
         Ok(())
     }
@@ -107,16 +154,18 @@ pub struct AppState {
 
 impl AppState {
     /// Opens both engines over the data directory.
-    pub fn open(config: &Config) -> Result<AppState, String> {
-        crate::fsmode::create_dir_all(&config.data.join("connect")).map_err(|e| {
-            format!(
-                "cannot create data directory '{}': {e}",
-                config.data.display()
-            )
+    pub fn open(config: &Config) -> Result<AppState, ServeError> {
+        crate::fsmode::create_dir_all(&config.data.join("connect")).map_err(|source| {
+            ServeError::DataDir {
+                path: config.data.clone(),
+                source,
+            }
         })?;
-        let rekognition = RekognitionState::open(&config.data).map_err(|e| e.to_string())?;
+        let rekognition = RekognitionState::open(&config.data).map_err(ServeError::Engine)?;
         Ok(AppState {
-            connect: ConnectState::new(&config.data),
+            connect: ConnectState::new(
+                crate::directory::Engine::open(&config.data).map_err(ServeError::Engine)?,
+            ),
             rekognition,
             auth: match &config.credentials {
                 Some(c) => Auth::Verify(c.clone()),
@@ -145,21 +194,22 @@ pub async fn serve_on(
 /// Runs the server until SIGTERM or Ctrl-C, then finishes the requests in
 /// flight. Prints `rollcall serve: listening on http://ADDR` on stdout once
 /// the socket is bound.
-pub fn run(config: Config) -> Result<(), String> {
+pub fn run(config: Config) -> Result<(), ServeError> {
     config.check()?;
     let state = Arc::new(AppState::open(&config)?);
     let limits = config.limits.fitted();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        .map_err(ServeError::Runtime)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+            .map_err(|source| ServeError::Listen {
+                listen: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
         {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -42,6 +42,81 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// What is wrong in a credentials file ([`Credentials::parse`]): the line
+/// (1-based; none when the file as a whole is at fault) and the kind.
+/// Printed as `line N: ...`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{kind}", .line.map(|n| format!("line {n}: ")).unwrap_or_default())]
+pub struct CredentialsError {
+    /// The line at fault.
+    pub line: Option<usize>,
+    /// What is wrong there.
+    pub kind: CredentialsErrorKind,
+}
+
+/// The kinds of [`CredentialsError`]; each names an input that triggers it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialsErrorKind {
+    /// `[default` (a section header without its `]`).
+    #[error("a section header must end with ']'")]
+    UnclosedSection,
+    /// `aws_access_key_id =` (the key, lowercased, with nothing after it).
+    #[error("{0} has no value")]
+    NoValue(String),
+    /// `aws_access_key_id = A` and `aws_access_key_id = B` in one profile.
+    #[error("a second {0} in the same profile")]
+    Repeated(String),
+    /// `colour = blue` (the key is not an AWS CLI credentials key).
+    #[error(
+        "unknown setting '{0}' (not an AWS CLI credentials key); expected 'ACCESS_KEY_ID SECRET', \
+         'ACCESS_KEY_ID:SECRET' or an AWS CLI line such as 'aws_access_key_id = ...'"
+    )]
+    UnknownSetting(String),
+    /// `lonely` or `AK1 s1 extra` (neither a pair nor a setting).
+    #[error(
+        "expected 'ACCESS_KEY_ID SECRET', 'ACCESS_KEY_ID:SECRET' or an AWS CLI line such as \
+         'aws_access_key_id = ...'"
+    )]
+    NotAPair,
+    /// `aws_access_key_id AK` (a known key written as a pair).
+    #[error("expected '{0} = VALUE'")]
+    KeyWithoutEquals(String),
+    /// `[default]` with `aws_access_key_id = AK` and no secret.
+    #[error("aws_access_key_id without an aws_secret_access_key in its profile")]
+    IdWithoutSecret,
+    /// `[default]` with `aws_secret_access_key = s` and no id.
+    #[error("aws_secret_access_key without an aws_access_key_id in its profile")]
+    SecretWithoutId,
+    /// `# nothing` (no pair in the whole file).
+    #[error("no access key id / secret pair found")]
+    NoKeys,
+}
+
+/// A credentials file that cannot be used ([`Credentials::load`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialsFileError {
+    /// The file cannot be read: `--credentials /no/such/file`.
+    #[error("cannot read credentials file '{}': {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The file system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not parse: a line `colour = blue`.
+    #[error("credentials file '{}': {source}", path.display())]
+    Parse {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong in it.
+        #[source]
+        source: CredentialsError,
+    },
+}
+
 impl Credentials {
     /// Parses a credentials file. Each line is read by its form:
     ///
@@ -71,9 +146,10 @@ impl Credentials {
     /// let ini = "[default]\naws_access_key_id = AK2\naws_secret_access_key = s2\nregion = eu-west-1\n";
     /// assert_eq!(Credentials::parse(ini).unwrap().secret("AK2"), Some("s2"));
     /// let bad = Credentials::parse("AK1 s1\ncolour = blue\n").unwrap_err();
-    /// assert!(bad.contains("line 2"), "{bad}");
+    /// assert_eq!(bad.line, Some(2));
+    /// assert!(bad.to_string().starts_with("line 2: unknown setting 'colour'"), "{bad}");
     /// ```
-    pub fn parse(text: &str) -> Result<Credentials, String> {
+    pub fn parse(text: &str) -> Result<Credentials, CredentialsError> {
         /// The keys of the AWS CLI's credentials and config files.
         const KNOWN: &[&str] = &[
             "aws_access_key_id",
@@ -131,28 +207,31 @@ impl Credentials {
             "use_fips_endpoint",
             "web_identity_token_file",
         ];
-        const PLAIN: &str = "expected 'ACCESS_KEY_ID SECRET', 'ACCESS_KEY_ID:SECRET' \
-                             or an AWS CLI line such as 'aws_access_key_id = ...'";
+        use CredentialsErrorKind as K;
+        let fault = |line: usize, kind: CredentialsErrorKind| CredentialsError {
+            line: Some(line),
+            kind,
+        };
         /// The id and secret of one profile, each with its line number.
         #[derive(Default)]
         struct Profile {
             id: Option<(usize, String)>,
             secret: Option<(usize, String)>,
         }
-        fn finish(p: Profile, keys: &mut HashMap<String, String>) -> Result<(), String> {
-            match (p.id, p.secret) {
+        fn finish(p: Profile, keys: &mut HashMap<String, String>) -> Result<(), CredentialsError> {
+            let (line, kind) = match (p.id, p.secret) {
                 (Some((_, id)), Some((_, secret))) => {
                     keys.insert(id, secret);
-                    Ok(())
+                    return Ok(());
                 }
-                (Some((n, _)), None) => Err(format!(
-                    "line {n}: aws_access_key_id without an aws_secret_access_key in its profile"
-                )),
-                (None, Some((n, _))) => Err(format!(
-                    "line {n}: aws_secret_access_key without an aws_access_key_id in its profile"
-                )),
-                (None, None) => Ok(()),
-            }
+                (Some((n, _)), None) => (n, CredentialsErrorKind::IdWithoutSecret),
+                (None, Some((n, _))) => (n, CredentialsErrorKind::SecretWithoutId),
+                (None, None) => return Ok(()),
+            };
+            Err(CredentialsError {
+                line: Some(line),
+                kind,
+            })
         }
         let mut keys = HashMap::new();
         let mut profile = Profile::default();
@@ -173,7 +252,7 @@ impl Credentials {
             nested = false;
             if line.starts_with('[') {
                 if !line.ends_with(']') {
-                    return Err(format!("line {n}: a section header must end with ']'"));
+                    return Err(fault(n, K::UnclosedSection));
                 }
                 finish(std::mem::take(&mut profile), &mut keys)?;
                 let name = line[1..line.len() - 1].trim();
@@ -199,47 +278,53 @@ impl Credentials {
                         }
                     };
                     if value.is_empty() {
-                        return Err(format!("line {n}: {lower} has no value"));
+                        return Err(fault(n, K::NoValue(lower)));
                     }
                     if slot.is_some() {
-                        return Err(format!("line {n}: a second {lower} in the same profile"));
+                        return Err(fault(n, K::Repeated(lower)));
                     }
                     *slot = Some((n, value.to_string()));
                     continue;
                 }
                 if delim == "=" && !key.contains(|c: char| c.is_whitespace() || c == ',') {
-                    return Err(format!(
-                        "line {n}: unknown setting '{key}' (not an AWS CLI credentials key); {PLAIN}"
-                    ));
+                    return Err(fault(n, K::UnknownSetting(key.to_string())));
                 }
             }
             // A plain pair.
             let at = line
                 .find(|c: char| c.is_whitespace() || c == ':' || c == ',')
-                .ok_or_else(|| format!("line {n}: {PLAIN}"))?;
+                .ok_or_else(|| fault(n, K::NotAPair))?;
             let (id, rest) = line.split_at(at);
             let rest = rest.trim_start();
             let secret = rest.strip_prefix([':', ',']).unwrap_or(rest).trim_start();
             if secret.is_empty() || secret.contains(char::is_whitespace) {
-                return Err(format!("line {n}: {PLAIN}"));
+                return Err(fault(n, K::NotAPair));
             }
             if KNOWN.contains(&id.to_ascii_lowercase().as_str()) {
-                return Err(format!("line {n}: expected '{id} = VALUE'"));
+                return Err(fault(n, K::KeyWithoutEquals(id.to_string())));
             }
             keys.insert(id.to_string(), secret.to_string());
         }
         finish(profile, &mut keys)?;
         if keys.is_empty() {
-            return Err("no access key id / secret pair found".into());
+            return Err(CredentialsError {
+                line: None,
+                kind: K::NoKeys,
+            });
         }
         Ok(Credentials { keys })
     }
 
     /// Reads and parses a credentials file.
-    pub fn load(path: &Path) -> Result<Credentials, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read credentials file '{}': {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("credentials file '{}': {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Credentials, CredentialsFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CredentialsFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|source| CredentialsFileError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// The secret of an access key id.
@@ -389,7 +474,7 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;
@@ -417,7 +502,7 @@ pub fn uri_encode(input: &[u8], keep_slash: bool) -> String {
 }
 
 /// Decodes `%XX` escapes (and `+` as a space in query strings when `plus`).
-pub fn percent_decode(input: &str, plus: bool) -> Vec<u8> {
+pub(crate) fn percent_decode(input: &str, plus: bool) -> Vec<u8> {
     let b = input.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -13,6 +13,7 @@ use std::ops::Range;
 
 use super::error::{SyntaxError, SyntaxErrorKind};
 use super::MAX_NESTING;
+use crate::criteria::is_word_byte;
 
 /// What the pre-scan learnt about the source.
 pub(crate) struct Scan {
@@ -51,11 +52,6 @@ impl Scan {
         }
         self.tokens.iter().rev().find(|t| t.end <= pos).cloned()
     }
-}
-
-/// True for the bytes a bare word may continue with.
-pub(crate) fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b':' | b'-')
 }
 
 /// Scans `src`; see the module doc.

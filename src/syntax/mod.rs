@@ -5,7 +5,8 @@
 //! `username sw "jo" and (firstname co "an" or tag.Team eq blue)`; gives out
 //! the typed criteria tree [`Filter`] ([`parse`]), or a [`SyntaxError`] that
 //! says where (byte span, line, column) and what was expected there. The
-//! other way, `Display` for [`Filter`] is the canonical printer, and
+//! other way, `Display` for [`Filter`] (in `criteria`, so that `criteria`
+//! does not depend on this module) is the canonical printer, and
 //! `parse(&q.to_string()) == Ok(q)` for every tree the front ends build.
 //!
 //! The stages: `lex` pre-scans (strings, comments, nesting depth), the pest
@@ -24,7 +25,6 @@ mod expect;
 mod grammar;
 mod lex;
 mod lower;
-mod print;
 
 use pest::Parser as _;
 

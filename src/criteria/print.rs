@@ -3,12 +3,18 @@
 //! Takes in a criteria tree; gives out its text in the one canonical form:
 //! lowercase keywords, the AWS field spellings, every value quoted, and the
 //! fewest parentheses that keep the tree's structure exactly.
+//!
+//! It lives beside the tree rather than in [`crate::syntax`] so that the
+//! layers point one way: `syntax` (the parser) depends on `criteria`, and
+//! `criteria` (whose messages print the part of a filter they are about)
+//! never on `syntax`. The lexical rule both sides share, which bytes a bare
+//! word may hold, is [`is_word_byte`] here; the lexer reads it from here.
 
 use std::fmt;
 
-use crate::criteria::{Filter, HierarchyMatch, NumberOp, ProficiencyCondition};
+use super::{Filter, HierarchyMatch, NumberOp, ProficiencyCondition};
 
-/// Prints the filter in the canonical text form, which [`parse`](super::parse)
+/// Prints the filter in the canonical text form, which [`parse`](crate::syntax::parse)
 /// reads back to the same tree.
 ///
 /// Precondition for the round trip `parse(&q.to_string()) == Ok(q)`: the
@@ -107,21 +113,26 @@ fn proficiency_item(f: &mut fmt::Formatter<'_>, item: &ProficiencyCondition) -> 
     }
 }
 
+/// True for the bytes a bare word may continue with.
+pub(crate) fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b':' | b'-')
+}
+
 /// True when `s` may be written as a bare word: `[A-Za-z0-9][A-Za-z0-9._@:-]*`
 /// and not a keyword (`and`, `or`, any case).
-pub(crate) fn is_bare(s: &str) -> bool {
+fn is_bare(s: &str) -> bool {
     let bytes = s.as_bytes();
     match bytes.first() {
         Some(b) if b.is_ascii_alphanumeric() => {}
         _ => return false,
     }
-    bytes.iter().all(|&b| super::lex::is_word_byte(b))
+    bytes.iter().all(|&b| is_word_byte(b))
         && !s.eq_ignore_ascii_case("and")
         && !s.eq_ignore_ascii_case("or")
 }
 
 /// Writes `s` as a JSON-style quoted string; control characters as `\uXXXX`.
-pub(crate) fn quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
+fn quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
     f.write_char('"')?;
     for c in s.chars() {
         match c {
