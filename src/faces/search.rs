@@ -656,6 +656,12 @@ pub(crate) fn top_users<K: Ord + Copy>(
 
 #[cfg(test)]
 mod tests {
+    //! Exactness: every search, over full-precision rows and over compact
+    //! codes, equals a brute force over [`exact_cos`] on random and
+    //! adversarial data (exact duplicates, near-ties a millionth apart,
+    //! tight clusters, thresholds set at a row's own similarity, `k` from 1
+    //! to more than there are rows).
+
     use proptest::prelude::*;
 
     use super::*;
@@ -671,187 +677,243 @@ mod tests {
         }
     }
 
-    /// Brute force: every live row's exact similarity, sorted.
-    fn brute(
-        data: &[f32],
+    /// What a face search is asked: rows, probes and the query.
+    struct Case<'a> {
+        data: &'a [f32],
         dim: usize,
-        probe: &[f32],
-        owner: &[u32],
-        ids: &[u128],
+        owner: &'a [u32],
+        ids: &'a [u128],
         k: usize,
-        thr: f32,
+        threshold: f32,
         exclude: Option<usize>,
-    ) -> Vec<Hit<u128>> {
-        let mut all: Vec<Hit<u128>> = data
-            .chunks(dim)
-            .enumerate()
-            .filter(|(r, _)| owner[*r] != DELETED && exclude != Some(*r))
-            .map(|(r, row)| Hit {
-                sim: similarity(exact_cos(row, probe)),
-                key: ids[r],
-                index: r as u32,
-            })
-            .filter(|h| h.sim >= thr)
-            .collect();
-        all.sort_by(|a, b| b.sim.total_cmp(&a.sim).then(a.key.cmp(&b.key)));
-        all.truncate(k);
-        all
     }
 
-    fn data_strategy() -> impl Strategy<Value = (usize, Vec<f32>)> {
-        (
-            prop::sample::select(vec![1usize, 3, 16, 33, 64, 128]),
-            1usize..300,
-            0u8..4,
-        )
-            .prop_flat_map(|(dim, n, kind)| {
-                let base = prop::collection::vec(-1.0f32..1.0, dim * 4);
-                let noise = prop::collection::vec(-1.0f32..1.0, n * dim);
-                let picks = prop::collection::vec(0usize..4, n);
-                (Just(dim), base, noise, picks, Just(kind)).prop_map(
-                    |(dim, base, noise, picks, kind)| {
-                        let mut v = Vec::with_capacity(picks.len() * dim);
-                        for (r, &p) in picks.iter().enumerate() {
-                            for c in 0..dim {
-                                let x = match kind {
-                                    0 => noise[r * dim + c],                            // random
-                                    1 => base[p * dim + c], // exact duplicates
-                                    2 => base[p * dim + c] + 1e-6 * noise[r * dim + c], // near-ties
-                                    _ => base[p * dim + c] + 0.05 * noise[r * dim + c], // clusters
-                                };
-                                v.push(x);
-                            }
-                        }
-                        normalise(&mut v, dim);
-                        (dim, v)
-                    },
-                )
+    impl Case<'_> {
+        /// Brute force: every live row's exact similarity, sorted.
+        fn brute(&self, probe: &[f32]) -> Vec<Hit<u128>> {
+            let mut all: Vec<Hit<u128>> = self
+                .data
+                .chunks(self.dim)
+                .enumerate()
+                .filter(|(r, _)| self.owner[*r] != DELETED && self.exclude != Some(*r))
+                .map(|(r, row)| Hit {
+                    sim: similarity(exact_cos(row, probe)),
+                    key: self.ids[r],
+                    index: r as u32,
+                })
+                .filter(|h| h.sim >= self.threshold)
+                .collect();
+            all.sort_by(|a, b| b.sim.total_cmp(&a.sim).then(a.key.cmp(&b.key)));
+            all.truncate(self.k);
+            all
+        }
+
+        /// The search over `matrix`, one list per probe.
+        fn search(&self, matrix: Matrix<'_>, probes: &[f32]) -> Vec<Vec<Hit<u128>>> {
+            let info = RowInfo {
+                owner: self.owner,
+                face_ids: self.ids,
+            };
+            let full = InMemory {
+                data: self.data,
+                dim: self.dim,
+            };
+            top_faces(
+                matrix,
+                &full,
+                self.dim,
+                probes,
+                &info,
+                self.k,
+                self.threshold,
+                self.exclude,
+            )
+            .unwrap()
+        }
+
+        /// Both ways of holding the rows give the brute force's answer.
+        fn check(&self, probes: &[f32]) -> Result<(), TestCaseError> {
+            let mut codes = Codes::new(self.dim);
+            codes.extend(self.data);
+            let dense = self.search(
+                Matrix::Dense {
+                    data: self.data,
+                    dim: self.dim,
+                },
+                probes,
+            );
+            let compact = self.search(Matrix::Compact(&codes), probes);
+            for (j, probe) in probes.chunks(self.dim).enumerate() {
+                let want = self.brute(probe);
+                prop_assert_eq!(&dense[j], &want, "full precision, probe {}", j);
+                prop_assert_eq!(&compact[j], &want, "compact codes, probe {}", j);
+            }
+            Ok(())
+        }
+    }
+
+    /// Unit rows of one of four kinds: random, exact duplicates of four
+    /// rows, near-ties (duplicates a millionth apart) and clusters.
+    fn rows() -> impl Strategy<Value = (usize, Vec<f32>)> {
+        let dims = prop::sample::select(vec![1usize, 3, 16, 33, 64, 128]);
+        (dims, 1usize..300, 0u8..4).prop_flat_map(|(dim, n, kind)| {
+            let base = prop::collection::vec(-1.0f32..1.0, dim * 4);
+            let noise = prop::collection::vec(-1.0f32..1.0, n * dim);
+            let picks = prop::collection::vec(0usize..4, n);
+            (base, noise, picks).prop_map(move |(base, noise, picks)| {
+                let mut v = Vec::with_capacity(picks.len() * dim);
+                for (r, &p) in picks.iter().enumerate() {
+                    for c in 0..dim {
+                        let (b, e) = (base[p * dim + c], noise[r * dim + c]);
+                        v.push(match kind {
+                            0 => e,
+                            1 => b,
+                            2 => b + 1e-6 * e,
+                            _ => b + 0.05 * e,
+                        });
+                    }
+                }
+                normalise(&mut v, dim);
+                (dim, v)
             })
+        })
+    }
+
+    /// Rows `picks` (taken modulo the row count) as probes, row-major.
+    fn probes_of(data: &[f32], dim: usize, picks: &[usize]) -> Vec<f32> {
+        let n = data.len() / dim;
+        picks
+            .iter()
+            .flat_map(|&r| &data[(r % n) * dim..(r % n + 1) * dim])
+            .copied()
+            .collect()
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
-        #[test]
-        fn dense_and_compact_are_exact((dim, data) in data_strategy(), k in prop::sample::select(vec![1usize, 2, 5, 50, 4096]), thr_pick in 0usize..300, use_row_thr in any::<bool>(), dels in prop::collection::vec(any::<bool>(), 300), nprobes in prop::sample::select(vec![1usize, 2, 3, 4, 5, 8, 11]), probe_rows in prop::collection::vec(0usize..300, 11), exclude in prop::option::of(0usize..300)) {
-            let n = data.len() / dim;
-            let owner: Vec<u32> = (0..n).map(|r| if dels[r] && r % 3 == 0 { DELETED } else { NO_USER }).collect();
-            let ids: Vec<u128> = (0..n as u128).map(|i| (i * 7919) % 1009).collect();
-            let mut probes = Vec::new();
-            for j in 0..nprobes { let r = probe_rows[j] % n; probes.extend_from_slice(&data[r * dim..(r + 1) * dim]); }
-            let thr = if use_row_thr { similarity(exact_cos(&data[(thr_pick % n) * dim..(thr_pick % n + 1) * dim], &probes[..dim])) } else { 0.0 };
-            let mut codes = Codes::new(dim);
-            codes.extend(&data);
-            let info = RowInfo { owner: &owner, face_ids: &ids };
-            let full = InMemory { data: &data, dim };
-            let ex = exclude.map(|e| e % n);
-            let dense = top_faces(Matrix::Dense { data: &data, dim }, &full, dim, &probes, &info, k, thr, ex).unwrap();
-            let compact = top_faces(Matrix::Compact(&codes), &full, dim, &probes, &info, k, thr, ex).unwrap();
-            for j in 0..nprobes {
-                let want = brute(&data, dim, &probes[j * dim..(j + 1) * dim], &owner, &ids, k, thr, ex);
-                if dense[j] != want {
-                    let got: Vec<u32> = dense[j].iter().map(|h| h.index).collect();
-                    for h in &want { if !got.contains(&h.index) {
-                        let r = h.index as usize;
-                        eprintln!("missing row {r} sim {} owner {} data {:?} probe {:?} n {n} dim {dim} ex {ex:?} j {j} nprobes {nprobes}", h.sim, owner[r], &data[r*dim..(r+1)*dim], &probes[j*dim..(j+1)*dim]);
-                    } }
-                }
-                prop_assert_eq!(&dense[j], &want);
-                prop_assert_eq!(&compact[j], &want);
-            }
-        }
-    }
 
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
         #[test]
-        fn users_are_exact((dim, data) in data_strategy(), k in prop::sample::select(vec![1usize, 3, 50, 4096]), users in 1u32..40, owners in prop::collection::vec(0u32..45, 300), nprobes in prop::sample::select(vec![1usize, 2, 9]), probe_rows in prop::collection::vec(0usize..300, 9), exclude in prop::option::of(0u32..40), thr in prop::sample::select(vec![0.0f32, 50.0, 90.0, 99.9])) {
+        fn face_searches_are_exact(
+            (dim, data) in rows(),
+            k in prop::sample::select(vec![1usize, 2, 5, 50, 4096]),
+            at_row in prop::option::of(0usize..300),
+            dels in prop::collection::vec(any::<bool>(), 300),
+            picks in prop::collection::vec(0usize..300, 1..12),
+            exclude in prop::option::of(0usize..300),
+        ) {
             let n = data.len() / dim;
-            // owners >= users: no user; a few deleted rows.
-            let owner: Vec<u32> = (0..n).map(|r| { let o = owners[r]; if o >= users + 3 { DELETED } else if o >= users { NO_USER } else { o } }).collect();
-            let mut probes = Vec::new();
-            for j in 0..nprobes { let r = probe_rows[j] % n; probes.extend_from_slice(&data[r * dim..(r + 1) * dim]); }
-            let mut codes = Codes::new(dim);
-            codes.extend(&data);
-            let names: Vec<String> = (0..users).map(|u| format!("user-{:03}", (u * 17) % 41)).collect();
-            let owner_ref = &owner;
-            let rows_of = |u: u32| (0..n).filter(move |&r| owner_ref[r] == u);
-            let exact = |u: u32| -> std::io::Result<f32> {
-                let (probes, data) = (&probes, &data);
-                Ok(rows_of(u).flat_map(|r| probes.chunks(dim).map(move |p| similarity(exact_cos(&data[r * dim..(r + 1) * dim], p)))).fold(f32::NEG_INFINITY, f32::max))
+            let owner: Vec<u32> = (0..n)
+                .map(|r| if dels[r] && r % 3 == 0 { DELETED } else { NO_USER })
+                .collect();
+            let ids: Vec<u128> = (0..n as u128).map(|i| (i * 7919) % 1009).collect();
+            let probes = probes_of(&data, dim, &picks);
+            // A threshold exactly at some row's similarity, or none.
+            let threshold = at_row.map_or(0.0, |r| {
+                let r = r % n;
+                similarity(exact_cos(&data[r * dim..(r + 1) * dim], &probes[..dim]))
+            });
+            let case = Case {
+                data: &data,
+                dim,
+                owner: &owner,
+                ids: &ids,
+                k,
+                threshold,
+                exclude: exclude.map(|e| e % n),
             };
-            let key = |u: u32| (exclude != Some(u) && rows_of(u).next().is_some()).then(|| names[u as usize].as_str());
-            let mut want: Vec<Hit<&str>> = (0..users).filter_map(|u| key(u).map(|k| Hit { sim: exact(u).unwrap(), key: k, index: u })).filter(|h| h.sim >= thr).collect();
+            case.check(&probes)?;
+        }
+
+        #[test]
+        fn user_searches_are_exact(
+            (dim, data) in rows(),
+            k in prop::sample::select(vec![1usize, 3, 50, 4096]),
+            users in 1u32..40,
+            owners in prop::collection::vec(0u32..45, 300),
+            picks in prop::collection::vec(0usize..300, 1..10),
+            exclude in prop::option::of(0u32..40),
+            threshold in prop::sample::select(vec![0.0f32, 50.0, 90.0, 99.9]),
+        ) {
+            let n = data.len() / dim;
+            // Owners from `users` on: no user, or (from `users + 3`) deleted.
+            let owner: Vec<u32> = owners[..n]
+                .iter()
+                .map(|&o| match o {
+                    o if o >= users + 3 => DELETED,
+                    o if o >= users => NO_USER,
+                    o => o,
+                })
+                .collect();
+            let probes = probes_of(&data, dim, &picks);
+            let names: Vec<String> = (0..users).map(|u| format!("user-{:03}", (u * 17) % 41)).collect();
+            let owner_of = &owner;
+            let rows_of = move |u: u32| (0..n).filter(move |&r| owner_of[r] == u);
+            let (data_ref, probes_ref) = (&data, &probes);
+            let exact = move |u: u32| -> io::Result<f32> {
+                let (data, probes) = (data_ref, probes_ref);
+                let best = rows_of(u)
+                    .flat_map(|r| {
+                        let row = &data[r * dim..(r + 1) * dim];
+                        probes.chunks(dim).map(move |p| similarity(exact_cos(row, p)))
+                    })
+                    .fold(f32::NEG_INFINITY, f32::max);
+                Ok(best)
+            };
+            let names_ref = &names;
+            let key = move |u: u32| {
+                (exclude != Some(u) && rows_of(u).next().is_some()).then(|| names_ref[u as usize].as_str())
+            };
+            let mut want: Vec<Hit<&str>> = (0..users)
+                .filter_map(|u| key(u).map(|key| Hit { sim: exact(u).unwrap_or(0.0), key, index: u }))
+                .filter(|h| h.sim >= threshold)
+                .collect();
             want.sort_by(|a, b| b.sim.total_cmp(&a.sim).then(a.key.cmp(b.key)));
             want.truncate(k);
+            let mut codes = Codes::new(dim);
+            codes.extend(&data);
             for m in [Matrix::Dense { data: &data, dim }, Matrix::Compact(&codes)] {
-                let b = best_per_user(m, dim, &probes, &owner, users as usize);
-                let got = top_users(&b, k, thr, key, exact).unwrap();
-                prop_assert_eq!(&got, &want);
+                let bounds = best_per_user(m, dim, &probes, &owner, users as usize);
+                prop_assert_eq!(&top_users(&bounds, k, threshold, key, exact).unwrap(), &want);
             }
         }
     }
 
-    /// Many blocks, both cores: the parallel merge keeps exactness.
+    /// Many blocks over both cores, and the same scan on one thread beside
+    /// another: the workers' merge keeps exactness.
     #[test]
-    fn large_scans_are_exact() {
+    fn parallel_and_single_threaded_scans_are_exact() {
         let (dim, n) = (64, 40_000);
+        assert!(n * dim > PARALLEL_MIN);
         let mut data: Vec<f32> = (0..n * dim)
             .map(|i| ((i as u64 * 2_654_435_761) % 1_000) as f32 / 500.0 - 1.0)
             .collect();
-        // Clusters of near-duplicates so that many rows are near the edge.
-        for r in (0..n).step_by(7) {
+        // Every 7th row a near-duplicate of the row 7 before it, so that
+        // many rows sit near the edge of the answer.
+        for r in (7..n).step_by(7) {
             let (a, b) = data.split_at_mut(r * dim);
-            if r >= 7 {
-                b[..dim].copy_from_slice(&a[(r - 7) * dim..(r - 6) * dim]);
-                b[r % dim] += 1e-4;
-            }
+            b[..dim].copy_from_slice(&a[(r - 7) * dim..(r - 6) * dim]);
+            b[r % dim] += 1e-4;
         }
         normalise(&mut data, dim);
         let owner: Vec<u32> = (0..n as u32)
             .map(|r| if r % 11 == 0 { DELETED } else { NO_USER })
             .collect();
         let ids: Vec<u128> = (0..n as u128).map(|i| (i * 7919) % 100_003).collect();
-        let info = RowInfo {
-            owner: &owner,
-            face_ids: &ids,
-        };
-        let full = InMemory { data: &data, dim };
-        let mut codes = Codes::new(dim);
-        codes.extend(&data);
         let probes = data[14 * dim..24 * dim].to_vec();
         for k in [1, 10, 1000] {
-            let want: Vec<Vec<Hit<u128>>> = probes
-                .chunks(dim)
-                .map(|p| brute(&data, dim, p, &owner, &ids, k, 0.0, None))
-                .collect();
-            assert_eq!(
-                top_faces(
-                    Matrix::Dense { data: &data, dim },
-                    &full,
-                    dim,
-                    &probes,
-                    &info,
-                    k,
-                    0.0,
-                    None
-                )
-                .unwrap(),
-                want
-            );
-            assert_eq!(
-                top_faces(
-                    Matrix::Compact(&codes),
-                    &full,
-                    dim,
-                    &probes,
-                    &info,
-                    k,
-                    0.0,
-                    None
-                )
-                .unwrap(),
-                want
-            );
+            let case = Case {
+                data: &data,
+                dim,
+                owner: &owner,
+                ids: &ids,
+                k,
+                threshold: 0.0,
+                exclude: None,
+            };
+            case.check(&probes[..dim]).unwrap();
+            case.check(&probes).unwrap();
+            let (_other, _) = Running::start();
+            case.check(&probes[..3 * dim]).unwrap();
         }
     }
 }
