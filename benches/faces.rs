@@ -4,6 +4,9 @@
 //!   matrix (the memory-bandwidth limit);
 //! - one `search_batch` of 100 probes vs 100 single searches;
 //! - `SearchUsers` over 200k users x 5 faces vs a single-probe face search;
+//! - compact int8 codes vs full precision (`FaceCodes::Compact` vs
+//!   `FaceCodes::Full`, the f32 scan), single probe and batch of 100, with
+//!   the answers checked identical;
 //! - bulk import (`IndexFaces` of all vectors, on disk, fsynced), resident
 //!   memory of a loaded collection, and reopening vs reading the snapshot.
 //!
@@ -21,7 +24,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use rayon::prelude::*;
 use rollcall::faces::{
-    random_vectors, AssociateFacesRequest, CollectionRequest, Engine, UserRequest,
+    random_vectors, AssociateFacesRequest, CollectionRequest, Engine, FaceCodes, FaceMatch,
+    UserRequest,
 };
 
 const SEED: u64 = 20261123;
@@ -187,6 +191,66 @@ fn import_and_reopen(n: usize, dim: usize, data: &[f32]) {
     );
 }
 
+/// The same searches over compact codes and over full-precision rows (two
+/// engines on one data directory), paired; the answers must be identical:
+/// same faces, same order, same similarities.
+fn compact_vs_full(dir: &Path, n: usize, dim: usize, probes: &[f32], k: usize, threshold: f32) {
+    let compact = Engine::open(dir)
+        .unwrap()
+        .with_face_codes(FaceCodes::Compact);
+    let full = Engine::open(dir).unwrap().with_face_codes(FaceCodes::Full);
+    let key = |m: &[FaceMatch]| -> Vec<(String, f64)> {
+        m.iter()
+            .map(|f| (f.face.face_id.clone(), f.similarity))
+            .collect()
+    };
+    for p in probes.chunks(dim) {
+        let a = compact.search_vector("c", p, k, 0.0).unwrap();
+        let b = full.search_vector("c", p, k, 0.0).unwrap();
+        assert_eq!(key(&a), key(&b), "compact and full answers differ");
+    }
+    let batch_a = compact.search_batch("c", probes, k, threshold).unwrap();
+    let batch_b = full.search_batch("c", probes, k, threshold).unwrap();
+    assert!(batch_a.iter().zip(&batch_b).all(|(a, b)| key(a) == key(b)));
+    let probe = &probes[..dim];
+    let (c1, f1) = paired(
+        |which| match which {
+            0 => drop(black_box(
+                compact.search_vector("c", probe, k, threshold).unwrap(),
+            )),
+            _ => drop(black_box(
+                full.search_vector("c", probe, k, threshold).unwrap(),
+            )),
+        },
+        9,
+    );
+    println!(
+        "[{n}x{dim}] single probe, compact codes {:.1} ms ({:.1} GB/s of codes) vs full-precision scan {:.1} ms: {:.2}x (target >= 3x); answers identical for {} probes",
+        ms(c1),
+        (n * dim) as f64 / 1e9 / c1.as_secs_f64(),
+        ms(f1),
+        f1.as_secs_f64() / c1.as_secs_f64(),
+        probes.len() / dim
+    );
+    let (cb, fb) = paired(
+        |which| match which {
+            0 => drop(black_box(
+                compact.search_batch("c", probes, k, threshold).unwrap(),
+            )),
+            _ => drop(black_box(
+                full.search_batch("c", probes, k, threshold).unwrap(),
+            )),
+        },
+        3,
+    );
+    println!(
+        "[{n}x{dim}] batch of 100, compact codes {:.0} ms vs full precision {:.0} ms: {:.2}x (target >= 1x)",
+        ms(cb),
+        ms(fb),
+        fb.as_secs_f64() / cb.as_secs_f64()
+    );
+}
+
 fn faces(c: &mut Criterion) {
     let n = rows();
     for dim in DIMS {
@@ -228,6 +292,8 @@ fn faces(c: &mut Criterion) {
             b.iter(|| black_box(e.search_batch("c", &probes, k, threshold).unwrap()))
         });
         g.finish();
+
+        compact_vs_full(dir.path(), n, dim, &probes, k, threshold);
 
         let gb = (n * dim * 4) as f64 / 1e9;
         let (sum, single) = paired(

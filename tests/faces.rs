@@ -2111,3 +2111,82 @@ fn kill_9_loses_no_acknowledged_write() {
     }
     assert!(acks.len() > 6);
 }
+
+// ---------------------------------------------------------------------------
+// Compact codes: the same answers as full precision, byte for byte.
+
+/// 4,000 faces in tight clusters with exact duplicates, 40 users; then 300
+/// searches of every kind with random thresholds and page sizes, each run
+/// by an engine holding compact codes and one holding full-precision rows
+/// over the same data directory: the JSON responses must be identical.
+#[test]
+fn compact_codes_and_full_precision_give_identical_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dim, n, users) = (24, 4_000, 40);
+    let full = Engine::open(dir.path())
+        .unwrap()
+        .with_face_codes(FaceCodes::Full);
+    let compact = Engine::open(dir.path())
+        .unwrap()
+        .with_face_codes(FaceCodes::Compact);
+    full.create_collection_with_dim("c", dim).unwrap();
+    let centres = random_vectors(20, dim, 7, None);
+    let mut data = Vec::with_capacity(n * dim);
+    for i in 0..n {
+        let centre = &centres[(i % 20) * dim..(i % 20 + 1) * dim];
+        if i % 5 == 0 {
+            data.extend_from_slice(centre); // exact duplicates of the centre
+        } else {
+            data.extend(random_vectors(1, dim, i as u64, Some((centre, 0.01))));
+        }
+    }
+    let ids = full.import_faces("c", data.clone(), dim, None).unwrap();
+    for u in 0..users {
+        let name = format!("user-{u:02}");
+        ok(
+            &full,
+            "CreateUser",
+            json!({"CollectionId": "c", "UserId": name}),
+        );
+        let faces: Vec<&String> = ids.iter().skip(u).step_by(users).take(20).collect();
+        ok(
+            &full,
+            "AssociateFaces",
+            json!({"CollectionId": "c", "UserId": name, "FaceIds": faces, "UserMatchThreshold": 0}),
+        );
+    }
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |m: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % m as u64) as usize
+    };
+    for i in 0..300 {
+        let threshold = [0.0, 50.0, 80.0, 95.0, 99.0][next(5)];
+        let max = [1, 3, 10, 100, 4096][next(5)];
+        let row = next(n);
+        let probe = random_vectors(1, dim, 1_000 + i, Some((&data[row * dim..][..dim], 0.005)));
+        let (op, body) = match i % 4 {
+            0 => (
+                "SearchFaces",
+                json!({"CollectionId": "c", "FaceId": ids[row], "MaxFaces": max, "FaceMatchThreshold": threshold}),
+            ),
+            1 => (
+                "SearchFacesByImage",
+                json!({"CollectionId": "c", "Image": image(1, dim, &probe), "MaxFaces": max, "FaceMatchThreshold": threshold}),
+            ),
+            2 => (
+                "SearchUsers",
+                json!({"CollectionId": "c", "UserId": format!("user-{:02}", next(users)), "MaxUsers": max.min(500), "UserMatchThreshold": threshold}),
+            ),
+            _ => (
+                "SearchUsersByImage",
+                json!({"CollectionId": "c", "Image": image(1, dim, &probe), "MaxUsers": max.min(500), "UserMatchThreshold": threshold}),
+            ),
+        };
+        let a = ok(&compact, op, body.clone()).to_string();
+        let b = ok(&full, op, body.clone()).to_string();
+        assert_eq!(a, b, "{op} {body}");
+    }
+}
