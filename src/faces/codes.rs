@@ -157,37 +157,6 @@ impl Codes {
         self.norm.truncate(kept);
     }
 
-    /// Rows `first..first + n` decoded to `f32` (`s·q`, each component
-    /// rounded once), row-major into `out`.
-    pub(crate) fn decode(&self, first: usize, n: usize, out: &mut Vec<f32>) {
-        out.clear();
-        for (q, &s) in self
-            .block(first, n)
-            .chunks_exact(self.stride)
-            .zip(&self.scale[first..first + n])
-        {
-            out.extend(q[..self.dim].iter().map(|&c| f32::from(c) * s));
-        }
-    }
-
-    /// Bound on `|x·p − fl(fl(s·q)·p)|` for row `row` and a probe of norm at
-    /// most `pnorm`, the product summed in `f32` in any order over `dim`
-    /// terms (`gamma`, see `search::dense_error`): the code's residual,
-    /// plus one rounding per decoded component, plus the sum's rounding.
-    pub(crate) fn decoded_error(&self, row: usize, pnorm: f64, gamma: f64) -> f64 {
-        let u = f64::from(f32::EPSILON) / 2.0;
-        let norm = f64::from(self.norm[row]) * (1.0 + u);
-        f64::from(self.resid[row]) * pnorm + (u + gamma) * norm * pnorm * (1.0 + u) + SLACK
-    }
-
-    /// The largest `‖x − s·q‖` and `‖s·q‖` of rows `first..first + n`.
-    pub(crate) fn block_norms(&self, first: usize, n: usize) -> (f32, f32) {
-        let r = first..first + n;
-        let resid = self.resid[r.clone()].iter().fold(0f32, |m, &v| m.max(v));
-        let norm = self.norm[r].iter().fold(0f32, |m, &v| m.max(v));
-        (resid, norm)
-    }
-
     /// The codes of rows `first..first + n`.
     fn block(&self, first: usize, n: usize) -> &[i8] {
         &self.codes[first * self.stride..(first + n) * self.stride]

@@ -18,7 +18,7 @@ use super::codes::{Codes, FaceCodes, AUTO_CODES_MIN_ROWS};
 use super::error::Error;
 use super::search::{
     best_per_user, exact_cos, similarity, top_faces, top_users, FullRows, InMemory, Matrix,
-    RowInfo, DELETED, NO_USER,
+    RowInfo, BATCH_MIN_PROBES, DELETED, NO_USER,
 };
 use super::wire::{
     score, AssociateFacesResponse, DeleteFacesResponse, DisassociateFacesResponse, Face,
@@ -869,7 +869,7 @@ impl Collection {
             face_ids: &self.ids,
         };
         let hits = top_faces(
-            self.matrix(),
+            self.matrix(probes),
             &self.full_rows(),
             self.dim,
             probes,
@@ -892,11 +892,14 @@ impl Collection {
             .collect())
     }
 
-    /// The rows as a scan reads them.
-    fn matrix(&self) -> Matrix<'_> {
+    /// The rows as a scan with `probes` (row-major) reads them: the codes
+    /// when there are any, except for batches, which are compute-bound and
+    /// read the full-precision rows while those are in memory.
+    fn matrix(&self, probes: &[f32]) -> Matrix<'_> {
+        let batch = probes.len() >= BATCH_MIN_PROBES * self.dim.max(1);
         match &self.codes {
-            Some(codes) => Matrix::Compact(codes),
-            None => Matrix::Dense {
+            Some(codes) if !batch => Matrix::Compact(codes),
+            _ => Matrix::Dense {
                 data: &self.vectors,
                 dim: self.dim,
             },
@@ -941,7 +944,7 @@ impl Collection {
         exclude: Option<u32>,
     ) -> Result<Vec<UserMatch>, Error> {
         let bounds = best_per_user(
-            self.matrix(),
+            self.matrix(probes),
             self.dim,
             probes,
             &self.owner,

@@ -149,9 +149,6 @@ enum Tight<'a> {
     Dense(f64),
     /// The codes' own bound per row.
     Compact(&'a codes::Scored, &'a Codes, &'a [Probe]),
-    /// Decoded codes multiplied in `f32`: the codes' bound plus the
-    /// product's rounding, per row; probes' norms and `γ`.
-    Decoded(&'a Codes, &'a [f64], f64),
 }
 
 impl Block<'_> {
@@ -172,11 +169,6 @@ impl Block<'_> {
                 (codes::down(c - err), codes::up(c + err))
             }
             Tight::Compact(scored, codes, probes) => scored.interval(codes, probes, j, i),
-            Tight::Decoded(codes, pnorms, gamma) => {
-                let c = f64::from(self.approx[j * self.rows + i]);
-                let err = codes.decoded_error(self.first + i, pnorms[j], gamma);
-                (codes::down(c - err), codes::up(c + err))
-            }
         }
     }
 }
@@ -193,21 +185,15 @@ fn block_rows(dim: usize) -> usize {
 /// to within `dim · u` (they went through `normalise`), so their norms are
 /// taken as at most 1.01. Plus the rounding of the exact cosine to `f32`.
 fn dense_error(dim: usize) -> f64 {
-    gamma(dim) * 1.01 * 1.01 + 2.5e-7
-}
-
-/// `γ_n = n·u / (1 − n·u)` for a sum of `dim` products in `f32` (two
-/// extra terms of slack for fused multiply-adds and blocking).
-fn gamma(dim: usize) -> f64 {
     let nu = (dim as f64 + 2.0) * f64::from(f32::EPSILON) / 2.0;
-    nu / (1.0 - nu)
+    nu / (1.0 - nu) * 1.01 * 1.01 + 2.5e-7
 }
 
-/// Batches of at least this many probes are scored against compact codes
-/// decoded to `f32` by faer's matrix product (compute-bound, so the
-/// decoding costs little); fewer by the integer kernel (memory-bound, so
-/// reading a quarter of the bytes is what counts).
-const DECODE_MIN_PROBES: usize = 8;
+/// Batches of at least this many probes are compute-bound: over full
+/// precision, faer's matrix product does them at the machine's `f32` rate,
+/// and reading a quarter of the bytes would not help. A collection holding
+/// both scans such batches at full precision.
+pub(crate) const BATCH_MIN_PROBES: usize = 8;
 
 /// `out = rows · probesᵀ`, column-major (`n` x `nprobes`), by faer's
 /// matrix product (runtime-dispatched SIMD: AVX2/FMA where the CPU has
@@ -229,7 +215,6 @@ struct Scratch {
     approx: Vec<f32>,
     reach: Vec<f32>,
     scored: codes::Scored,
-    decoded: Vec<f32>,
 }
 
 /// Runs one fused pass over `matrix` scoring every row against the
@@ -259,11 +244,6 @@ where
         Matrix::Dense { .. } => Vec::new(),
     };
     let err = dense_error(dim);
-    let gamma = gamma(dim);
-    let pnorms: Vec<f64> = probes
-        .chunks_exact(dim)
-        .map(|p| p.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt() * (1.0 + 1e-9))
-        .collect();
     let step = |(mut acc, mut s): (A, Scratch), first: usize| {
         let rows = block.min(matrix.rows() - first);
         s.approx.resize(rows * nprobes, 0.0);
@@ -280,19 +260,6 @@ where
                 );
                 s.reach.fill(codes::up(err));
                 Tight::Dense(err)
-            }
-            Matrix::Compact(c) if nprobes >= DECODE_MIN_PROBES => {
-                c.decode(first, rows, &mut s.decoded);
-                product(&s.decoded, probes, dim, rows, nprobes, &mut s.approx);
-                let (resid, norm) = c.block_norms(first, rows);
-                let u = f64::from(f32::EPSILON) / 2.0;
-                for (r, &pn) in s.reach.iter_mut().zip(&pnorms) {
-                    let norm = f64::from(norm) * (1.0 + u);
-                    *r = codes::up(
-                        f64::from(resid) * pn + (u + gamma) * norm * pn * (1.0 + u) + 2.5e-7,
-                    );
-                }
-                Tight::Decoded(c, &pnorms, gamma)
             }
             Matrix::Compact(c) => {
                 s.scored
