@@ -34,6 +34,7 @@
 //! assert_eq!(page.approximate_total_count, 2);
 //! ```
 
+mod error;
 mod exec;
 mod private_dir;
 mod read;
@@ -58,13 +59,10 @@ use crate::plan::{self, sort_key_bytes, IndexField, Node};
 use crate::records::{json_lines, parse_user_line, Groups, HierarchyGroup, RecordError, User};
 use crate::storage::{FileStamp, Staging};
 use crate::AwsError;
+use error::{failed, storage, StorageError};
 use exec::{Ctx, PageCollector};
 use private_dir::PrivateDir;
 use schema::Fields;
-
-fn storage(e: impl std::fmt::Display) -> AwsError {
-    AwsError::internal(format!("storage: {e}"))
-}
 
 /// A data directory holding Connect instances (`DIR/connect/...`).
 #[derive(Debug, Clone)]
@@ -201,7 +199,9 @@ impl Engine {
     /// Opens (creating if needed) the data directory `root`.
     pub fn open(root: impl AsRef<Path>) -> Result<Engine, AwsError> {
         let root = root.as_ref().to_path_buf();
-        crate::fsmode::create_dir_all(&root.join("connect")).map_err(storage)?;
+        let connect = root.join("connect");
+        crate::fsmode::create_dir_all(&connect)
+            .map_err(failed("cannot create data directory", &connect))?;
         Ok(Engine { root })
     }
 
@@ -212,8 +212,9 @@ impl Engine {
     /// The instance ids present, sorted.
     pub fn instances(&self) -> Result<Vec<String>, AwsError> {
         let mut out = Vec::new();
-        for e in std::fs::read_dir(self.root.join("connect")).map_err(storage)? {
-            let e = e.map_err(storage)?;
+        let connect = self.root.join("connect");
+        for e in std::fs::read_dir(&connect).map_err(failed("cannot list instances", &connect))? {
+            let e = e.map_err(failed("cannot list instances", &connect))?;
             let (name, path) = (e.file_name(), e.path());
             let Some(name) = name.to_str() else { continue };
             if !path.join(COMMIT_FILE).exists() {
@@ -286,7 +287,10 @@ impl Engine {
         let _ = staging.clean();
         // Held until the staging directory is renamed into place or removed,
         // so that no other import's clean removes it meanwhile.
-        let _held = staging.hold().map_err(storage)?;
+        let _held = staging.hold().map_err(failed(
+            "cannot lock import staging",
+            &connect.join(IMPORT_LOCK),
+        ))?;
         let tmp = staging.path(IMPORT_PREFIX);
         let result = self.import_new(id, &tmp, &dir, users, groups);
         if result.is_err() {
@@ -307,15 +311,21 @@ impl Engine {
         users: impl BufRead,
         groups: Option<Vec<HierarchyGroup>>,
     ) -> Result<ImportSummary, AwsError> {
-        crate::fsmode::create_dir_all(tmp).map_err(storage)?;
+        crate::fsmode::create_dir_all(tmp)
+            .map_err(failed("cannot create staging directory", tmp))?;
         let inst = Instance::create(tmp)?;
         let summary = inst.import(users, groups)?;
         inst.close()?;
         drop(inst);
-        let mut f = crate::fsmode::create_file(&tmp.join(INSTANCE_ID_FILE)).map_err(storage)?;
-        f.write_all(id.as_bytes()).map_err(storage)?;
-        f.sync_all().map_err(storage)?;
-        std::fs::rename(tmp, dir).map_err(storage)?;
+        let id_file = tmp.join(INSTANCE_ID_FILE);
+        let mut f = crate::fsmode::create_file(&id_file)
+            .map_err(failed("cannot create instance id file", &id_file))?;
+        f.write_all(id.as_bytes())
+            .map_err(failed("cannot write instance id file", &id_file))?;
+        f.sync_all()
+            .map_err(failed("cannot sync instance id file", &id_file))?;
+        std::fs::rename(tmp, dir)
+            .map_err(failed("cannot move staging directory into place", dir))?;
         if let Ok(d) = std::fs::File::open(self.root.join("connect")) {
             let _ = d.sync_all();
         }
@@ -753,7 +763,7 @@ impl Instance {
         let json = doc
             .get_first(self.fields.user)
             .and_then(|v| v.as_str())
-            .ok_or_else(|| storage("user document without its record"))?;
+            .ok_or_else(|| storage(StorageError::Corrupt("user document without its record")))?;
         serde_json::from_str(json).map_err(storage)
     }
 
