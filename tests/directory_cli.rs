@@ -496,6 +496,36 @@ fn a_failed_import_leaves_no_staging_directory() {
     assert_eq!(staging_dirs(d.path()), Vec::<String>::new());
 }
 
+/// A first import's staging directory is left alone by another process's
+/// cleanup while its lock (`connect/.import.lock`, held shared) is held, on
+/// any platform; once no one holds it, the next first import removes it.
+#[test]
+fn a_running_imports_staging_directory_survives_another_processs_cleanup() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let out = import_into(d.path(), "first", USERS);
+    assert!(out.status.success());
+    let connect = d.path().join("connect");
+    // This process plays an import in progress: the lock held shared and
+    // its staging directory half built.
+    let lock = std::fs::File::open(connect.join(".import.lock")).expect("lock file");
+    lock.lock_shared().expect("shared lock");
+    let running = connect.join(".import-running");
+    std::fs::create_dir(&running).expect("mkdir");
+    std::fs::write(running.join("part"), b"x").expect("write");
+    let out = import_into(d.path(), "second", USERS);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(staging_dirs(d.path()), [".import-running"]);
+    // The import ends without removing it (a crash): the leftover goes.
+    drop(lock);
+    let out = import_into(d.path(), "third", USERS);
+    assert!(out.status.success());
+    assert_eq!(staging_dirs(d.path()), Vec::<String>::new());
+}
+
 /// Every file and directory under `dir` (and `dir` itself) whose mode lets
 /// group or others in.
 #[cfg(unix)]

@@ -399,24 +399,139 @@ pub fn parse_request(json: &str) -> Result<SearchUsersRequest, AwsError> {
         .map_err(|e| AwsError::new(ErrorType::SerializationException, e.to_string()))
 }
 
-fn bad(path: &str, message: impl std::fmt::Display) -> AwsError {
-    AwsError::invalid_parameter(format!("{path}: {message}"))
+/// A request that breaks a rule of docs/semantics.md §2: where (`path`,
+/// the JSON path of the member at fault, such as
+/// `SearchCriteria.StringCondition.Value`) and what ([`WireErrorKind`]).
+/// Shows as `path: message`, the text AWS-style clients see; it becomes an
+/// [`AwsError`] in one place, its `From` impl.
+///
+/// ```
+/// use rollcall::criteria::wire::{parse_request, WireErrorKind};
+/// let req = parse_request(r#"{"MaxResults": 0}"#).unwrap();
+/// let e = req.try_lower().unwrap_err();
+/// assert_eq!((e.path.as_str(), &e.kind), ("MaxResults", &WireErrorKind::MaxResults(0)));
+/// assert_eq!(e.to_string(), "MaxResults: must be 1..500, got 0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {kind}")]
+pub struct WireError {
+    /// The JSON path of the member at fault.
+    pub path: String,
+    /// What is wrong with it.
+    pub kind: WireErrorKind,
 }
 
-fn violation(path: &str, v: RuleViolation) -> AwsError {
-    bad(&format!("{path}.{}", v.part), v.message)
+/// What a [`WireError`] reports. Each variant names a request (as the
+/// member at fault) that triggers it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireErrorKind {
+    /// A required member is missing: `"StringCondition": {"FieldName":
+    /// "Username", "ComparisonType": "EXACT"}` (no `Value`).
+    #[error("is required")]
+    Required,
+    /// A condition breaks a rule of the criteria model (the message of its
+    /// [`RuleViolation`]): `"Value": "j"` with `CONTAINS`, `"OrConditions": []`.
+    #[error("{0}")]
+    Rule(String),
+    /// `"InstanceId": ""`, or 101 characters.
+    #[error("{0}")]
+    InstanceId(InstanceIdLength),
+    /// `"MaxResults": 0`, or 501.
+    #[error("must be 1..{MAX_MAX_RESULTS}, got {0}")]
+    MaxResults(i64),
+    /// `"NextToken": ""`, or longer than 2500 characters.
+    #[error("must be 1..{MAX_NEXT_TOKEN_CHARS} characters, got {0}")]
+    NextTokenLength(usize),
+    /// A request of 101 leaf conditions.
+    #[error("more than {MAX_LEAVES} leaf conditions in one request")]
+    TooManyLeaves,
+    /// `OrConditions` nested eleven levels deep.
+    #[error("conditions are nested more than {MAX_DEPTH} levels deep")]
+    TooDeep,
+    /// A `UserAttributeFilter` with both `TagCondition` and
+    /// `HierarchyGroupCondition`: the members set, in model order.
+    #[error("only one member may be set, got {}", .0.join(", "))]
+    OneMemberOnly(Vec<&'static str>),
+    /// A `UserAttributeFilter` of 26 tag conditions (the count).
+    #[error("{0} tag conditions; at most {MAX_ATTRIBUTE_TAGS} are allowed")]
+    TooManyTags(usize),
+    /// A `UserAttributeFilter` of 21 hierarchy conditions (the count).
+    #[error("{0} hierarchy conditions; at most {MAX_ATTRIBUTE_HIERARCHIES} are allowed")]
+    TooManyHierarchies(usize),
+    /// `"FieldName": "Nickname"` in a `StringCondition`.
+    #[error(
+        "unknown field '{}'; expected one of {}",
+        .0,
+        StringField::ALL.map(StringField::as_str).join(", ")
+    )]
+    UnknownField(String),
+    /// `"ComparisonType": "LIKE"` in a `StringCondition`.
+    #[error("unknown comparison '{0}'; expected EXACT, STARTS_WITH or CONTAINS")]
+    UnknownStringComparison(String),
+    /// `"ComparisonType": "ABOUT"` in a `NumberCondition`.
+    #[error(
+        "unknown comparison '{}'; expected {}",
+        .0,
+        NumberOp::ALL.iter().map(|o| o.aws_name()).collect::<Vec<_>>().join(", ")
+    )]
+    UnknownNumberComparison(String),
+    /// `"HierarchyGroupMatchType": "PARENT"`.
+    #[error("unknown match type '{0}'; expected EXACT or WITH_CHILD_GROUPS")]
+    UnknownMatchType(String),
+    /// `"TargetListType": "SKILLS"`.
+    #[error("unknown list type '{0}'; expected PROFICIENCIES")]
+    UnknownListType(String),
+    /// `"FieldName": "color"` in a proficiency `StringCondition`.
+    #[error("unknown proficiency field '{0}'; expected name or value")]
+    UnknownProficiencyField(String),
+    /// `"FieldName": "height"` in a `NumberCondition`.
+    #[error("unknown number field '{0}'; expected level")]
+    UnknownNumberField(String),
+    /// A proficiency condition with both (or neither of)
+    /// `StringCondition` and `NumberCondition`.
+    #[error("exactly one of StringCondition and NumberCondition must be set")]
+    OneProficiencyTest,
+    /// A `SearchFilter` with both `TagFilter` and `UserAttributeFilter`
+    /// (an `InvalidRequestException`; every other kind is an
+    /// `InvalidParameterException`).
+    #[error("TagFilter and UserAttributeFilter cannot be used together")]
+    BothFilters,
 }
 
-fn required<'a, T>(value: &'a Option<T>, path: &str, member: &str) -> Result<&'a T, AwsError> {
+impl From<WireError> for AwsError {
+    fn from(e: WireError) -> AwsError {
+        match e.kind {
+            WireErrorKind::BothFilters => AwsError::invalid_request(e.to_string()),
+            _ => AwsError::invalid_parameter(e.to_string()),
+        }
+    }
+}
+
+fn bad(path: &str, kind: WireErrorKind) -> WireError {
+    WireError {
+        path: path.to_string(),
+        kind,
+    }
+}
+
+fn violation(path: &str, v: RuleViolation) -> WireError {
+    bad(
+        &format!("{path}.{}", v.part),
+        WireErrorKind::Rule(v.message),
+    )
+}
+
+fn required<'a, T>(value: &'a Option<T>, path: &str, member: &str) -> Result<&'a T, WireError> {
     value
         .as_ref()
-        .ok_or_else(|| bad(&format!("{path}.{member}"), "is required"))
+        .ok_or_else(|| bad(&format!("{path}.{member}"), WireErrorKind::Required))
 }
 
 /// The OR of `parts` at `path` (an `OrConditions` member): none is the
 /// rule violation of [`Filter::or`].
-fn or_of(parts: Vec<Filter>, path: &str) -> Result<Filter, AwsError> {
-    Filter::or(parts).map_err(|v| bad(path, v.message))
+fn or_of(parts: Vec<Filter>, path: &str) -> Result<Filter, WireError> {
+    Filter::or(parts).map_err(|v| bad(path, WireErrorKind::Rule(v.message)))
 }
 
 struct Lowering {
@@ -424,13 +539,10 @@ struct Lowering {
 }
 
 impl Lowering {
-    fn leaf(&mut self, path: &str) -> Result<(), AwsError> {
+    fn leaf(&mut self, path: &str) -> Result<(), WireError> {
         self.leaves += 1;
         if self.leaves > MAX_LEAVES {
-            return Err(bad(
-                path,
-                format!("more than {MAX_LEAVES} leaf conditions in one request"),
-            ));
+            return Err(bad(path, WireErrorKind::TooManyLeaves));
         }
         Ok(())
     }
@@ -440,12 +552,9 @@ impl Lowering {
         c: &UserSearchCriteria,
         path: &str,
         depth: usize,
-    ) -> Result<Filter, AwsError> {
+    ) -> Result<Filter, WireError> {
         if depth > MAX_DEPTH {
-            return Err(bad(
-                path,
-                format!("conditions are nested more than {MAX_DEPTH} levels deep"),
-            ));
+            return Err(bad(path, WireErrorKind::TooDeep));
         }
         let mut parts = Vec::new();
         if let Some(list) = &c.or_conditions {
@@ -481,14 +590,14 @@ impl Lowering {
         list: &[UserSearchCriteria],
         path: &str,
         depth: usize,
-    ) -> Result<Vec<Filter>, AwsError> {
+    ) -> Result<Vec<Filter>, WireError> {
         list.iter()
             .enumerate()
             .map(|(i, c)| self.criteria(c, &format!("{path}[{i}]"), depth + 1))
             .collect()
     }
 
-    fn tag(&mut self, t: &WireTagCondition, path: &str) -> Result<Filter, AwsError> {
+    fn tag(&mut self, t: &WireTagCondition, path: &str) -> Result<Filter, WireError> {
         self.leaf(path)?;
         let key = required(&t.tag_key, path, "TagKey")?;
         TagCondition::new(key.clone(), t.tag_value.clone())
@@ -496,14 +605,14 @@ impl Lowering {
             .map_err(|v| violation(path, v))
     }
 
-    fn tags(&mut self, list: &[WireTagCondition], path: &str) -> Result<Vec<Filter>, AwsError> {
+    fn tags(&mut self, list: &[WireTagCondition], path: &str) -> Result<Vec<Filter>, WireError> {
         list.iter()
             .enumerate()
             .map(|(i, t)| self.tag(t, &format!("{path}[{i}]")))
             .collect()
     }
 
-    fn tag_filter(&mut self, f: &TagFilter, path: &str) -> Result<Filter, AwsError> {
+    fn tag_filter(&mut self, f: &TagFilter, path: &str) -> Result<Filter, WireError> {
         let mut parts = Vec::new();
         if let Some(t) = &f.tag_condition {
             parts.push(self.tag(t, &format!("{path}.TagCondition"))?);
@@ -527,7 +636,7 @@ impl Lowering {
         a: &AttributeAndCondition,
         path: &str,
         counts: &mut (usize, usize),
-    ) -> Result<Filter, AwsError> {
+    ) -> Result<Filter, WireError> {
         let mut parts = Vec::new();
         if let Some(list) = &a.tag_conditions {
             counts.0 += list.len();
@@ -546,8 +655,8 @@ impl Lowering {
         &mut self,
         f: &UserAttributeFilter,
         path: &str,
-    ) -> Result<Filter, AwsError> {
-        let set: Vec<&str> = [
+    ) -> Result<Filter, WireError> {
+        let set: Vec<&'static str> = [
             ("OrConditions", f.or_conditions.is_some()),
             ("AndCondition", f.and_condition.is_some()),
             ("TagCondition", f.tag_condition.is_some()),
@@ -560,10 +669,7 @@ impl Lowering {
         .filter_map(|(name, on)| on.then_some(name))
         .collect();
         if set.len() > 1 {
-            return Err(bad(
-                path,
-                format!("only one member may be set, got {}", set.join(", ")),
-            ));
+            return Err(bad(path, WireErrorKind::OneMemberOnly(set)));
         }
         let mut counts = (0, 0);
         let filter = if let Some(ors) = &f.or_conditions {
@@ -587,36 +693,21 @@ impl Lowering {
             Filter::all()
         };
         if counts.0 > MAX_ATTRIBUTE_TAGS {
-            return Err(bad(
-                path,
-                format!(
-                    "{} tag conditions; at most {MAX_ATTRIBUTE_TAGS} are allowed",
-                    counts.0
-                ),
-            ));
+            return Err(bad(path, WireErrorKind::TooManyTags(counts.0)));
         }
         if counts.1 > MAX_ATTRIBUTE_HIERARCHIES {
-            return Err(bad(
-                path,
-                format!(
-                    "{} hierarchy conditions; at most {MAX_ATTRIBUTE_HIERARCHIES} are allowed",
-                    counts.1
-                ),
-            ));
+            return Err(bad(path, WireErrorKind::TooManyHierarchies(counts.1)));
         }
         Ok(filter)
     }
 }
 
-fn string_condition(s: &WireStringCondition, path: &str) -> Result<StringCondition, AwsError> {
+fn string_condition(s: &WireStringCondition, path: &str) -> Result<StringCondition, WireError> {
     let name = required(&s.field_name, path, "FieldName")?;
     let field = StringField::parse(name).ok_or_else(|| {
         bad(
             &format!("{path}.FieldName"),
-            format!(
-                "unknown field '{name}'; expected one of {}",
-                StringField::ALL.map(StringField::as_str).join(", ")
-            ),
+            WireErrorKind::UnknownField(name.clone()),
         )
     })?;
     let op = string_op(s, path)?;
@@ -624,7 +715,7 @@ fn string_condition(s: &WireStringCondition, path: &str) -> Result<StringConditi
     StringCondition::new(field, op, value.clone()).map_err(|v| violation(path, v))
 }
 
-fn string_op(s: &WireStringCondition, path: &str) -> Result<StringOp, AwsError> {
+fn string_op(s: &WireStringCondition, path: &str) -> Result<StringOp, WireError> {
     let op = required(&s.comparison_type, path, "ComparisonType")?;
     [StringOp::Exact, StringOp::StartsWith, StringOp::Contains]
         .into_iter()
@@ -632,7 +723,7 @@ fn string_op(s: &WireStringCondition, path: &str) -> Result<StringOp, AwsError> 
         .ok_or_else(|| {
             bad(
                 &format!("{path}.ComparisonType"),
-                format!("unknown comparison '{op}'; expected EXACT, STARTS_WITH or CONTAINS"),
+                WireErrorKind::UnknownStringComparison(op.clone()),
             )
         })
 }
@@ -640,7 +731,7 @@ fn string_op(s: &WireStringCondition, path: &str) -> Result<StringOp, AwsError> 
 fn hierarchy_condition(
     h: &HierarchyGroupCondition,
     path: &str,
-) -> Result<HierarchyCondition, AwsError> {
+) -> Result<HierarchyCondition, WireError> {
     let value = required(&h.value, path, "Value")?;
     let mode = match h.hierarchy_group_match_type.as_deref() {
         None | Some("EXACT") => HierarchyMatch::Exact,
@@ -648,20 +739,20 @@ fn hierarchy_condition(
         Some(other) => {
             return Err(bad(
                 &format!("{path}.HierarchyGroupMatchType"),
-                format!("unknown match type '{other}'; expected EXACT or WITH_CHILD_GROUPS"),
+                WireErrorKind::UnknownMatchType(other.to_string()),
             ))
         }
     };
     HierarchyCondition::new(value.clone(), mode).map_err(|v| violation(path, v))
 }
 
-fn list_condition(l: &ListCondition, path: &str) -> Result<Filter, AwsError> {
+fn list_condition(l: &ListCondition, path: &str) -> Result<Filter, WireError> {
     match required(&l.target_list_type, path, "TargetListType")?.as_str() {
         "PROFICIENCIES" => {}
         other => {
             return Err(bad(
                 &format!("{path}.TargetListType"),
-                format!("unknown list type '{other}'; expected PROFICIENCIES"),
+                WireErrorKind::UnknownListType(other.to_string()),
             ))
         }
     }
@@ -673,12 +764,7 @@ fn list_condition(l: &ListCondition, path: &str) -> Result<Filter, AwsError> {
             (None, Some(n)) => {
                 ProficiencyCondition::Level(number_condition(n, &format!("{p}.NumberCondition"))?)
             }
-            _ => {
-                return Err(bad(
-                    &p,
-                    "exactly one of StringCondition and NumberCondition must be set",
-                ))
-            }
+            _ => return Err(bad(&p, WireErrorKind::OneProficiencyTest)),
         });
     }
     Ok(Filter::Proficiency(items))
@@ -687,7 +773,7 @@ fn list_condition(l: &ListCondition, path: &str) -> Result<Filter, AwsError> {
 fn proficiency_string(
     s: &WireStringCondition,
     path: &str,
-) -> Result<ProficiencyCondition, AwsError> {
+) -> Result<ProficiencyCondition, WireError> {
     let name = required(&s.field_name, path, "FieldName")?;
     let field = if name.eq_ignore_ascii_case("name") {
         ProficiencyField::Name
@@ -696,7 +782,7 @@ fn proficiency_string(
     } else {
         return Err(bad(
             &format!("{path}.FieldName"),
-            format!("unknown proficiency field '{name}'; expected name or value"),
+            WireErrorKind::UnknownProficiencyField(name.clone()),
         ));
     };
     let op = string_op(s, path)?;
@@ -704,22 +790,21 @@ fn proficiency_string(
     ProficiencyCondition::string(field, op, value.clone()).map_err(|v| violation(path, v))
 }
 
-fn number_condition(n: &NumberCondition, path: &str) -> Result<NumberTest, AwsError> {
+fn number_condition(n: &NumberCondition, path: &str) -> Result<NumberTest, WireError> {
     let name = required(&n.field_name, path, "FieldName")?;
     if !(name.eq_ignore_ascii_case("level") || name.eq_ignore_ascii_case("limit")) {
         return Err(bad(
             &format!("{path}.FieldName"),
-            format!("unknown number field '{name}'; expected level"),
+            WireErrorKind::UnknownNumberField(name.clone()),
         ));
     }
     let op = required(&n.comparison_type, path, "ComparisonType")?;
     let min = || required(&n.min_value, path, "MinValue").copied();
     let max = || required(&n.max_value, path, "MaxValue").copied();
     let op = NumberOp::from_aws_name(op).ok_or_else(|| {
-        let names: Vec<&str> = NumberOp::ALL.iter().map(|o| o.aws_name()).collect();
         bad(
             &format!("{path}.ComparisonType"),
-            format!("unknown comparison '{op}'; expected {}", names.join(", ")),
+            WireErrorKind::UnknownNumberComparison(op.clone()),
         )
     })?;
     let test = match op {
@@ -732,28 +817,27 @@ fn number_condition(n: &NumberCondition, path: &str) -> Result<NumberTest, AwsEr
 
 impl SearchUsersRequest {
     /// Validates the request against every docs/semantics.md §2 rule and lowers it
-    /// into one [`Filter`] (`SearchCriteria` AND `SearchFilter`).
+    /// into one [`Filter`] (`SearchCriteria` AND `SearchFilter`); the error
+    /// as the service reports it ([`WireError`] converted).
     pub fn lower(&self) -> Result<Search, AwsError> {
+        Ok(self.try_lower()?)
+    }
+
+    /// [`lower`](Self::lower), with the broken rule as data: its path and
+    /// kind.
+    pub fn try_lower(&self) -> Result<Search, WireError> {
         if let Some(id) = &self.instance_id {
-            check_instance_id(id).map_err(|e| bad("InstanceId", e))?;
+            check_instance_id(id).map_err(|e| bad("InstanceId", WireErrorKind::InstanceId(e)))?;
         }
         let max_results = match self.max_results {
             None => DEFAULT_MAX_RESULTS,
             Some(n) if (1..=i64::from(MAX_MAX_RESULTS)).contains(&n) => n as u32,
-            Some(n) => {
-                return Err(bad(
-                    "MaxResults",
-                    format!("must be 1..{MAX_MAX_RESULTS}, got {n}"),
-                ))
-            }
+            Some(n) => return Err(bad("MaxResults", WireErrorKind::MaxResults(n))),
         };
         if let Some(t) = &self.next_token {
             let n = t.chars().count();
             if !(1..=MAX_NEXT_TOKEN_CHARS).contains(&n) {
-                return Err(bad(
-                    "NextToken",
-                    format!("must be 1..{MAX_NEXT_TOKEN_CHARS} characters, got {n}"),
-                ));
+                return Err(bad("NextToken", WireErrorKind::NextTokenLength(n)));
             }
         }
         let mut lowering = Lowering { leaves: 0 };
@@ -763,9 +847,7 @@ impl SearchUsersRequest {
         }
         if let Some(f) = &self.search_filter {
             if f.tag_filter.is_some() && f.user_attribute_filter.is_some() {
-                return Err(AwsError::invalid_request(
-                    "SearchFilter: TagFilter and UserAttributeFilter cannot be used together",
-                ));
+                return Err(bad("SearchFilter", WireErrorKind::BothFilters));
             }
             if let Some(t) = &f.tag_filter {
                 parts.push(lowering.tag_filter(t, "SearchFilter.TagFilter")?);
@@ -1041,4 +1123,102 @@ fn tag_filter_of(
         _ => f.and_conditions = Some(and_tags),
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The broken rule of a request body (which must parse).
+    fn wire_error(body: &str) -> WireError {
+        match parse_request(body).map(|r| r.try_lower()) {
+            Ok(Err(e)) => e,
+            other => panic!("not a wire error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_kind_shows_the_message_the_service_sends() {
+        let sc = |members: &str| {
+            format!(r#"{{"SearchCriteria": {{"StringCondition": {{{members}}}}}}}"#)
+        };
+        let level = |members: &str| {
+            format!(
+                r#"{{"SearchCriteria": {{"ListCondition": {{"TargetListType": "PROFICIENCIES", "Conditions": [{{"NumberCondition": {{{members}}}}}]}}}}}}"#
+            )
+        };
+        let cases = [
+            (
+                sc(r#""FieldName": "Username", "ComparisonType": "EXACT""#),
+                WireErrorKind::Required,
+                "SearchCriteria.StringCondition.Value: is required",
+            ),
+            (
+                sc(r#""FieldName": "Nickname", "Value": "a", "ComparisonType": "EXACT""#),
+                WireErrorKind::UnknownField("Nickname".into()),
+                "SearchCriteria.StringCondition.FieldName: unknown field 'Nickname'; expected one of \
+                 username, firstname, lastname, routingProfileId, securityProfileId, resourceId",
+            ),
+            (
+                sc(r#""FieldName": "Username", "Value": "a", "ComparisonType": "LIKE""#),
+                WireErrorKind::UnknownStringComparison("LIKE".into()),
+                "SearchCriteria.StringCondition.ComparisonType: unknown comparison 'LIKE'; \
+                 expected EXACT, STARTS_WITH or CONTAINS",
+            ),
+            (
+                level(r#""FieldName": "Level", "ComparisonType": "ABOUT", "MinValue": 1"#),
+                WireErrorKind::UnknownNumberComparison("ABOUT".into()),
+                "SearchCriteria.ListCondition.Conditions[0].NumberCondition.ComparisonType: \
+                 unknown comparison 'ABOUT'; expected GREATER_OR_EQUAL, GREATER, LESSER_OR_EQUAL, \
+                 LESSER, EQUAL, NOT_EQUAL, RANGE",
+            ),
+            (
+                level(r#""FieldName": "height", "ComparisonType": "EQUAL", "MinValue": 1"#),
+                WireErrorKind::UnknownNumberField("height".into()),
+                "SearchCriteria.ListCondition.Conditions[0].NumberCondition.FieldName: \
+                 unknown number field 'height'; expected level",
+            ),
+            (
+                r#"{"NextToken": ""}"#.to_string(),
+                WireErrorKind::NextTokenLength(0),
+                "NextToken: must be 1..2500 characters, got 0",
+            ),
+            (
+                r#"{"InstanceId": ""}"#.to_string(),
+                WireErrorKind::InstanceId(InstanceIdLength { chars: 0 }),
+                "InstanceId: must be 1..100 characters, got 0",
+            ),
+            (
+                r#"{"SearchFilter": {"UserAttributeFilter": {"TagCondition": {"TagKey": "a"}, "HierarchyGroupCondition": {"Value": "g"}}}}"#.to_string(),
+                WireErrorKind::OneMemberOnly(vec!["TagCondition", "HierarchyGroupCondition"]),
+                "SearchFilter.UserAttributeFilter: only one member may be set, got TagCondition, \
+                 HierarchyGroupCondition",
+            ),
+        ];
+        for (body, kind, message) in cases {
+            let e = wire_error(&body);
+            assert_eq!(e.kind, kind, "{body}");
+            assert_eq!(e.to_string(), message, "{body}");
+            let aws = AwsError::from(e);
+            assert_eq!(
+                (aws.kind, aws.message.as_str()),
+                (ErrorType::InvalidParameterException, message)
+            );
+        }
+    }
+
+    #[test]
+    fn both_filters_is_an_invalid_request() {
+        let e = wire_error(r#"{"SearchFilter": {"TagFilter": {}, "UserAttributeFilter": {}}}"#);
+        assert_eq!(
+            (e.path.as_str(), &e.kind),
+            ("SearchFilter", &WireErrorKind::BothFilters)
+        );
+        let aws = AwsError::from(e);
+        assert_eq!(aws.kind, ErrorType::InvalidRequestException);
+        assert_eq!(
+            aws.message,
+            "SearchFilter: TagFilter and UserAttributeFilter cannot be used together"
+        );
+    }
 }

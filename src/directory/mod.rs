@@ -14,7 +14,11 @@
 //! `instance-id`, which is how listing names a hashed one. The instance's
 //! hierarchy groups travel in the payload of the index's commit
 //! (`meta.json`), so users and groups change together in one atomic
-//! commit. `DIR/rekognition/` belongs to the faces engine.
+//! commit. A first import is built in a staging directory
+//! `DIR/connect/.import-*` and renamed into place; the staging lock
+//! `DIR/connect/.import.lock` keeps other imports from taking it for a
+//! crash's leftover (`storage::Staging`). `DIR/rekognition/` belongs to the
+//! faces engine.
 //!
 //! Everything is created owner-only (directories `0700`, files `0600`),
 //! whatever the umask; see `fsmode`.
@@ -30,6 +34,7 @@
 //! assert_eq!(page.approximate_total_count, 2);
 //! ```
 
+mod error;
 mod exec;
 mod private_dir;
 mod read;
@@ -52,14 +57,12 @@ use crate::criteria::paging::{decode_token, encode_token, SortKey};
 use crate::criteria::wire::{Search, SearchUsersRequest, SearchUsersResponse, UserSearchSummary};
 use crate::plan::{self, sort_key_bytes, IndexField, Node};
 use crate::records::{json_lines, parse_user_line, Groups, HierarchyGroup, RecordError, User};
+use crate::storage::{FileStamp, Staging};
 use crate::AwsError;
+use error::{failed, storage, StorageError};
 use exec::{Ctx, PageCollector};
 use private_dir::PrivateDir;
 use schema::Fields;
-
-fn storage(e: impl std::fmt::Display) -> AwsError {
-    AwsError::internal(format!("storage: {e}"))
-}
 
 /// A data directory holding Connect instances (`DIR/connect/...`).
 #[derive(Debug, Clone)]
@@ -155,28 +158,29 @@ fn instance_not_found(id: &str) -> AwsError {
     AwsError::not_found(format!("InstanceId: instance '{id}' does not exist"))
 }
 
-/// What identifies one commit of an instance on disk: the modification
-/// time, length and inode of its commit file (`meta.json`), which tantivy
-/// replaces by an atomic rename at every commit.
+/// What identifies one commit of an instance on disk: the stamp
+/// (`storage::FileStamp`: inode, length, modification time) of its commit file
+/// (`meta.json`), which tantivy replaces by an atomic rename at every
+/// commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitStamp {
-    modified: Option<std::time::SystemTime>,
-    len: u64,
-    #[cfg(unix)]
-    inode: u64,
-}
+pub struct CommitStamp(FileStamp);
 
 impl CommitStamp {
+    /// The stamp of the commit file at `path`; `None` when it cannot be
+    /// read (no such instance).
     fn of(path: &Path) -> Option<CommitStamp> {
-        let m = std::fs::metadata(path).ok()?;
-        Some(CommitStamp {
-            modified: m.modified().ok(),
-            len: m.len(),
-            #[cfg(unix)]
-            inode: std::os::unix::fs::MetadataExt::ino(&m),
-        })
+        FileStamp::read(path).ok().flatten().map(CommitStamp)
     }
 }
+
+/// The lock file of the import staging area in `DIR/connect/`: held shared
+/// while a `.import-*` directory is being built, taken exclusively (without
+/// waiting) to remove a crash's leftovers. Not a name an instance directory
+/// can have ([`dir_name`] makes no `.`).
+const IMPORT_LOCK: &str = ".import.lock";
+
+/// The prefix of the staging directories of first imports.
+const IMPORT_PREFIX: &str = ".import-";
 
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -195,7 +199,9 @@ impl Engine {
     /// Opens (creating if needed) the data directory `root`.
     pub fn open(root: impl AsRef<Path>) -> Result<Engine, AwsError> {
         let root = root.as_ref().to_path_buf();
-        crate::fsmode::create_dir_all(&root.join("connect")).map_err(storage)?;
+        let connect = root.join("connect");
+        crate::fsmode::create_dir_all(&connect)
+            .map_err(failed("cannot create data directory", &connect))?;
         Ok(Engine { root })
     }
 
@@ -206,8 +212,9 @@ impl Engine {
     /// The instance ids present, sorted.
     pub fn instances(&self) -> Result<Vec<String>, AwsError> {
         let mut out = Vec::new();
-        for e in std::fs::read_dir(self.root.join("connect")).map_err(storage)? {
-            let e = e.map_err(storage)?;
+        let connect = self.root.join("connect");
+        for e in std::fs::read_dir(&connect).map_err(failed("cannot list instances", &connect))? {
+            let e = e.map_err(failed("cannot list instances", &connect))?;
             let (name, path) = (e.file_name(), e.path());
             let Some(name) = name.to_str() else { continue };
             if !path.join(COMMIT_FILE).exists() {
@@ -274,12 +281,17 @@ impl Engine {
             inst.close()?;
             return Ok(summary);
         }
-        self.clean_temp();
-        let tmp = self.root.join("connect").join(format!(
-            ".import-{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ));
+        let connect = self.root.join("connect");
+        let staging = Staging::new(&connect, IMPORT_LOCK, &[IMPORT_PREFIX]);
+        // Leftovers only cost space: an import does not fail for them.
+        let _ = staging.clean();
+        // Held until the staging directory is renamed into place or removed,
+        // so that no other import's clean removes it meanwhile.
+        let _held = staging.hold().map_err(failed(
+            "cannot lock import staging",
+            &connect.join(IMPORT_LOCK),
+        ))?;
+        let tmp = staging.path(IMPORT_PREFIX);
         let result = self.import_new(id, &tmp, &dir, users, groups);
         if result.is_err() {
             // Whatever failed (a bad line, the disk, the rename), the
@@ -299,38 +311,25 @@ impl Engine {
         users: impl BufRead,
         groups: Option<Vec<HierarchyGroup>>,
     ) -> Result<ImportSummary, AwsError> {
-        crate::fsmode::create_dir_all(tmp).map_err(storage)?;
+        crate::fsmode::create_dir_all(tmp)
+            .map_err(failed("cannot create staging directory", tmp))?;
         let inst = Instance::create(tmp)?;
         let summary = inst.import(users, groups)?;
         inst.close()?;
         drop(inst);
-        let mut f = crate::fsmode::create_file(&tmp.join(INSTANCE_ID_FILE)).map_err(storage)?;
-        f.write_all(id.as_bytes()).map_err(storage)?;
-        f.sync_all().map_err(storage)?;
-        std::fs::rename(tmp, dir).map_err(storage)?;
+        let id_file = tmp.join(INSTANCE_ID_FILE);
+        let mut f = crate::fsmode::create_file(&id_file)
+            .map_err(failed("cannot create instance id file", &id_file))?;
+        f.write_all(id.as_bytes())
+            .map_err(failed("cannot write instance id file", &id_file))?;
+        f.sync_all()
+            .map_err(failed("cannot sync instance id file", &id_file))?;
+        std::fs::rename(tmp, dir)
+            .map_err(failed("cannot move staging directory into place", dir))?;
         if let Ok(d) = std::fs::File::open(self.root.join("connect")) {
             let _ = d.sync_all();
         }
         Ok(summary)
-    }
-
-    /// Removes staging directories left by imports that were killed.
-    fn clean_temp(&self) {
-        let Ok(entries) = std::fs::read_dir(self.root.join("connect")) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let Some(rest) = name.strip_prefix(".import-") else {
-                continue;
-            };
-            let pid: Option<u32> = rest.split('-').next().and_then(|p| p.parse().ok());
-            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-            if !alive {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
     }
 
     /// Answers an AWS `SearchUsers` request (with its `InstanceId`).
@@ -764,7 +763,7 @@ impl Instance {
         let json = doc
             .get_first(self.fields.user)
             .and_then(|v| v.as_str())
-            .ok_or_else(|| storage("user document without its record"))?;
+            .ok_or_else(|| storage(StorageError::Corrupt("user document without its record")))?;
         serde_json::from_str(json).map_err(storage)
     }
 

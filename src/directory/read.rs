@@ -7,7 +7,8 @@
 
 use tantivy::Term;
 
-use super::{storage, Instance};
+use super::error::{storage, StorageError};
+use super::Instance;
 use crate::criteria::wire::Search;
 use crate::plan::IndexField;
 use crate::records::User;
@@ -56,7 +57,7 @@ impl Instance {
             let id = summary
                 .id
                 .as_deref()
-                .ok_or_else(|| storage("search result without an Id"))?;
+                .ok_or_else(|| storage(StorageError::Corrupt("search result without an Id")))?;
             // A user deleted between the two reads is simply left out.
             if let Some(user) = self.user(id)? {
                 users.push(user);

@@ -4,10 +4,10 @@
 //! (`stamp`).
 //!
 //! The faces store uses both (each collection's `lock` file, the
-//! `rekognition/.lock` staging lock, the log and snapshot stamps); they are
-//! written without reference to it, so that the Connect directory can
-//! clean its `.import-*` leftovers and notice other processes' commits the
-//! same way.
+//! `rekognition/.lock` staging lock, the log and snapshot stamps), and so
+//! does the Connect directory (the `connect/.import.lock` staging lock of
+//! its `.import-*` first imports, the stamp of each instance's commit
+//! file).
 
 mod lock;
 mod stamp;
