@@ -243,10 +243,16 @@ proptest! {
         };
         let mut reference: Vec<Ranked> = Vec::new();
         for u in (0..w.users).filter(|&u| Some(u) != exclude) {
-            let best = live.iter().filter(|&&i| w.owner[i] == Some(u)).flat_map(|&i| probes.iter().map(move |&q| (i, q)))
+            let mut pairs: Vec<(f64, (usize, usize))> = live.iter().filter(|&&i| w.owner[i] == Some(u)).flat_map(|&i| probes.iter().map(move |&q| (i, q)))
                 .map(|(i, q)| (cos64(&w.vectors[q], &w.vectors[i]), pair(w.origin[q], w.origin[i])))
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            if let Some((c, key)) = best {
+                .collect();
+            pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+            if let Some(&(c, key)) = pairs.first() {
+                // A user whose best score two different vector pairs reach
+                // (within 1e-3) has no one pair identity: which of them is
+                // higher, and so its rank against a user holding either
+                // pair, is rounding.
+                prop_assume!(pairs.get(1).is_none_or(|&(c2, k2)| k2 == key || sim64(c) - sim64(c2) >= 1e-3));
                 reference.push((sim64(c), format!("user-{u:02}"), key));
             }
         }
