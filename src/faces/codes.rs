@@ -489,12 +489,21 @@ mod kernel {
                         let rest = quad_rows.remainder();
                         let mut i = 0;
                         for four in quad_rows {
+                            let (r0, r123) = four.split_at(stride);
+                            let (r1, r23) = r123.split_at(stride);
+                            let (r2, r3) = r23.split_at(stride);
                             let mut acc = [zero; 4];
-                            for s in 0..steps {
-                                for r in 0..4 {
-                                    let w = widen(simd, &four[r * stride + s * LANES..]);
-                                    acc[r] = step(simd, acc[r], w, p[s]);
-                                }
+                            let steps = r0
+                                .chunks_exact(LANES)
+                                .zip(r1.chunks_exact(LANES))
+                                .zip(r2.chunks_exact(LANES))
+                                .zip(r3.chunks_exact(LANES))
+                                .zip(p);
+                            for ((((c0, c1), c2), c3), &pp) in steps {
+                                acc[0] = step(simd, acc[0], widen(simd, c0), pp);
+                                acc[1] = step(simd, acc[1], widen(simd, c1), pp);
+                                acc[2] = step(simd, acc[2], widen(simd, c2), pp);
+                                acc[3] = step(simd, acc[3], widen(simd, c3), pp);
                             }
                             col[i..i + 4].copy_from_slice(&sums(simd, acc));
                             i += 4;
