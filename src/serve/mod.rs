@@ -36,7 +36,7 @@ use http_body_util::BodyExt;
 pub use conn::Limits;
 pub use errors::{ApiError, Protocol};
 pub use sigv4::{
-    parse_amz_date, signature, uri_encode, Auth, Authorization, Credentials, CredentialsError,
+    parse_amz_date, signature, Auth, Authorization, Credentials, CredentialsError,
     CredentialsErrorKind, CredentialsFileError, Presigned, SignedRequest, MAX_PRESIGN_EXPIRES_SECS,
     MAX_SKEW_SECS,
 };

@@ -486,7 +486,7 @@ pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Percent-encodes with the SigV4 rules: everything but `A-Za-z0-9-_.~`
 /// (and `/` when `keep_slash`).
-pub fn uri_encode(input: &[u8], keep_slash: bool) -> String {
+pub(crate) fn uri_encode(input: &[u8], keep_slash: bool) -> String {
     let mut out = String::with_capacity(input.len());
     for &b in input {
         if b.is_ascii_alphanumeric()
