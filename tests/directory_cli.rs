@@ -11,30 +11,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::{json, Value};
 
 use crate::rules::{ALL_B as ALL_IN_ORDER, GROUPS_B as GROUPS, USERS_B as USERS};
-
-const BIN: &str = env!("CARGO_BIN_EXE_rollcall");
-
-fn run(args: &[&str], stdin: &str) -> Output {
-    run_program(BIN, args, stdin)
-}
-
-/// Runs `program ARGS`, writing `stdin` to it.
-fn run_program(program: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
-}
+use crate::util::process::{rollcall as run, run_program, BIN};
 
 fn import(data: &Path, users: &str, groups: Option<&str>) -> Output {
     let d = data.to_str().expect("utf-8 path");

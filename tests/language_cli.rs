@@ -1,29 +1,12 @@
 //! Black-box tests of `rollcall parse`, `to-text`, `eval` and `demo`.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{json, Value};
 
+/// Runs the binary; `None`: nothing on its standard input.
 fn rollcall(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("write stdin");
-    } else {
-        drop(child.stdin.take());
-    }
-    child.wait_with_output().expect("binary finishes")
+    crate::util::process::rollcall(args, stdin.unwrap_or(""))
 }
 
 fn stdout(o: &Output) -> String {

@@ -9,15 +9,15 @@
 //! their count, ids that must not match, acceptance, or an error type with
 //! the words (the parameter's path, the limit) its message names.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use rollcall::criteria::wire::{parse_request, Search};
 use rollcall::directory::Instance;
 use rollcall::records::{read_groups, Directory};
 use rollcall::ErrorType;
 use serde_json::{json, Value};
+
+use crate::util::process::rollcall;
 
 /// The two fixtures the rules are stated over.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -633,24 +633,6 @@ fn run_engine(fixture: Fixture, request: &Value) -> Outcome {
         .search(&lower(request)?)
         .map_err(|e| (e.kind.as_str().to_string(), e.message))?;
     Ok(page.users.into_iter().filter_map(|u| u.id).collect())
-}
-
-/// Runs the binary with `args`, writing `stdin` to it.
-fn rollcall(args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
 }
 
 fn cli_import(data: &Path, fixture: Fixture) {
