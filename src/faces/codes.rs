@@ -252,6 +252,12 @@ pub(crate) struct Probe {
 }
 
 impl Probe {
+    /// The bound on `|x·p − s·t·(q·u)|` for a row with `‖s·q‖ <= norm` and
+    /// `‖x − s·q‖ <= resid` (the module's inequality), plus [`SLACK`].
+    fn error(&self, norm: f32, resid: f32) -> f64 {
+        f64::from(norm) * self.resid + f64::from(resid) * self.norm + SLACK
+    }
+
     /// Codes probe `p` for rows of `codes`' width.
     pub(crate) fn new(codes: &Codes, p: &[f32]) -> Probe {
         // |q·u| <= 127 * max|u| * stride must fit an i32, and so must the
@@ -342,7 +348,7 @@ impl Scored {
             // rounded once, then two products) away from s·t·d, whose
             // magnitude is at most ‖s·q‖·‖t·u‖ < 2; 4 ulps of 2 cover it.
             let quick = 4.0 * 2.0 * f64::from(f32::EPSILON);
-            reach[j] = up(f64::from(norm) * p.resid + f64::from(resid) * p.norm + SLACK + quick);
+            reach[j] = up(p.error(norm, resid) + quick);
         }
     }
 
@@ -357,8 +363,7 @@ impl Scored {
         let (p, row) = (&probes[j], self.first + i);
         let d = self.dots[j * self.rows + i];
         let approx = f64::from(codes.scale[row]) * p.scale * f64::from(d);
-        let err =
-            f64::from(codes.norm[row]) * p.resid + f64::from(codes.resid[row]) * p.norm + SLACK;
+        let err = p.error(codes.norm[row], codes.resid[row]);
         (down(approx - err), up(approx + err))
     }
 }
