@@ -37,8 +37,8 @@
 //! - `store`: the log and snapshots on disk (`store::log`,
 //!   `store::snapshot`; the file locks are the crate's `storage`).
 //! - `random`: reproducible random vectors for demos and benchmarks.
-//! - `photo` (to come): finding faces in real photos, turning them into
-//!   vectors, in front of `image`.
+//! - `photo`: finding faces in real photos and turning them into
+//!   vectors (dlib's models), in front of `image`.
 
 mod codec;
 mod codes;
@@ -48,6 +48,7 @@ mod error;
 mod image;
 mod npy;
 mod operation;
+mod photo;
 mod random;
 mod search;
 mod store;

@@ -1,0 +1,50 @@
+//! Faces from photos: a photo's bytes to faces (a box, five landmarks and a
+//! 128-d descriptor), offline, on dlib's models as the PyPI package
+//! `face-recognition-models==0.3.0` ships them.
+//!
+//! The pipeline, one module a stage:
+//!
+//! ```text
+//! JPEG/PNG bytes ─decode─▶ RGB ─detect─▶ boxes ─shape─▶ 5 landmarks ─chip─▶ 150x150 RGB ─resnet─▶ 128 floats
+//! ```
+//!
+//! - `models`: where the model files are (`--models DIR`,
+//!   `ROLLCALL_MODELS`, or `$XDG_DATA_HOME/rollcall/models`) and their
+//!   names; `scripts/fetch-models.sh` puts them there.
+//! - `dat`: dlib's serialization format, read with every length checked
+//!   against the bytes present.
+
+// The stages land one by one; the allowance goes when the pipeline is
+// wired into the operations (issue 14).
+#![allow(dead_code)]
+
+pub(crate) mod models;
+
+/// A rectangle in pixels, as dlib's `rectangle`: `right` and `bottom` are
+/// inclusive, so a box of one pixel has `left == right`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rect {
+    pub(crate) left: i64,
+    pub(crate) top: i64,
+    pub(crate) right: i64,
+    pub(crate) bottom: i64,
+}
+
+impl Rect {
+    /// Width in pixels (`right - left + 1`; 0 for an empty rectangle).
+    pub(crate) fn width(&self) -> i64 {
+        (self.right - self.left + 1).max(0)
+    }
+
+    /// Height in pixels (`bottom - top + 1`; 0 for an empty rectangle).
+    pub(crate) fn height(&self) -> i64 {
+        (self.bottom - self.top + 1).max(0)
+    }
+}
+
+/// A point in pixel coordinates (x to the right, y down).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Point {
+    pub(crate) x: f64,
+    pub(crate) y: f64,
+}
