@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use rollcall::criteria::eval::{matches, search};
-use rollcall::criteria::paging::SortKey;
 use rollcall::criteria::wire::{Search, SearchUsersRequest};
 use rollcall::criteria::Filter;
+use rollcall::criteria::SortKey;
 use rollcall::records::Directory;
 
 /// Every page of `filter` at `page_size`, concatenated, checking the total.

@@ -13,10 +13,11 @@
 //! language can print every tree and read it back unchanged.
 
 pub mod eval;
-pub mod paging;
+pub(crate) mod paging;
 mod print;
 pub mod wire;
 
+pub use paging::SortKey;
 pub(crate) use print::is_word_byte;
 
 use std::fmt;

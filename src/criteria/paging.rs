@@ -37,7 +37,7 @@ impl SortKey {
     /// The key of a user.
     ///
     /// ```
-    /// use rollcall::criteria::paging::SortKey;
+    /// use rollcall::criteria::SortKey;
     /// assert!(SortKey::new("ann", "2") < SortKey::new("Bob", "1"));
     /// assert!(SortKey::new("Ann", "1") < SortKey::new("ann", "2"));
     /// ```
@@ -64,12 +64,7 @@ const QUERY_ENCODING: &[u8] = b"rollcall/Filter/v2\0";
 /// (counts as `u32`, strings as a `u32` length and UTF-8, numbers as
 /// `i32`, all little-endian; fields and comparisons by their AWS names).
 /// Two trees have the same encoding exactly when they are equal.
-///
-/// ```
-/// use rollcall::criteria::{paging::query_encoding, Filter};
-/// assert_eq!(query_encoding(&Filter::all()), b"rollcall/Filter/v2\0&\0\0\0\0");
-/// ```
-pub fn query_encoding(filter: &Filter) -> Vec<u8> {
+pub(crate) fn query_encoding(filter: &Filter) -> Vec<u8> {
     let mut out = QUERY_ENCODING.to_vec();
     encode_filter(filter, &mut out);
     out
@@ -137,12 +132,6 @@ fn encode_filter(filter: &Filter, out: &mut Vec<u8>) {
     }
 }
 
-/// A fingerprint of the query a token belongs to: the SHA-256 of its
-/// [`query_encoding`].
-pub fn query_fingerprint(filter: &Filter) -> [u8; 32] {
-    Sha256::digest(query_encoding(filter)).into()
-}
-
 fn mac(context: &[u8], payload: &[u8]) -> [u8; MAC_BYTES] {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(TOKEN_KEY).expect("HMAC takes any key");
     m.update(&Sha256::digest(context));
@@ -159,15 +148,7 @@ fn mac(context: &[u8], payload: &[u8]) -> [u8; MAC_BYTES] {
 /// SHA-256 of the context and the payload. Only [`unseal`] with the same
 /// context gives the payload back. The payload is readable by anyone: the
 /// tag makes a token tamper-evident, not secret.
-///
-/// ```
-/// use rollcall::criteria::paging::{seal, unseal};
-/// let t = seal(b"ListThings instance-1", b"\x05");
-/// assert_eq!(unseal(b"ListThings instance-1", &t).as_deref(), Some(&b"\x05"[..]));
-/// assert_eq!(unseal(b"ListThings instance-2", &t), None);
-/// assert_eq!(unseal(b"ListThings instance-1", "p.1"), None);
-/// ```
-pub fn seal(context: &[u8], payload: &[u8]) -> String {
+pub(crate) fn seal(context: &[u8], payload: &[u8]) -> String {
     let mut bytes = Vec::with_capacity(payload.len() + MAC_BYTES);
     bytes.extend_from_slice(payload);
     bytes.extend_from_slice(&mac(context, payload));
@@ -176,7 +157,7 @@ pub fn seal(context: &[u8], payload: &[u8]) -> String {
 
 /// The payload of a token [`seal`]ed for `context`; `None` for any token
 /// that was not (altered, made up, or sealed for another context).
-pub fn unseal(context: &[u8], token: &str) -> Option<Vec<u8>> {
+pub(crate) fn unseal(context: &[u8], token: &str) -> Option<Vec<u8>> {
     let mut bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
     if bytes.len() < MAC_BYTES {
         return None;
@@ -193,7 +174,7 @@ pub fn unseal(context: &[u8], token: &str) -> Option<Vec<u8>> {
 
 /// The token that resumes `filter` after `last`: [`seal`]ed for the
 /// [`query_encoding`] of the filter.
-pub fn encode_token(filter: &Filter, last: &SortKey) -> String {
+pub(crate) fn encode_token(filter: &Filter, last: &SortKey) -> String {
     let mut payload = Vec::with_capacity(last.folded.len() + last.id.len() + 4);
     payload.extend_from_slice(&(last.folded.len() as u32).to_le_bytes());
     payload.extend_from_slice(last.folded.as_bytes());
@@ -203,16 +184,7 @@ pub fn encode_token(filter: &Filter, last: &SortKey) -> String {
 
 /// Reads a token issued for `filter`; any other token is an
 /// `InvalidParameterException`.
-///
-/// ```
-/// use rollcall::criteria::{paging::*, Filter};
-/// let all = Filter::all();
-/// let t = encode_token(&all, &SortKey::new("ann", "1"));
-/// assert_eq!(decode_token(&all, &t).unwrap(), SortKey::new("ann", "1"));
-/// let other = rollcall::syntax::parse("username eq x").unwrap();
-/// assert!(decode_token(&other, &t).is_err());
-/// ```
-pub fn decode_token(filter: &Filter, token: &str) -> Result<SortKey, AwsError> {
+pub(crate) fn decode_token(filter: &Filter, token: &str) -> Result<SortKey, AwsError> {
     let invalid = || {
         AwsError::invalid_parameter(
             "NextToken: invalid token (altered, or issued for a different query)",
@@ -233,6 +205,40 @@ pub fn decode_token(filter: &Filter, token: &str) -> Result<SortKey, AwsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fingerprint of the query a token belongs to: the SHA-256 of its
+    /// [`query_encoding`].
+    fn query_fingerprint(filter: &Filter) -> [u8; 32] {
+        Sha256::digest(query_encoding(filter)).into()
+    }
+
+    #[test]
+    fn query_encoding_example() {
+        assert_eq!(
+            query_encoding(&Filter::all()),
+            b"rollcall/Filter/v2\0&\0\0\0\0"
+        );
+    }
+
+    #[test]
+    fn seal_example() {
+        let t = seal(b"ListThings instance-1", b"\x05");
+        assert_eq!(
+            unseal(b"ListThings instance-1", &t).as_deref(),
+            Some(&b"\x05"[..])
+        );
+        assert_eq!(unseal(b"ListThings instance-2", &t), None);
+        assert_eq!(unseal(b"ListThings instance-1", "p.1"), None);
+    }
+
+    #[test]
+    fn decode_token_example() {
+        let all = Filter::all();
+        let t = encode_token(&all, &SortKey::new("ann", "1"));
+        assert_eq!(decode_token(&all, &t).unwrap(), SortKey::new("ann", "1"));
+        let other = crate::syntax::parse("username eq x").unwrap();
+        assert!(decode_token(&other, &t).is_err());
+    }
 
     #[test]
     fn altered_token_is_rejected() {

@@ -283,7 +283,7 @@ pub fn proficiency_term(name: &str, value: &str, level: f64) -> String {
 
 /// The sort key of a user as bytes: `escape(fold(username)) \0\0 id`. Byte
 /// order of these keys is exactly the order of
-/// [`SortKey`](crate::criteria::paging::SortKey).
+/// [`SortKey`](crate::criteria::SortKey).
 ///
 /// ```
 /// use rollcall::plan::sort_key_bytes;
