@@ -750,7 +750,7 @@ error_case!(list_faces_empty_face_ids, "ListFaces", {"CollectionId": "c", "FaceI
 error_case!(image_s3_object, "IndexFaces", {"CollectionId": "c", "Image": {"S3Object": {"Bucket": "b", "Name": "n"}}}, InvalidImageFormatException, ".npy");
 error_case!(image_missing, "IndexFaces", {"CollectionId": "c"}, InvalidImageFormatException, "float32");
 error_case!(image_not_base64, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "***"}}, InvalidImageFormatException, "not base64");
-error_case!(image_not_npy, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}}, InvalidImageFormatException, "expected a NumPy .npy file of float32");
+error_case!(image_not_npy, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}}, InvalidImageFormatException, "neither a JPEG or PNG photo nor a .npy file (by their first bytes); expected a JPEG or PNG photo, or a NumPy .npy file of float32");
 error_case!(external_image_id_pattern, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "ExternalImageId": "a b"}, InvalidParameterException, "ExternalImageId");
 error_case!(index_max_faces_zero, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "MaxFaces": 0}, InvalidParameterException, "MaxFaces");
 error_case!(quality_filter_enum, "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "NOTNPY"}, "QualityFilter": "GREAT"}, InvalidParameterException, "QualityFilter");

@@ -269,7 +269,7 @@ fn rekognition_dispatch_and_errors() {
     let cases: &[(Option<&str>, &[u8], u16, &str)] = &[
         (None, b"{}", 400, "UnknownOperationException"),
         (
-            Some("RekognitionService.DetectFaces"),
+            Some("RekognitionService.DetectLabels"),
             b"{}",
             400,
             "UnknownOperationException",

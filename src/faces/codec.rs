@@ -41,6 +41,10 @@ impl Writer {
         self.len(v.len());
         extend_f32_bytes(&mut self.buf, v);
     }
+    /// `f32`s whose count the reader knows: no length before them.
+    pub(crate) fn f32s_fixed(&mut self, v: &[f32]) {
+        extend_f32_bytes(&mut self.buf, v);
+    }
 }
 
 /// Appends the little-endian bytes of `v` to `out`.
@@ -140,6 +144,12 @@ impl<'a> Reader<'a> {
         let mut v = Vec::with_capacity(n);
         extend_f32_from_bytes(&mut v, self.take(n * 4)?);
         Ok(v)
+    }
+    /// `N` `f32`s written by [`Writer::f32s_fixed`].
+    pub(crate) fn f32s_fixed<const N: usize>(&mut self) -> Result<[f32; N], CodecError> {
+        let mut out = [0f32; N];
+        copy_f32_from_bytes(&mut out, self.take(N * 4)?);
+        Ok(out)
     }
 }
 

@@ -16,14 +16,15 @@ use serde::Serialize;
 use super::codec::CodecError;
 use super::codes::{Codes, FaceCodes, AUTO_CODES_MIN_ROWS};
 use super::error::Error;
+use super::model::FaceModel;
 use super::search::{
     best_per_user, exact_cos, similarity, top_faces, top_users, FullRows, InMemory, Matrix,
     RowInfo, BATCH_MIN_PROBES, DELETED, NO_USER,
 };
 use super::wire::{
-    score, AssociateFacesResponse, DeleteFacesResponse, DisassociateFacesResponse, Face,
-    FaceIdEntry, FaceMatch, FaceReason, UnsuccessfulFaceAssociation, UnsuccessfulFaceDeletion,
-    UnsuccessfulFaceDisassociation, User, UserMatch, UserStatus,
+    score, AssociateFacesResponse, BoundingBox, DeleteFacesResponse, DisassociateFacesResponse,
+    Face, FaceIdEntry, FaceMatch, FaceReason, UnsuccessfulFaceAssociation,
+    UnsuccessfulFaceDeletion, UnsuccessfulFaceDisassociation, User, UserMatch, UserStatus,
 };
 
 /// Most faces one user may hold.
@@ -64,6 +65,32 @@ pub(crate) struct FaceRow {
     pub(crate) image: u128,
     pub(crate) seq: u64,
     pub(crate) ext: Option<Box<str>>,
+    /// Where the face was found in its photo; `None` for a vector.
+    pub(crate) found: Option<FoundAt>,
+}
+
+/// Where a face was found in its photo: the box as AWS gives it (ratios
+/// of the image's width and height) and the detector's confidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FoundAt {
+    pub(crate) left: f32,
+    pub(crate) top: f32,
+    pub(crate) width: f32,
+    pub(crate) height: f32,
+    /// 0..100.
+    pub(crate) confidence: f32,
+}
+
+impl FoundAt {
+    /// The box in AWS's shape.
+    pub(crate) fn bounding_box(&self) -> BoundingBox {
+        BoundingBox {
+            width: score(self.width),
+            height: score(self.height),
+            left: score(self.left),
+            top: score(self.top),
+        }
+    }
 }
 
 /// A user slot; deleted slots stay until compaction.
@@ -79,13 +106,16 @@ pub(crate) struct UserSlot {
 /// that replay does not depend on compaction.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Op {
-    /// New faces (vectors already normalised, `ids.len() * dim` values).
+    /// New faces (vectors already normalised, `ids.len() * dim` values) of
+    /// `model`, with where each was found when it came from a photo.
     Index {
         image: u128,
         exts: Vec<Option<String>>,
         dim: usize,
         ids: Vec<u128>,
         vectors: Vec<f32>,
+        model: FaceModel,
+        found: Vec<Option<FoundAt>>,
     },
     DeleteFaces(Vec<u128>),
     CreateUser(String),
@@ -146,6 +176,8 @@ pub(crate) struct Collection {
     created: u64,
     /// Embedding dimension; 0 until fixed.
     dim: usize,
+    /// The face model, fixed with the dimension by the first face.
+    model: FaceModel,
     vectors: Vec<f32>,
     owner: Vec<u32>,
     faces: Vec<FaceRow>,
@@ -171,6 +203,7 @@ pub(crate) struct SnapshotParts {
     pub(crate) id: String,
     pub(crate) created: u64,
     pub(crate) dim: usize,
+    pub(crate) model: FaceModel,
     pub(crate) next_seq: u64,
     pub(crate) last_record: u64,
     /// Per row: face id, metadata, owner.
@@ -184,15 +217,6 @@ pub(crate) struct SnapshotParts {
 
 pub(crate) fn face_id_string(id: u128) -> String {
     uuid::Uuid::from_u128(id).hyphenated().to_string()
-}
-
-/// The `FaceModelVersion` naming a dimension.
-pub(crate) fn model_version(dim: usize) -> String {
-    if dim == 0 {
-        "vector".to_string()
-    } else {
-        format!("vector-{dim}")
-    }
 }
 
 /// Checks and L2-normalises `rows` vectors of `dim` values in place.
@@ -236,6 +260,7 @@ impl Collection {
     /// consistent (unique ids, owners and users' face lists agreeing).
     pub(crate) fn from_snapshot(p: SnapshotParts) -> Result<Collection, CodecError> {
         let mut c = Collection::new(p.id, p.created, p.dim);
+        c.model = p.model;
         c.next_seq = p.next_seq;
         c.last_record = p.last_record;
         let n = p.ids.len();
@@ -382,7 +407,12 @@ impl Collection {
     }
 
     pub(crate) fn model_version(&self) -> String {
-        model_version(self.dim)
+        self.model.version(self.dim)
+    }
+
+    /// The face model, fixed by the first face.
+    pub(crate) fn model(&self) -> FaceModel {
+        self.model
     }
 
     pub(crate) fn face_count(&self) -> usize {
@@ -442,7 +472,10 @@ impl Collection {
                 .unwrap_or_default(),
             image_id: meta.map(|m| face_id_string(m.image)).unwrap_or_default(),
             external_image_id: meta.and_then(|m| m.ext.as_deref().map(str::to_string)),
-            confidence: 100.0,
+            bounding_box: meta.and_then(|m| m.found).map(|f| f.bounding_box()),
+            confidence: meta
+                .and_then(|m| m.found)
+                .map_or(100.0, |f| score(f.confidence)),
             user_id: self
                 .owner
                 .get(row)
@@ -451,8 +484,18 @@ impl Collection {
         }
     }
 
-    /// Fails unless vectors of length `dim` fit this collection.
-    pub(crate) fn check_dim(&self, dim: usize) -> Result<(), Error> {
+    /// Fails unless vectors of length `dim` of `model` fit this
+    /// collection: a collection of photos' descriptors takes vectors too,
+    /// as descriptors of the same model; one of vectors takes no photo.
+    pub(crate) fn check_dim(&self, dim: usize, model: FaceModel) -> Result<(), Error> {
+        if self.dim != 0 && self.model == FaceModel::Vectors && model != FaceModel::Vectors {
+            return Err(Error::invalid(format!(
+                "collection '{}' holds vectors of {} values (FaceModelVersion {}); its faces cannot come from photos",
+                self.id,
+                self.dim,
+                self.model_version()
+            )));
+        }
         if self.dim != 0 && dim != self.dim {
             return Err(Error::invalid(format!(
                 "face vector length {dim} does not match the collection's dimension {}",
@@ -498,13 +541,17 @@ impl Collection {
                 dim,
                 ids,
                 vectors,
+                model,
+                found,
             } => {
                 if self.dim == 0 {
                     self.dim = dim;
+                    self.model = model;
                 }
                 if dim == self.dim
                     && ids.len().checked_mul(dim) == Some(vectors.len())
                     && exts.len() == ids.len()
+                    && found.len() == ids.len()
                 {
                     if let Some(codes) = &mut self.codes {
                         codes.extend(&vectors);
@@ -514,13 +561,14 @@ impl Collection {
                     } else {
                         self.vectors.extend_from_slice(&vectors);
                     }
-                    for (id, ext) in ids.into_iter().zip(exts) {
+                    for ((id, ext), found) in ids.into_iter().zip(exts).zip(found) {
                         let row = self.faces.len() as u32;
                         let ext = ext.map(String::into_boxed_str);
                         self.faces.push(FaceRow {
                             image,
                             seq: self.next_seq,
                             ext,
+                            found,
                         });
                         self.ids.push(id);
                         // Ids are fresh v4 UUIDs; one seen before (only in
@@ -781,10 +829,12 @@ impl Collection {
             }
             if !existing.is_empty() {
                 let probe = self.vector(row as usize);
-                let best = existing
-                    .iter()
-                    .map(|&r| similarity(exact_cos(self.vector(r as usize), probe)))
-                    .fold(0.0f32, f32::max);
+                let best = self.model.calibrate(
+                    existing
+                        .iter()
+                        .map(|&r| similarity(exact_cos(self.vector(r as usize), probe)))
+                        .fold(0.0f32, f32::max),
+                );
                 if best < threshold {
                     resp.unsuccessful_face_associations.push(fail(
                         id,
@@ -856,7 +906,9 @@ impl Collection {
     // ---- searching ----
 
     /// The `k` best live faces for each probe (row-major, `dim` columns),
-    /// similarity >= `threshold`, excluding `exclude`.
+    /// similarity >= `threshold`, excluding `exclude`. Similarities and the
+    /// threshold are on the collection's calibrated scale
+    /// ([`FaceModel::calibrate`]); the scan ranks by the exact cosine.
     pub(crate) fn search_faces(
         &self,
         probes: &[f32],
@@ -875,7 +927,7 @@ impl Collection {
             probes,
             &rows,
             k,
-            threshold,
+            self.model.raw_threshold(threshold),
             exclude,
         )
         .map_err(|e| search_error(&self.id, e))?;
@@ -883,9 +935,12 @@ impl Collection {
             .into_iter()
             .map(|hits| {
                 hits.into_iter()
-                    .map(|h| FaceMatch {
-                        similarity: score(h.sim),
-                        face: self.face(h.index as usize),
+                    .filter_map(|h| {
+                        let sim = self.model.calibrate(h.sim);
+                        (sim >= threshold).then(|| FaceMatch {
+                            similarity: score(sim),
+                            face: self.face(h.index as usize),
+                        })
                     })
                     .collect()
             })
@@ -935,7 +990,8 @@ impl Collection {
     }
 
     /// The `k` users whose best face is most similar to any probe, in one
-    /// pass; `exclude` (a user slot) is never returned, nor users without faces.
+    /// pass; `exclude` (a user slot) is never returned, nor users without
+    /// faces. On the calibrated scale, as [`search_faces`](Self::search_faces).
     pub(crate) fn search_users(
         &self,
         probes: &[f32],
@@ -955,7 +1011,7 @@ impl Collection {
         let hits = top_users(
             &bounds,
             k,
-            threshold,
+            self.model.raw_threshold(threshold),
             |slot| {
                 self.users
                     .get(slot as usize)
@@ -976,12 +1032,15 @@ impl Collection {
         .map_err(|e| search_error(&self.id, e))?;
         Ok(hits
             .into_iter()
-            .map(|h| UserMatch {
-                similarity: score(h.sim),
-                user: User {
-                    user_id: h.key.to_string(),
-                    user_status: self.status(h.index),
-                },
+            .filter_map(|h| {
+                let sim = self.model.calibrate(h.sim);
+                (sim >= threshold).then(|| UserMatch {
+                    similarity: score(sim),
+                    user: User {
+                        user_id: h.key.to_string(),
+                        user_status: self.status(h.index),
+                    },
+                })
             })
             .collect())
     }
@@ -1094,6 +1153,8 @@ mod tests {
                 dim: 2,
                 ids: ids.clone(),
                 vectors: v,
+                model: FaceModel::Vectors,
+                found: vec![None; n],
             },
             token: None,
         });

@@ -46,6 +46,7 @@ mod collection;
 mod engine;
 mod error;
 mod image;
+mod model;
 mod npy;
 mod operation;
 mod photo;
@@ -63,17 +64,20 @@ pub use npy::{decode_npy, npy_bytes, read_npy, read_npy_sized, NpyError, NpyMatr
 pub use operation::{Operation, UnknownOperation};
 pub use random::random_vectors;
 pub use wire::{
-    AssociateFacesRequest, AssociateFacesResponse, CollectionRequest, CreateCollectionRequest,
-    CreateCollectionResponse, DeleteCollectionResponse, DeleteFacesRequest, DeleteFacesResponse,
-    DescribeCollectionResponse, DisassociateFacesRequest, DisassociateFacesResponse, EmptyResponse,
-    Face, FaceDetail, FaceIdEntry, FaceMatch, FaceReason, FaceRecord, Image, IndexFacesRequest,
-    IndexFacesResponse, ListCollectionsRequest, ListCollectionsResponse, ListFacesRequest,
-    ListFacesResponse, ListUsersRequest, ListUsersResponse, SearchFacesByImageRequest,
-    SearchFacesByImageResponse, SearchFacesRequest, SearchFacesResponse, SearchUsersByImageRequest,
-    SearchUsersByImageResponse, SearchUsersRequest, SearchUsersResponse, SearchedFaceDetails,
-    SearchedUser, UnindexedFace, UnindexedReason, UnsearchedFace, UnsearchedReason,
-    UnsuccessfulFaceAssociation, UnsuccessfulFaceDeletion, UnsuccessfulFaceDisassociation, User,
-    UserMatch, UserRequest, UserStatus,
+    AssociateFacesRequest, AssociateFacesResponse, BoundingBox, CollectionRequest,
+    CompareFacesMatch, CompareFacesRequest, CompareFacesResponse, ComparedFace,
+    ComparedSourceImageFace, CreateCollectionRequest, CreateCollectionResponse,
+    DeleteCollectionResponse, DeleteFacesRequest, DeleteFacesResponse, DescribeCollectionResponse,
+    DetectFacesRequest, DetectFacesResponse, DisassociateFacesRequest, DisassociateFacesResponse,
+    EmptyResponse, Face, FaceDetail, FaceIdEntry, FaceMatch, FaceReason, FaceRecord, Image,
+    IndexFacesRequest, IndexFacesResponse, Landmark, ListCollectionsRequest,
+    ListCollectionsResponse, ListFacesRequest, ListFacesResponse, ListUsersRequest,
+    ListUsersResponse, SearchFacesByImageRequest, SearchFacesByImageResponse, SearchFacesRequest,
+    SearchFacesResponse, SearchUsersByImageRequest, SearchUsersByImageResponse, SearchUsersRequest,
+    SearchUsersResponse, SearchedFaceDetails, SearchedUser, UnindexedFace, UnindexedReason,
+    UnsearchedFace, UnsearchedReason, UnsuccessfulFaceAssociation, UnsuccessfulFaceDeletion,
+    UnsuccessfulFaceDisassociation, User, UserMatch, UserRequest, UserStatus, QUALITY_HIGH,
+    QUALITY_MEDIUM,
 };
 
 /// The decoders of untrusted stored bytes (log records, snapshots) and

@@ -77,6 +77,10 @@ operations! {
     SearchUsers = "SearchUsers", "search-users";
     /// `SearchUsersByImage`.
     SearchUsersByImage = "SearchUsersByImage", "search-users-by-image";
+    /// `DetectFaces`.
+    DetectFaces = "DetectFaces", "detect-faces";
+    /// `CompareFaces`.
+    CompareFaces = "CompareFaces", "compare-faces";
 }
 
 impl Operation {
@@ -140,6 +144,6 @@ mod tests {
             assert_eq!(Operation::from_aws_name(op.aws_name()), Some(op));
             assert_eq!(Operation::from_aws_name(op.cli_name()), None);
         }
-        assert_eq!(Operation::ALL.len(), 16);
+        assert_eq!(Operation::ALL.len(), 18);
     }
 }

@@ -183,16 +183,47 @@ const ATTRIBUTES: [&str; 14] = [
     "SUNGLASSES",
 ];
 
-/// `QualityFilter`: one of the model's enum values (accepted, then ignored:
-/// vectors have no quality).
+/// `QualityFilter`: one of the model's enum values. Searches accept it and
+/// search the largest face whatever its confidence.
 pub(crate) fn check_quality_filter(v: Option<&str>) -> Result<(), Error> {
     check_enum("QualityFilter", v, &QUALITY_FILTERS)
 }
 
-/// `DetectionAttributes`: each one of the model's enum values (accepted, ignored).
+/// The detector confidence a face needs under `QualityFilter` to be
+/// indexed (`IndexFaces`) or compared (`CompareFaces`); faces below it are
+/// `LOW_CONFIDENCE`. `NONE` and `LOW` keep every face the detector found;
+/// `AUTO` (the default) and `MEDIUM` need [`QUALITY_MEDIUM`], `HIGH`
+/// [`QUALITY_HIGH`]. A `.npy` row has no confidence to test: it always passes.
+pub(crate) fn quality_bar(v: Option<&str>) -> Result<f32, Error> {
+    check_quality_filter(v)?;
+    Ok(match v.unwrap_or("AUTO") {
+        "HIGH" => QUALITY_HIGH,
+        "AUTO" | "MEDIUM" => QUALITY_MEDIUM,
+        _ => 0.0,
+    })
+}
+
+/// The confidence `QualityFilter` `AUTO` and `MEDIUM` ask of a face.
+pub const QUALITY_MEDIUM: f32 = 50.0;
+/// The confidence `QualityFilter` `HIGH` asks of a face.
+pub const QUALITY_HIGH: f32 = 90.0;
+
+/// `DetectFaces`' `Attributes`: each one of the model's enum values. Only
+/// what `DEFAULT` returns (box, confidence, landmarks) is ever returned:
+/// the other attributes need models this engine does not have.
+pub(crate) fn check_detect_attributes(v: Option<&[String]>) -> Result<(), Error> {
+    check_attributes_named("Attributes", v)
+}
+
+/// `DetectionAttributes`: each one of the model's enum values (accepted; as
+/// for `DetectFaces`, only the `DEFAULT` details are returned).
 pub(crate) fn check_attributes(v: Option<&[String]>) -> Result<(), Error> {
+    check_attributes_named("DetectionAttributes", v)
+}
+
+fn check_attributes_named(field: &str, v: Option<&[String]>) -> Result<(), Error> {
     for (i, a) in v.unwrap_or_default().iter().enumerate() {
-        check_enum(&format!("DetectionAttributes[{i}]"), Some(a), &ATTRIBUTES)?;
+        check_enum(&format!("{field}[{i}]"), Some(a), &ATTRIBUTES)?;
     }
     Ok(())
 }
@@ -326,6 +357,31 @@ request!(
         #[serde(skip_serializing_if = "Option::is_none")]
         max_faces: Option<i64>,
         /// Accepted and ignored.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        quality_filter: Option<String>,
+    }
+);
+request!(
+    /// `DetectFaces` request.
+    DetectFacesRequest {
+        /// The photo.
+        image: Image,
+        /// `DEFAULT` or `ALL` (what needs other models is not returned).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        attributes: Option<Vec<String>>,
+    }
+);
+request!(
+    /// `CompareFaces` request.
+    CompareFacesRequest {
+        /// The photo whose largest face is compared.
+        source_image: Image,
+        /// The photo whose faces it is compared with.
+        target_image: Image,
+        /// 0..100; default 80.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        similarity_threshold: Option<f64>,
+        /// `NONE`, `AUTO`, `LOW`, `MEDIUM`, `HIGH`.
         #[serde(skip_serializing_if = "Option::is_none")]
         quality_filter: Option<String>,
     }
@@ -513,8 +569,12 @@ pub enum FaceReason {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
 pub enum UnindexedReason {
-    /// The row comes after the first `MaxFaces`.
+    /// The face comes after the first `MaxFaces` (largest first).
     ExceedsMaxFaces,
+    /// The face's box is too small for a descriptor.
+    SmallBoundingBox,
+    /// The detector's confidence is below what `QualityFilter` asks.
+    LowConfidence,
 }
 
 /// Why a detected face (a row of the image) was not searched.
@@ -522,7 +582,7 @@ pub enum UnindexedReason {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
 pub enum UnsearchedReason {
-    /// Only the first row, "the largest face", is searched.
+    /// Only the largest face (the first row of a `.npy`) is searched.
     FaceNotLargest,
 }
 
@@ -572,6 +632,20 @@ response!(
     }
 );
 response!(
+    /// A box in an image, as ratios of its width and height (AWS's
+    /// `BoundingBox`: `Left` and `Top` of the top-left corner).
+    BoundingBox {
+        /// Width / image width.
+        width: f64,
+        /// Height / image height.
+        height: f64,
+        /// Left edge / image width.
+        left: f64,
+        /// Top edge / image height.
+        top: f64,
+    }
+);
+response!(
     /// A stored face.
     Face {
         /// Its id.
@@ -581,7 +655,10 @@ response!(
         /// The caller's label.
         #[serde(skip_serializing_if = "Option::is_none")]
         external_image_id: Option<String>,
-        /// Always 100: a vector is a face for sure.
+        /// Where the face is in its photo; absent for a vector.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bounding_box: Option<BoundingBox>,
+        /// The detector's confidence; 100 for a vector (a face for sure).
         confidence: f64,
         /// The user it belongs to.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -589,10 +666,77 @@ response!(
     }
 );
 response!(
-    /// Detection details; for vectors only a confidence of 100.
+    /// Detection details; for a vector only a confidence of 100.
     FaceDetail {
-        /// Always 100.
+        /// Where the face is in its photo; absent for a vector.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bounding_box: Option<BoundingBox>,
+        /// The points the landmark model gives; absent for a vector.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        landmarks: Option<Vec<Landmark>>,
+        /// The detector's confidence, 0..100; 100 for a vector.
         confidence: f64,
+    }
+);
+response!(
+    /// A point of a face, as ratios of the image's width and height.
+    Landmark {
+        /// `eyeLeft`, `eyeRight`, `nose`, `leftEyeLeft`, ...
+        @rename "Type" kind: String,
+        /// x / image width.
+        @rename "X" x: f64,
+        /// y / image height.
+        @rename "Y" y: f64,
+    }
+);
+response!(
+    /// A face of `CompareFaces`.
+    ComparedFace {
+        /// Where the face is in its image.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bounding_box: Option<BoundingBox>,
+        /// The detector's confidence, 0..100.
+        confidence: f64,
+        /// The points the landmark model gives.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        landmarks: Option<Vec<Landmark>>,
+    }
+);
+response!(
+    /// The source face of `CompareFaces`: the largest in its image.
+    ComparedSourceImageFace {
+        /// Where the face is in its image.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bounding_box: Option<BoundingBox>,
+        /// The detector's confidence, 0..100.
+        confidence: f64,
+    }
+);
+response!(
+    /// A target face similar enough to the source face.
+    CompareFacesMatch {
+        /// 0..100, calibrated for the face model.
+        similarity: f64,
+        /// The target face.
+        face: ComparedFace,
+    }
+);
+response!(
+    /// `CompareFaces` response.
+    CompareFacesResponse {
+        /// The largest face of the source image.
+        source_image_face: ComparedSourceImageFace,
+        /// Target faces at or above `SimilarityThreshold`, most similar first.
+        face_matches: Vec<CompareFacesMatch>,
+        /// The other target faces.
+        unmatched_faces: Vec<ComparedFace>,
+    }
+);
+response!(
+    /// `DetectFaces` response.
+    DetectFacesResponse {
+        /// Every face found, largest first.
+        face_details: Vec<FaceDetail>,
     }
 );
 response!(
@@ -680,7 +824,10 @@ response!(
 response!(
     /// `SearchFacesByImage` response.
     SearchFacesByImageResponse {
-        /// Always 100.
+        /// Where the probe face is in the photo; absent for a vector.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        searched_face_bounding_box: Option<BoundingBox>,
+        /// The probe face's confidence; 100 for a vector.
         searched_face_confidence: f64,
         /// Best first.
         face_matches: Vec<FaceMatch>,

@@ -25,7 +25,7 @@ pub const TARGET_PREFIX: &str = "RekognitionService.";
 /// use rollcall::serve::rekognition::operation;
 /// assert_eq!(operation(Some("RekognitionService.SearchUsers")).unwrap(), "SearchUsers");
 /// assert_eq!(operation(None).unwrap_err().code, "UnknownOperationException");
-/// assert_eq!(operation(Some("RekognitionService.DetectFaces")).unwrap_err().code, "UnknownOperationException");
+/// assert_eq!(operation(Some("RekognitionService.DetectLabels")).unwrap_err().code, "UnknownOperationException");
 /// ```
 pub fn operation(target: Option<&str>) -> Result<&'static str, ApiError> {
     let Some(target) = target else {

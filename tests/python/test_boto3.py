@@ -349,7 +349,7 @@ def test_rekognition_protocol_errors(server):
     h = {"Content-Type": "application/x-amz-json-1.1"}
     st, _, body = raw(server, "POST", "/", b"{}", h)
     assert st == 400 and json.loads(body)["__type"] == "UnknownOperationException"
-    st, _, body = raw(server, "POST", "/", b"{}", {**h, "X-Amz-Target": "RekognitionService.DetectFaces"})
+    st, _, body = raw(server, "POST", "/", b"{}", {**h, "X-Amz-Target": "RekognitionService.DetectLabels"})
     assert st == 400 and json.loads(body)["__type"] == "UnknownOperationException"
     st, _, body = raw(server, "POST", "/", b"{not json", {**h, "X-Amz-Target": "RekognitionService.ListCollections"})
     assert st == 400 and json.loads(body)["__type"] == "SerializationException"

@@ -89,7 +89,7 @@ KEEP_OPERATIONS = {
         "CreateCollection", "DeleteCollection", "DescribeCollection", "ListCollections",
         "IndexFaces", "ListFaces", "DeleteFaces", "SearchFaces", "SearchFacesByImage",
         "CreateUser", "DeleteUser", "ListUsers", "AssociateFaces", "DisassociateFaces",
-        "SearchUsers", "SearchUsersByImage",
+        "SearchUsers", "SearchUsersByImage", "DetectFaces", "CompareFaces",
     ],
 }
 PROBE_OPERATIONS = {
@@ -97,7 +97,7 @@ PROBE_OPERATIONS = {
         "CreateUser", "DeleteUser", "UpdateUserProficiencies", "UpdateUserHierarchyStructure",
         "DeleteUserHierarchyGroup", "ListInstances", "UntagResource", "SearchUserHierarchyGroups",
     ],
-    "rekognition": ["DetectFaces", "CompareFaces"],
+    "rekognition": [],
 }
 
 
@@ -1080,6 +1080,8 @@ class Fuzzer:
                          "headers", "too-large", "health"])
         if kind == "too-large" and r.random() < 0.7:
             kind = "chunked"  # keep the 9 MB bodies rare
+        if kind == "unserved" and not any(self.unserved.values()):
+            kind = "target"  # every operation of the models is served
         service, op = self.pick_op()
         body, _, pv, q = self.base(service, op)
         req = self.render(service, op, "valid", body, pv, q)
@@ -1097,7 +1099,7 @@ class Fuzzer:
             req = self.render("rekognition", "?", "http-target", {}, {}, [])
             t = r.choice(["RekognitionService.NoSuchOp", "RekognitionService.", "RekognitionService", "", "Rekognition.ListCollections",
                           "rekognitionservice.listcollections", "RekognitionService.ListCollections.Extra", "RekognitionService.listCollections",
-                          "AmazonConnect.SearchUsers", "RekognitionService." + "A" * 5000, "RekognitionService.DetectFaces",
+                          "AmazonConnect.SearchUsers", "RekognitionService." + "A" * 5000, "RekognitionService.DetectLabels",
                           "RekognitionService.ListCollections\u00e9", "RekognitionService.__proto__", "RekognitionService.ListCollections;x", None])
             if t is None:
                 req.headers.pop("X-Amz-Target")
@@ -1116,8 +1118,8 @@ class Fuzzer:
             req.invalid = True
             req.label += "-" + m
         elif kind == "unserved":
-            s = r.choice([s for s in self.unserved if self.unserved[s]] or ["rekognition"])
-            uop = r.choice(self.unserved[s] or ["DetectFaces"])
+            s = r.choice([s for s in self.unserved if self.unserved[s]])
+            uop = r.choice(self.unserved[s])
             body, _, pv, q = self.base(s, uop)
             req = self.render(s, uop, f"http-unserved-{uop}", body, pv, q, invalid=True)
         elif kind == "long-path":

@@ -18,26 +18,29 @@ use sha2::{Digest, Sha256};
 use self::state::{commit, Handle};
 use super::codes::FaceCodes;
 use super::collection::{
-    face_id_string, fingerprint, model_version, normalise, page_token, read_page_token, Api,
-    Collection, Op, Record, TokenEntry,
+    face_id_string, fingerprint, normalise, page_token, read_page_token, Api, Collection, Op,
+    Record, TokenEntry,
 };
 use super::error::{storage_error, Error};
-use super::image::{decode_image, first_row};
-use super::npy::NpyMatrix;
+use super::image::{decode_image, FoundFace, ImageFaces};
+use super::model::FaceModel;
 use super::operation::{Operation, UnknownOperation};
+use super::photo::Pipeline;
+use super::search::{exact_cos, similarity};
 use super::store::{self, Meta};
 use super::wire::{
     self, check_collection_id, check_token, check_user_id, int_in, parse, parse_face_id,
-    parse_face_ids, percent, AssociateFacesRequest, AssociateFacesResponse, CollectionRequest,
-    CreateCollectionRequest, CreateCollectionResponse, DeleteCollectionResponse,
-    DeleteFacesRequest, DeleteFacesResponse, DescribeCollectionResponse, DisassociateFacesRequest,
-    DisassociateFacesResponse, EmptyResponse, FaceDetail, FaceIdEntry, FaceMatch, FaceRecord,
-    IndexFacesRequest, IndexFacesResponse, ListCollectionsRequest, ListCollectionsResponse,
-    ListFacesRequest, ListFacesResponse, ListUsersRequest, ListUsersResponse,
-    SearchFacesByImageRequest, SearchFacesByImageResponse, SearchFacesRequest, SearchFacesResponse,
-    SearchUsersByImageRequest, SearchUsersByImageResponse, SearchUsersRequest, SearchUsersResponse,
-    SearchedFaceDetails, SearchedUser, UnindexedFace, UnindexedReason, UnsearchedFace,
-    UnsearchedReason, UserMatch, UserRequest,
+    parse_face_ids, percent, score, AssociateFacesRequest, AssociateFacesResponse,
+    CollectionRequest, CompareFacesMatch, CompareFacesRequest, CompareFacesResponse, ComparedFace,
+    ComparedSourceImageFace, CreateCollectionRequest, CreateCollectionResponse,
+    DeleteCollectionResponse, DeleteFacesRequest, DeleteFacesResponse, DescribeCollectionResponse,
+    DetectFacesRequest, DetectFacesResponse, DisassociateFacesRequest, DisassociateFacesResponse,
+    EmptyResponse, FaceIdEntry, FaceMatch, FaceRecord, IndexFacesRequest, IndexFacesResponse,
+    ListCollectionsRequest, ListCollectionsResponse, ListFacesRequest, ListFacesResponse,
+    ListUsersRequest, ListUsersResponse, SearchFacesByImageRequest, SearchFacesByImageResponse,
+    SearchFacesRequest, SearchFacesResponse, SearchUsersByImageRequest, SearchUsersByImageResponse,
+    SearchUsersRequest, SearchUsersResponse, SearchedFaceDetails, SearchedUser, UnindexedFace,
+    UnindexedReason, UnsearchedFace, UnsearchedReason, UserMatch, UserRequest,
 };
 use super::{
     DEFAULT_ASSOCIATE_THRESHOLD, DEFAULT_FACE_MATCH_THRESHOLD, DEFAULT_USER_SEARCH_THRESHOLD,
@@ -58,6 +61,7 @@ pub struct Engine {
     root: PathBuf,
     open: Mutex<HashMap<String, Arc<Handle>>>,
     codes: FaceCodes,
+    photos: Pipeline,
 }
 
 fn now() -> u64 {
@@ -120,6 +124,7 @@ impl Engine {
             root,
             open: Mutex::new(HashMap::new()),
             codes: FaceCodes::default(),
+            photos: Pipeline::default(),
         })
     }
 
@@ -137,6 +142,15 @@ impl Engine {
     /// ```
     pub fn with_face_codes(mut self, codes: FaceCodes) -> Engine {
         self.codes = codes;
+        self
+    }
+
+    /// The same engine, reading photos with the models in `dir` (the
+    /// `--models DIR` flag) instead of `ROLLCALL_MODELS` or
+    /// `$XDG_DATA_HOME/rollcall/models`. The models are loaded when the
+    /// first photo comes, never before.
+    pub fn with_models_dir(mut self, dir: impl Into<PathBuf>) -> Engine {
+        self.photos = Pipeline::new(Some(dir.into()));
         self
     }
 
@@ -169,6 +183,8 @@ impl Engine {
             Operation::DisassociateFaces => to_value(self.disassociate_faces(&parse(body)?)),
             Operation::SearchUsers => to_value(self.search_users(&parse(body)?)),
             Operation::SearchUsersByImage => to_value(self.search_users_by_image(&parse(body)?)),
+            Operation::DetectFaces => to_value(self.detect_faces(&parse(body)?)),
+            Operation::CompareFaces => to_value(self.compare_faces(&parse(body)?)),
         }
     }
 
@@ -230,7 +246,7 @@ impl Engine {
         Ok(CreateCollectionResponse {
             status_code: 200,
             collection_arn: format!("{ARN_PREFIX}{id}"),
-            face_model_version: model_version(dim),
+            face_model_version: FaceModel::Vectors.version(dim),
         })
     }
 
@@ -296,16 +312,16 @@ impl Engine {
             let id = &meta.collection_id;
             // The dimension without loading the whole collection where the
             // files tell it; else (faces only in the log) load it.
-            let dim = match store::peek_dim(dir, meta) {
-                Some(dim) => dim,
-                None => match self.read(id, |c| Ok(c.dim())) {
-                    Ok(dim) => dim,
+            let (dim, model) = match store::peek_dim(dir, meta) {
+                Some(head) => head,
+                None => match self.read(id, |c| Ok((c.dim(), c.model()))) {
+                    Ok(head) => head,
                     Err(Error::NotFound(_)) => continue,
                     Err(e) => return Err(e),
                 },
             };
             resp.collection_ids.push(id.clone());
-            resp.face_model_versions.push(model_version(dim));
+            resp.face_model_versions.push(model.version(dim));
         }
         // Saturating: a (forged) token far past the end must not wrap
         // around to a token for an earlier page.
@@ -318,19 +334,26 @@ impl Engine {
 
     // ---- faces ----
 
-    /// `IndexFaces`: each of the first [`MAX_FACES_PER_IMAGE`] rows of the
-    /// `.npy` in `Image.Bytes` is a detected face; the first `MaxFaces` of
-    /// them are indexed, the other detected ones are `UnindexedFaces`.
+    /// `IndexFaces`: the faces of the photo in `Image.Bytes`, largest first
+    /// (or the first [`MAX_FACES_PER_IMAGE`] rows of a `.npy`); the first
+    /// `MaxFaces` that pass the `QualityFilter` are indexed, the others are
+    /// `UnindexedFaces` with the reason.
     pub fn index_faces(&self, req: &IndexFacesRequest) -> Result<IndexFacesResponse, Error> {
         check_collection_id(&req.collection_id)?;
         if let Some(x) = &req.external_image_id {
             wire::check_external_image_id("ExternalImageId", x)?;
         }
         wire::check_attributes(req.detection_attributes.as_deref())?;
-        wire::check_quality_filter(req.quality_filter.as_deref())?;
+        let quality = wire::quality_bar(req.quality_filter.as_deref())?;
         let max = int_in("MaxFaces", req.max_faces, 1, i64::MAX, i64::MAX)?;
-        let m = decode_image(&req.image)?;
-        self.index_rows(&req.collection_id, m, req.external_image_id.as_deref(), max)
+        let faces = decode_image(&req.image, &self.photos)?;
+        self.index_rows(
+            &req.collection_id,
+            faces,
+            req.external_image_id.as_deref(),
+            max,
+            quality,
+        )
     }
 
     /// Indexes one face vector; gives its `FaceId`.
@@ -343,12 +366,14 @@ impl Engine {
         if let Some(x) = external_image_id {
             wire::check_external_image_id("ExternalImageId", x)?;
         }
-        let m = NpyMatrix {
-            rows: 1,
+        let faces = ImageFaces {
+            model: FaceModel::Vectors,
             dim: vector.len(),
-            data: vector.to_vec(),
+            vectors: vector.to_vec(),
+            faces: vec![FoundFace::vector()],
+            too_small: Vec::new(),
         };
-        let r = self.index_rows(collection, m, external_image_id, 1)?;
+        let r = self.index_rows(collection, faces, external_image_id, 1, 0.0)?;
         Ok(r.face_records
             .into_iter()
             .next()
@@ -356,50 +381,71 @@ impl Engine {
             .unwrap_or_default())
     }
 
+    /// Indexes the faces of an image: in order, each face whose confidence
+    /// reaches `quality` while fewer than `max` are kept; the others, and
+    /// the faces too small to describe, are `UnindexedFaces`.
     fn index_rows(
         &self,
         collection: &str,
-        mut m: NpyMatrix,
+        faces: ImageFaces,
         ext: Option<&str>,
         max: usize,
+        quality: f32,
     ) -> Result<IndexFacesResponse, Error> {
-        if m.dim == 0 {
+        if faces.dim == 0 {
             return Err(Error::invalid("face vector is empty"));
         }
-        let kept = m.rows.min(max);
-        m.data.truncate(kept * m.dim);
-        normalise(&mut m.data, m.dim)?;
-        let ids: Vec<u128> = (0..kept).map(|_| uuid::Uuid::new_v4().as_u128()).collect();
-        let image = uuid::Uuid::new_v4().as_u128();
-        let mut resp = IndexFacesResponse {
-            face_model_version: model_version(m.dim),
-            unindexed_faces: (kept..m.rows)
-                .map(|_| UnindexedFace {
-                    reasons: vec![UnindexedReason::ExceedsMaxFaces],
-                    face_detail: FaceDetail { confidence: 100.0 },
-                })
-                .collect(),
-            ..Default::default()
+        let mut resp = IndexFacesResponse::default();
+        let unindexed = |face: &FoundFace, reason| UnindexedFace {
+            reasons: vec![reason],
+            face_detail: face.detail(),
         };
-        if kept == 0 {
-            return Ok(resp);
+        let (mut vectors, mut kept) = (Vec::new(), Vec::new());
+        for (i, face) in faces.faces.iter().enumerate() {
+            if face.at.is_some_and(|a| a.confidence < quality) {
+                resp.unindexed_faces
+                    .push(unindexed(face, UnindexedReason::LowConfidence));
+            } else if kept.len() >= max {
+                resp.unindexed_faces
+                    .push(unindexed(face, UnindexedReason::ExceedsMaxFaces));
+            } else {
+                vectors.extend_from_slice(faces.vector(i));
+                kept.push(face);
+            }
         }
-        let exts = vec![ext.map(str::to_string); kept];
+        for face in &faces.too_small {
+            resp.unindexed_faces
+                .push(unindexed(face, UnindexedReason::SmallBoundingBox));
+        }
+        normalise(&mut vectors, faces.dim)?;
+        let ids: Vec<u128> = kept
+            .iter()
+            .map(|_| uuid::Uuid::new_v4().as_u128())
+            .collect();
+        let image = uuid::Uuid::new_v4().as_u128();
         let op = Op::Index {
             image,
-            exts,
-            dim: m.dim,
+            exts: vec![ext.map(str::to_string); kept.len()],
+            dim: faces.dim,
             ids: ids.clone(),
-            vectors: m.data,
+            vectors,
+            model: faces.model,
+            found: kept.iter().map(|f| f.at).collect(),
         };
         self.write(collection, |l| {
-            l.coll.check_dim(m.dim)?;
-            commit(l, op, None)?;
-            for id in ids {
+            l.coll.check_dim(faces.dim, faces.model)?;
+            if !ids.is_empty() {
+                commit(l, op, None)?;
+            }
+            resp.face_model_version = match l.coll.dim() {
+                0 => faces.model.version(faces.dim),
+                _ => l.coll.model_version(),
+            };
+            for (id, face) in ids.into_iter().zip(&kept) {
                 let row = l.coll.face_row("FaceId", id)?;
                 resp.face_records.push(FaceRecord {
                     face: l.coll.face(row),
-                    face_detail: FaceDetail { confidence: 100.0 },
+                    face_detail: face.detail(),
                 });
             }
             Ok(resp)
@@ -453,15 +499,17 @@ impl Engine {
         let names = ids.iter().map(|&id| face_id_string(id)).collect();
         let image = uuid::Uuid::new_v4().as_u128();
         self.write(collection, |l| {
-            l.coll.check_dim(dim)?;
+            l.coll.check_dim(dim, FaceModel::Vectors)?;
             let rec = Record {
                 seq: l.coll.last_record() + 1,
                 op: Op::Index {
                     image,
+                    found: vec![None; exts.len()],
                     exts,
                     dim,
                     ids,
                     vectors,
+                    model: FaceModel::Vectors,
                 },
                 token: None,
             };
@@ -551,7 +599,8 @@ impl Engine {
         })
     }
 
-    /// `SearchFacesByImage`: the first row of the `.npy` is the probe.
+    /// `SearchFacesByImage`: the largest face of the photo (the first row
+    /// of a `.npy`) is the probe.
     pub fn search_faces_by_image(
         &self,
         req: &SearchFacesByImageRequest,
@@ -559,11 +608,13 @@ impl Engine {
         check_collection_id(&req.collection_id)?;
         let (k, threshold) = Self::search_args(req.max_faces, req.face_match_threshold)?;
         wire::check_quality_filter(req.quality_filter.as_deref())?;
-        let m = decode_image(&req.image)?;
-        let probe = first_row(&m)?;
+        let faces = decode_image(&req.image, &self.photos)?;
+        let (probe, face) = faces.probe()?;
         self.read(&req.collection_id, |c| {
+            c.check_dim(faces.dim, faces.model)?;
             Ok(SearchFacesByImageResponse {
-                searched_face_confidence: 100.0,
+                searched_face_bounding_box: face.bounding_box(),
+                searched_face_confidence: face.confidence(),
                 face_matches: c
                     .search_faces(&Self::probe(c, probe)?, k, threshold, None)?
                     .into_iter()
@@ -810,22 +861,110 @@ impl Engine {
         check_collection_id(&req.collection_id)?;
         let (k, threshold) = Self::user_search_args(req.max_users, req.user_match_threshold)?;
         wire::check_quality_filter(req.quality_filter.as_deref())?;
-        let m = decode_image(&req.image)?;
-        let user_matches =
-            self.search_users_by_vector(&req.collection_id, first_row(&m)?, k, threshold)?;
+        let faces = decode_image(&req.image, &self.photos)?;
+        let (probe, face) = faces.probe()?;
+        let (user_matches, face_model_version) = self.read(&req.collection_id, |c| {
+            c.check_dim(faces.dim, faces.model)?;
+            let probe = Self::probe(c, probe)?;
+            let version = match c.dim() {
+                0 => faces.model.version(faces.dim),
+                _ => c.model_version(),
+            };
+            Ok((c.search_users(&probe, k, threshold, None)?, version))
+        })?;
         Ok(SearchUsersByImageResponse {
             user_matches,
-            face_model_version: model_version(m.dim),
+            face_model_version,
             searched_face: SearchedFaceDetails {
-                face_detail: FaceDetail { confidence: 100.0 },
+                face_detail: face.detail(),
             },
-            unsearched_faces: (1..m.rows)
-                .map(|_| UnsearchedFace {
-                    face_details: FaceDetail { confidence: 100.0 },
+            unsearched_faces: faces.faces[1..]
+                .iter()
+                .chain(&faces.too_small)
+                .map(|f| UnsearchedFace {
+                    face_details: f.detail(),
                     reasons: vec![UnsearchedReason::FaceNotLargest],
                 })
                 .collect(),
         })
+    }
+
+    // ---- photos without a collection ----
+
+    /// `DetectFaces`: every face of the photo, largest first, with its box,
+    /// confidence and landmarks (the attributes that need other models,
+    /// age, emotions and the like, are never returned).
+    pub fn detect_faces(&self, req: &DetectFacesRequest) -> Result<DetectFacesResponse, Error> {
+        wire::check_detect_attributes(req.attributes.as_deref())?;
+        let faces = decode_image(&req.image, &self.photos)?;
+        let mut all: Vec<&FoundFace> = faces.faces.iter().chain(&faces.too_small).collect();
+        // Largest first, over described and too-small faces alike.
+        all.sort_by(|a, b| area(b).total_cmp(&area(a)));
+        Ok(DetectFacesResponse {
+            face_details: all.into_iter().map(FoundFace::detail).collect(),
+        })
+    }
+
+    /// `CompareFaces`: the largest face of `SourceImage` against every face
+    /// of `TargetImage`; matches at or above `SimilarityThreshold` (default
+    /// 80), most similar first, on the calibrated scale of the faces' model.
+    pub fn compare_faces(&self, req: &CompareFacesRequest) -> Result<CompareFacesResponse, Error> {
+        let threshold = percent(
+            "SimilarityThreshold",
+            req.similarity_threshold,
+            DEFAULT_FACE_MATCH_THRESHOLD,
+        )?;
+        let quality = wire::quality_bar(req.quality_filter.as_deref())?;
+        let source = decode_image(&req.source_image, &self.photos)?;
+        let target = decode_image(&req.target_image, &self.photos)?;
+        let (probe, source_face) = source.probe()?;
+        if source.dim != target.dim {
+            return Err(Error::invalid(format!(
+                "SourceImage holds vectors of {} values, TargetImage of {}",
+                source.dim, target.dim
+            )));
+        }
+        // A photo on either side makes both descriptors of its model.
+        let model = if source.model == FaceModel::Vectors {
+            target.model
+        } else {
+            source.model
+        };
+        let mut probe = probe.to_vec();
+        normalise(&mut probe, source.dim)?;
+        let mut resp = CompareFacesResponse {
+            source_image_face: ComparedSourceImageFace {
+                bounding_box: source_face.bounding_box(),
+                confidence: source_face.confidence(),
+            },
+            ..Default::default()
+        };
+        let mut matches = Vec::new();
+        for (i, face) in target.faces.iter().enumerate() {
+            if face.at.is_some_and(|a| a.confidence < quality) {
+                continue;
+            }
+            let mut v = target.vector(i).to_vec();
+            normalise(&mut v, target.dim)?;
+            let sim = model.calibrate(similarity(exact_cos(&probe, &v)));
+            if sim >= threshold {
+                matches.push((sim, compared(face)));
+            } else {
+                resp.unmatched_faces.push(compared(face));
+            }
+        }
+        resp.unmatched_faces
+            .extend(target.too_small.iter().map(compared));
+        // Most similar first; equal similarities keep the target's order.
+        matches.sort_by(|a, b| b.0.total_cmp(&a.0));
+        resp.face_matches = matches
+            .into_iter()
+            .map(|(sim, face)| CompareFacesMatch {
+                similarity: score(sim),
+                face,
+            })
+            .collect();
+        Ok(resp)
     }
 
     /// The `k` users most similar to a probe vector (a user scores its best face).
@@ -839,5 +978,20 @@ impl Engine {
         self.read(collection, |c| {
             c.search_users(&Self::probe(c, probe)?, k, threshold, None)
         })
+    }
+}
+
+/// The area of a face's box, as a fraction of its image (0 for a `.npy` row).
+fn area(face: &&FoundFace) -> f32 {
+    face.at.map_or(0.0, |a| a.width * a.height)
+}
+
+/// A face of `CompareFaces`'s answer.
+fn compared(face: &FoundFace) -> ComparedFace {
+    let detail = face.detail();
+    ComparedFace {
+        bounding_box: detail.bounding_box,
+        confidence: detail.confidence,
+        landmarks: detail.landmarks,
     }
 }

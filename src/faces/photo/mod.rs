@@ -19,6 +19,36 @@
 #![allow(dead_code)]
 
 pub(crate) mod models;
+mod pipeline;
+
+pub(crate) use pipeline::Pipeline;
+
+/// One face found in a photo.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DetectedFace {
+    /// Its box in pixels, as the detector found it.
+    pub(crate) rect: Rect,
+    /// The detector's confidence, 0..100.
+    pub(crate) confidence: f32,
+    /// The five landmarks in the model's order: the outer and the inner
+    /// corner of the eye on the image's right, the outer and the inner
+    /// corner of the eye on the image's left, the bottom of the nose.
+    pub(crate) landmarks: [Point; 5],
+    /// The 128-d descriptor; `None` when the face is too small for a chip
+    /// or none was asked for.
+    pub(crate) descriptor: Option<[f32; 128]>,
+}
+
+/// What the pipeline found in one photo.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Analysis {
+    /// Width in pixels, after EXIF orientation.
+    pub(crate) width: u32,
+    /// Height in pixels, after EXIF orientation.
+    pub(crate) height: u32,
+    /// The faces, largest box first.
+    pub(crate) faces: Vec<DetectedFace>,
+}
 
 /// A rectangle in pixels, as dlib's `rectangle`: `right` and `bottom` are
 /// inclusive, so a box of one pixel has `left == right`.

@@ -6,7 +6,8 @@ use std::fs::File;
 use std::io::{self, Read};
 
 use crate::faces::codec::{CodecError, Reader, Writer};
-use crate::faces::collection::{Api, Collection, Op, Record, TokenEntry};
+use crate::faces::collection::{Api, Collection, FoundAt, Op, Record, TokenEntry};
+use crate::faces::model::FaceModel;
 
 /// Applies the log's records from byte `from` on that `coll` does not hold
 /// yet; gives the end of the last whole record. A torn tail (a record cut
@@ -88,10 +89,13 @@ enum RecordTag {
     DeleteUser = 4,
     Associate = 5,
     Disassociate = 6,
+    /// `Index` of faces from photos: as `Index`, then the model's tag and
+    /// per face where it was found (a presence byte, then five `f32`s).
+    IndexFound = 7,
 }
 
 impl RecordTag {
-    const ALL: [RecordTag; 7] = [
+    const ALL: [RecordTag; 8] = [
         RecordTag::Nothing,
         RecordTag::Index,
         RecordTag::DeleteFaces,
@@ -99,12 +103,19 @@ impl RecordTag {
         RecordTag::DeleteUser,
         RecordTag::Associate,
         RecordTag::Disassociate,
+        RecordTag::IndexFound,
     ];
 
     fn of(op: &Op) -> RecordTag {
         match op {
             Op::Nothing => RecordTag::Nothing,
-            Op::Index { .. } => RecordTag::Index,
+            // Faces of plain vectors keep the layout they always had.
+            Op::Index { model, found, .. }
+                if *model == FaceModel::Vectors && found.iter().all(Option::is_none) =>
+            {
+                RecordTag::Index
+            }
+            Op::Index { .. } => RecordTag::IndexFound,
             Op::DeleteFaces(_) => RecordTag::DeleteFaces,
             Op::CreateUser(_) => RecordTag::CreateUser,
             Op::DeleteUser(_) => RecordTag::DeleteUser,
@@ -130,6 +141,8 @@ pub(crate) fn encode_record(rec: &Record) -> Vec<u8> {
             dim,
             ids,
             vectors,
+            model,
+            found,
         } => {
             w.u128(*image);
             w.len(*dim);
@@ -139,6 +152,12 @@ pub(crate) fn encode_record(rec: &Record) -> Vec<u8> {
                 w.opt_str(ext.as_deref());
             }
             w.f32s(vectors);
+            if RecordTag::of(&rec.op) == RecordTag::IndexFound {
+                w.u8(model.tag());
+                for f in found {
+                    write_found(&mut w, f.as_ref());
+                }
+            }
         }
         Op::DeleteFaces(ids) => {
             w.len(ids.len());
@@ -180,6 +199,35 @@ pub(super) fn read_token(r: &mut Reader<'_>) -> Result<TokenEntry, CodecError> {
     })
 }
 
+/// Where a face was found: 0, or 1 and its box and confidence.
+pub(super) fn write_found(w: &mut Writer, found: Option<&FoundAt>) {
+    match found {
+        None => w.u8(0),
+        Some(f) => {
+            w.u8(1);
+            w.f32s_fixed(&[f.left, f.top, f.width, f.height, f.confidence]);
+        }
+    }
+}
+
+/// Reads what [`write_found`] wrote.
+pub(super) fn read_found(r: &mut Reader<'_>) -> Result<Option<FoundAt>, CodecError> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => {
+            let [left, top, width, height, confidence] = r.f32s_fixed::<5>()?;
+            Ok(Some(FoundAt {
+                left,
+                top,
+                width,
+                height,
+                confidence,
+            }))
+        }
+        _ => Err(CodecError("bad face box tag")),
+    }
+}
+
 fn read_ids(r: &mut Reader<'_>) -> Result<Vec<u128>, CodecError> {
     let n = r.count(16)?;
     (0..n).map(|_| r.u128()).collect()
@@ -193,7 +241,7 @@ pub(crate) fn decode_record(payload: &[u8]) -> Result<Record, CodecError> {
     let seq = r.u64()?;
     let op = match RecordTag::from_u8(r.u8()?).ok_or(CodecError("bad op"))? {
         RecordTag::Nothing => Op::Nothing,
-        RecordTag::Index => {
+        tag @ (RecordTag::Index | RecordTag::IndexFound) => {
             let image = r.u128()?;
             let dim = usize::try_from(r.u64()?).map_err(|_| CodecError("dimension too large"))?;
             let n = r.count(17)?;
@@ -206,12 +254,23 @@ pub(crate) fn decode_record(payload: &[u8]) -> Result<Record, CodecError> {
             if dim == 0 || n.checked_mul(dim) != Some(vectors.len()) {
                 return Err(CodecError("vector count is not faces × dimension"));
             }
+            let (model, found) = if tag == RecordTag::IndexFound {
+                let model = FaceModel::from_tag(r.u8()?).ok_or(CodecError("bad face model"))?;
+                let found = (0..n)
+                    .map(|_| read_found(&mut r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                (model, found)
+            } else {
+                (FaceModel::Vectors, vec![None; n])
+            };
             Op::Index {
                 image,
                 exts,
                 dim,
                 ids,
                 vectors,
+                model,
+                found,
             }
         }
         RecordTag::DeleteFaces => Op::DeleteFaces(read_ids(&mut r)?),

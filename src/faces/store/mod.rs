@@ -39,6 +39,7 @@ use self::log::replay;
 use self::snapshot::{peek_head, read_snapshot, write_snapshot};
 use super::collection::{Collection, Record};
 use super::error::{storage_error, Error};
+use super::model::FaceModel;
 use crate::fsmode;
 use crate::storage::{FileLock, FileStamp, LockMode, Staging};
 
@@ -163,15 +164,15 @@ pub(crate) fn read_meta(dir: &Path) -> Result<Meta, Error> {
     serde_json::from_str(&text).map_err(|e| storage_error("corrupt", &path, e.into()))
 }
 
-/// A collection's dimension read from `meta.json` or from the head of its
+/// A collection's dimension and face model read from `meta.json` or from the head of its
 /// snapshot, without loading it; `None` when neither fixes it (the first
 /// faces may then be in the log).
-pub(crate) fn peek_dim(dir: &Path, meta: &Meta) -> Option<usize> {
+pub(crate) fn peek_dim(dir: &Path, meta: &Meta) -> Option<(usize, FaceModel)> {
     if meta.dimension != 0 {
-        return Some(meta.dimension);
+        return Some((meta.dimension, FaceModel::Vectors));
     }
     let head = peek_head(File::open(dir.join("snapshot.bin")).ok()?)?;
-    Some(head.dim).filter(|&d| d != 0)
+    Some((head.dim, head.model)).filter(|&(d, _)| d != 0)
 }
 
 /// The open files of one collection.

@@ -1,17 +1,43 @@
 //! The snapshot: a collection's whole state in one file, written aside
-//! and renamed into place. Its layout, after the 8-byte magic `RCSNAP01`:
+//! and renamed into place. Its layout, after the 8-byte magic (`RCSNAP01`
+//! for a collection of vectors, `RCSNAP02` for one of faces from photos):
 //! the metadata's length (u64) and the metadata (a [`SnapshotHead`], then
-//! rows, users and tokens), the matrix's value count (u64) and its
+//! rows, users and tokens, and in `RCSNAP02` where each face was found),
+//! the matrix's value count (u64) and its
 //! little-endian `f32`s, and a CRC32 of everything before it.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 
-use super::log::{read_token, write_token};
+use super::log::{read_found, read_token, write_found, write_token};
 use crate::faces::codec::{copy_f32_from_bytes, extend_f32_bytes, CodecError, Reader, Writer};
 use crate::faces::collection::{Collection, FaceRow, SnapshotParts};
+use crate::faces::model::FaceModel;
 
+/// The magic of a snapshot of a collection of vectors (the layout
+/// before faces came from photos, unchanged).
 const SNAPSHOT_MAGIC: &[u8; 8] = b"RCSNAP01";
+/// The magic of a snapshot of a collection of faces from photos: its head
+/// holds the model, its metadata ends with where each face was found.
+const SNAPSHOT_MAGIC_PHOTOS: &[u8; 8] = b"RCSNAP02";
+
+/// The magic of a snapshot of a collection of `model`.
+fn magic(model: FaceModel) -> &'static [u8; 8] {
+    match model {
+        FaceModel::Vectors => SNAPSHOT_MAGIC,
+        FaceModel::DlibResnetV1 => SNAPSHOT_MAGIC_PHOTOS,
+    }
+}
+
+/// Whether `bytes` open a snapshot, and which layout: `Some(true)` for
+/// `RCSNAP02`.
+fn layout(bytes: &[u8]) -> Option<bool> {
+    match bytes {
+        b if b == SNAPSHOT_MAGIC => Some(false),
+        b if b == SNAPSHOT_MAGIC_PHOTOS => Some(true),
+        _ => None,
+    }
+}
 
 /// The fixed fields that open a snapshot's metadata, in this order: the
 /// one definition of that layout, for writing a snapshot, for reading it
@@ -21,6 +47,8 @@ pub(super) struct SnapshotHead {
     created: u64,
     /// Embedding dimension; 0 while open.
     pub(super) dim: usize,
+    /// The face model (written in `RCSNAP02` only, after `dim`).
+    pub(super) model: FaceModel,
     next_seq: u64,
     /// Sequence number of the last log record the snapshot holds.
     pub(super) last_record: u64,
@@ -35,15 +63,29 @@ impl SnapshotHead {
         w.str(&self.id);
         w.u64(self.created);
         w.len(self.dim);
+        if self.model != FaceModel::Vectors {
+            w.u8(self.model.tag());
+        }
         w.u64(self.next_seq);
         w.u64(self.last_record);
     }
 
-    fn read(r: &mut Reader<'_>) -> Result<SnapshotHead, CodecError> {
+    /// Reads a head of the layout `photos` (`RCSNAP02`) or not.
+    fn read(r: &mut Reader<'_>, photos: bool) -> Result<SnapshotHead, CodecError> {
+        let id = r.str()?;
+        let created = r.u64()?;
+        let dim = usize::try_from(r.u64()?).map_err(|_| CodecError("dimension too large"))?;
+        let model = match photos {
+            false => FaceModel::Vectors,
+            true => FaceModel::from_tag(r.u8()?)
+                .filter(|&m| m != FaceModel::Vectors)
+                .ok_or(CodecError("bad face model"))?,
+        };
         Ok(SnapshotHead {
-            id: r.str()?,
-            created: r.u64()?,
-            dim: usize::try_from(r.u64()?).map_err(|_| CodecError("dimension too large"))?,
+            id,
+            created,
+            dim,
+            model,
             next_seq: r.u64()?,
             last_record: r.u64()?,
         })
@@ -56,15 +98,13 @@ pub(super) fn peek_head(file: File) -> Option<SnapshotHead> {
     let mut f = BufReader::with_capacity(512, file);
     let mut frame = [0u8; 16];
     f.read_exact(&mut frame).ok()?;
-    if &frame[..8] != SNAPSHOT_MAGIC {
-        return None;
-    }
+    let photos = layout(&frame[..8])?;
     let meta_len = u64::from_le_bytes(frame[8..16].try_into().ok()?);
     let mut meta = Vec::new();
     f.take(meta_len.min(HEAD_PEEK_MAX))
         .read_to_end(&mut meta)
         .ok()?;
-    SnapshotHead::read(&mut Reader::new(&meta)).ok()
+    SnapshotHead::read(&mut Reader::new(&meta), photos).ok()
 }
 
 /// A writer that keeps a CRC32 of everything written.
@@ -100,6 +140,7 @@ pub(crate) fn encode_snapshot<W: Write>(coll: &Collection, out: W) -> io::Result
         id: coll.id().to_string(),
         created: coll.created(),
         dim: coll.dim(),
+        model: coll.model(),
         next_seq: coll.next_seq(),
         last_record: coll.last_record(),
     }
@@ -123,13 +164,20 @@ pub(crate) fn encode_snapshot<W: Write>(coll: &Collection, out: W) -> io::Result
     let tokens = coll.sorted_tokens();
     w.len(tokens.len());
     tokens.into_iter().for_each(|t| write_token(&mut w, t));
+    // Where each face of a collection of photos' faces was found; one of
+    // vectors has none (photos cannot go into it).
+    if coll.model() != FaceModel::Vectors {
+        for (_, f, _) in coll.rows() {
+            write_found(&mut w, f.found.as_ref());
+        }
+    }
 
     let mut out = Crc {
         inner: out,
         hasher: crc32fast::Hasher::new(),
         written: 0,
     };
-    out.put(SNAPSHOT_MAGIC)?;
+    out.put(magic(coll.model()))?;
     out.put(&(w.buf.len() as u64).to_le_bytes())?;
     out.put(&w.buf)?;
     out.put(&(coll.vectors().len() as u64).to_le_bytes())?;
@@ -170,9 +218,7 @@ pub(crate) fn decode_snapshot(input: &mut (impl Read + Send), len: u64) -> io::R
     };
     let mut head = [0u8; 16];
     read(input, &mut head)?;
-    if &head[..8] != SNAPSHOT_MAGIC {
-        return Err(corrupt(CodecError("not a snapshot")));
-    }
+    let photos = layout(&head[..8]).ok_or(corrupt(CodecError("not a snapshot")))?;
     let body = len
         .checked_sub(SNAPSHOT_FRAME)
         .ok_or(corrupt(CodecError("too short for a snapshot")))?;
@@ -195,7 +241,7 @@ pub(crate) fn decode_snapshot(input: &mut (impl Read + Send), len: u64) -> io::R
             "value count does not match the snapshot's length",
         )))?;
     let (coll, vectors) = rayon::join(
-        || decode_snapshot_meta(&meta),
+        || decode_snapshot_meta(&meta, photos),
         || read_matrix(input, count, hasher),
     );
     let (vectors, hasher) = vectors?;
@@ -248,13 +294,14 @@ fn read_matrix(
 /// Counts are bounded by the bytes left; rows, users and tokens must be
 /// consistent (unique ids, owners and users' face lists agreeing), and the
 /// metadata must end where its last item does.
-fn decode_snapshot_meta(meta: &[u8]) -> Result<Collection, CodecError> {
+fn decode_snapshot_meta(meta: &[u8], photos: bool) -> Result<Collection, CodecError> {
     let mut r = Reader::new(meta);
-    let head = SnapshotHead::read(&mut r)?;
+    let head = SnapshotHead::read(&mut r, photos)?;
     let mut p = SnapshotParts {
         id: head.id,
         created: head.created,
         dim: head.dim,
+        model: head.model,
         next_seq: head.next_seq,
         last_record: head.last_record,
         ..Default::default()
@@ -269,7 +316,12 @@ fn decode_snapshot_meta(meta: &[u8]) -> Result<Collection, CodecError> {
         let seq = r.u64()?;
         p.owner.push(r.u32()?);
         let ext = r.opt_str()?.map(String::into_boxed_str);
-        p.faces.push(FaceRow { image, seq, ext });
+        p.faces.push(FaceRow {
+            image,
+            seq,
+            ext,
+            found: None,
+        });
     }
     let users = r.count(8 + 8 + 8)?;
     for _ in 0..users {
@@ -283,8 +335,91 @@ fn decode_snapshot_meta(meta: &[u8]) -> Result<Collection, CodecError> {
     for _ in 0..tokens {
         p.tokens.push(read_token(&mut r)?);
     }
+    if photos {
+        for f in &mut p.faces {
+            f.found = read_found(&mut r)?;
+        }
+    }
     if !r.is_empty() {
         return Err(CodecError("trailing bytes after the metadata"));
     }
     Collection::from_snapshot(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faces::collection::{FoundAt, Op, Record};
+    use crate::faces::store::log::{decode_record, encode_record};
+
+    fn index(model: FaceModel, found: Vec<Option<FoundAt>>) -> Record {
+        let n = found.len();
+        let mut vectors: Vec<f32> = (0..n * 4).map(|i| (i % 7) as f32 + 1.0).collect();
+        crate::faces::collection::normalise(&mut vectors, 4).unwrap();
+        Record {
+            seq: 1,
+            op: Op::Index {
+                image: 7,
+                exts: vec![Some("badge".into()); n],
+                dim: 4,
+                ids: (1..=n as u128).collect(),
+                vectors,
+                model,
+                found,
+            },
+            token: None,
+        }
+    }
+
+    /// A collection of photos' faces keeps its model and every face's box
+    /// through the log and a snapshot; one of vectors keeps the layouts it
+    /// always had (log tag 1, `RCSNAP01`), so older files still load.
+    #[test]
+    fn photo_faces_round_trip_and_vector_layouts_stay() {
+        let at = FoundAt {
+            left: 0.25,
+            top: 0.125,
+            width: 0.5,
+            height: 0.375,
+            confidence: 99.5,
+        };
+        let photo = index(FaceModel::DlibResnetV1, vec![Some(at), None]);
+        let bytes = encode_record(&photo);
+        assert_eq!(bytes[8], 7, "IndexFound tag");
+        assert_eq!(decode_record(&bytes).unwrap(), photo);
+        let vectors = index(FaceModel::Vectors, vec![None, None]);
+        let bytes = encode_record(&vectors);
+        assert_eq!(bytes[8], 1, "plain Index tag");
+        assert_eq!(decode_record(&bytes).unwrap(), vectors);
+
+        for (rec, magic) in [(photo, SNAPSHOT_MAGIC_PHOTOS), (vectors, SNAPSHOT_MAGIC)] {
+            let mut coll = Collection::new("c".into(), 1, 0);
+            coll.apply(rec);
+            let (bytes, len) = encode_snapshot(&coll, Vec::new()).unwrap();
+            assert_eq!(&bytes[..8], magic);
+            let back = decode_snapshot(&mut &bytes[..], len).unwrap();
+            assert_eq!(back.model(), coll.model());
+            assert_eq!(back.model_version(), coll.model_version());
+            let rows = |c: &Collection| {
+                c.rows()
+                    .map(|(id, f, o)| (id, f.clone(), o))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(rows(&back), rows(&coll));
+            let head = peek_head_bytes(&bytes).unwrap();
+            assert_eq!((head.dim, head.model), (4, coll.model()));
+            // Every cut of the snapshot is refused, never a panic.
+            for cut in (0..bytes.len()).step_by(7) {
+                assert!(decode_snapshot(&mut &bytes[..cut], cut as u64).is_err());
+            }
+        }
+    }
+
+    fn peek_head_bytes(bytes: &[u8]) -> Option<SnapshotHead> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = tempfile::tempfile().ok()?;
+        f.write_all(bytes).ok()?;
+        f.seek(SeekFrom::Start(0)).ok()?;
+        peek_head(f)
+    }
 }
