@@ -18,6 +18,7 @@
 // wired into the operations (issue 14).
 #![allow(dead_code)]
 
+pub(crate) mod dat;
 pub(crate) mod models;
 
 /// A rectangle in pixels, as dlib's `rectangle`: `right` and `bottom` are
