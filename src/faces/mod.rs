@@ -48,7 +48,7 @@ mod error;
 mod image;
 mod npy;
 mod operation;
-mod photo;
+pub(crate) mod photo;
 mod random;
 mod search;
 mod store;
