@@ -559,7 +559,7 @@ mod tests {
         .down();
         assert_eq!((down.width, down.height), (3, 3));
         let red: Vec<u8> = down.data.chunks(3).map(|p| p[0]).collect();
-        // Centre (row 2, column 1 of the source's halves): 6 * 6 * 255 / 256.
-        assert_eq!(red[1 * 3 + 1], (36 * 255 / 256) as u8);
+        // The middle pixel (row 1, column 1: 3 * 1 + 1): 6 * 6 * 255 / 256.
+        assert_eq!(red[4], (36 * 255 / 256) as u8);
     }
 }
