@@ -390,6 +390,24 @@ mod tests {
                 .unwrap(),
         ));
         assert_eq!(rgb16.as_raw(), &[255, 4, 3]);
+        let rgba16 = png(DynamicImage::ImageRgba16(
+            image::ImageBuffer::from_raw(
+                2,
+                1,
+                vec![
+                    257u16 * 10,
+                    0,
+                    65535,
+                    65535,
+                    257 * 200,
+                    257 * 100,
+                    0,
+                    257 * 128,
+                ],
+            )
+            .unwrap(),
+        ));
+        assert_eq!(rgba16.as_raw(), &[10, 0, 255, 100, 50, 0]);
         let grey16 = png(DynamicImage::ImageLuma16(
             image::ImageBuffer::from_raw(1, 1, vec![257u16 * 9]).unwrap(),
         ));

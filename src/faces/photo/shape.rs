@@ -289,10 +289,11 @@ struct BoxMap {
 impl BoxMap {
     fn new(rect: Rect) -> BoxMap {
         BoxMap {
+            // In f64: a box of any coordinates maps without overflow.
             left: rect.left as f64,
             top: rect.top as f64,
-            width: (rect.right - rect.left) as f64,
-            height: (rect.bottom - rect.top) as f64,
+            width: rect.right as f64 - rect.left as f64,
+            height: rect.bottom as f64 - rect.top as f64,
         }
     }
 
@@ -444,6 +445,18 @@ mod tests {
             bottom: -90,
         };
         assert_eq!(sp.predict(&img, off), [Point { x: -95.0, y: -95.0 }; 5]);
+        // Absurd boxes: points far off, no overflow, no panic.
+        let absurd = Rect {
+            left: i64::MIN,
+            top: i64::MIN,
+            right: i64::MAX,
+            bottom: i64::MAX,
+        };
+        let far = sp.predict(&img, absurd);
+        assert!(
+            far.iter().all(|p| p.x.abs() < 1e19 && p.y.abs() < 1e19),
+            "{far:?}"
+        );
     }
 
     #[test]
