@@ -346,6 +346,64 @@ pub fn faces_snapshot(data: &[u8]) {
     snapshot_loads(&mut coll);
 }
 
+/// The `photo_decode` target (the JPEG/PNG decoder of `Image.Bytes`): any
+/// bytes; decoding never panics, and is refused before any pixel is
+/// allocated when the header declares more than the limits allow; an image
+/// that decodes is within them (no side 0 or over the limit, no more
+/// pixels than the limit, 3 bytes a pixel); aligning a face chip on it
+/// (dlib's mean face, scaled to the image) gives a whole chip without
+/// panicking; an error says which of AWS's two refusals it is.
+///
+/// ```
+/// rollcall::fuzzing::photo_decode(b"\x89PNG\r\n\x1a\n");
+/// rollcall::fuzzing::photo_decode(b"\xff\xd8\xff\xe0 not really a JPEG");
+/// ```
+pub fn photo_decode(data: &[u8]) {
+    use crate::faces::photo::chip::{face_chip, CHIP_SIZE};
+    use crate::faces::photo::decode::{decode, MAX_PIXELS, MAX_SIDE};
+    use crate::faces::photo::Point;
+    match decode(data) {
+        Ok(img) => {
+            let (w, h) = img.dimensions();
+            assert!(w > 0 && h > 0, "decoded an empty {w}x{h} image");
+            assert!(w <= MAX_SIDE && h <= MAX_SIDE, "decoded {w}x{h}");
+            assert!(u64::from(w) * u64::from(h) <= MAX_PIXELS, "decoded {w}x{h}");
+            assert_eq!(
+                img.as_raw().len(),
+                w as usize * h as usize * 3,
+                "buffer size"
+            );
+            // A face as large as the image, where dlib's mean face would be.
+            let (fw, fh) = (f64::from(w), f64::from(h));
+            let mean = [
+                (0.86, 0.21),
+                (0.65, 0.23),
+                (0.12, 0.21),
+                (0.33, 0.23),
+                (0.49, 0.63),
+            ];
+            let landmarks = mean.map(|(x, y)| Point {
+                x: x * fw,
+                y: y * fh,
+            });
+            assert_eq!(
+                face_chip(&img, &landmarks).len(),
+                CHIP_SIZE * CHIP_SIZE * 3,
+                "chip size"
+            );
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let prefix = if e.is_too_large() {
+                "image too large"
+            } else {
+                "not a valid image"
+            };
+            assert!(text.starts_with(prefix), "{text:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,6 +444,17 @@ mod tests {
         for (name, data) in seeds("npy") {
             let r = decode_npy(&data, usize::MAX);
             assert_eq!(r.is_ok(), name.starts_with("valid-"), "{name}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn photo_seeds_decode_as_their_names_say() {
+        use crate::faces::photo::decode::decode;
+        for (name, data) in seeds("photo_decode") {
+            let r = decode(&data);
+            assert_eq!(r.is_ok(), name.starts_with("valid-"), "{name}: {r:?}");
+            let too_large = r.as_ref().is_err_and(|e| e.is_too_large());
+            assert_eq!(too_large, name.starts_with("bomb-"), "{name}: {r:?}");
         }
     }
 

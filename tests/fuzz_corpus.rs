@@ -1,6 +1,7 @@
 //! Replays the fuzz corpora on stable: every file in `fuzz/corpus/<target>/`
 //! goes through `rollcall::fuzzing::<target>` (`parse`, `decode`,
-//! `sigv4_header`, `import_line`, `npy`, `faces_log`, `faces_snapshot`),
+//! `sigv4_header`, `import_line`, `npy`, `faces_log`, `faces_snapshot`,
+//! `photo_decode`),
 //! the same bodies the libFuzzer targets
 //! run.
 
@@ -67,6 +68,12 @@ fn fuzz_corpus_faces_log() {
 fn fuzz_corpus_faces_snapshot() {
     let seen = replay("faces_snapshot", rollcall::fuzzing::faces_snapshot);
     assert!(seen >= 12, "only {seen} files in the faces_snapshot corpus");
+}
+
+#[test]
+fn fuzz_corpus_photo_decode() {
+    let seen = replay("photo_decode", rollcall::fuzzing::photo_decode);
+    assert!(seen >= 12, "only {seen} files in the photo_decode corpus");
 }
 
 #[test]

@@ -49,7 +49,7 @@ mod image;
 mod model;
 mod npy;
 mod operation;
-mod photo;
+pub(crate) mod photo;
 mod random;
 mod search;
 mod store;

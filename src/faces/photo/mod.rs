@@ -13,13 +13,25 @@
 //!   names; `scripts/fetch-models.sh` puts them there.
 //! - `dat`: dlib's serialization format, read with every length checked
 //!   against the bytes present.
+//! - `decode`: JPEG/PNG bytes to 8-bit RGB (EXIF orientation applied),
+//!   refusing oversized images from their header.
+//! - `shape`: dlib's 5-point landmark predictor (a cascade of regression
+//!   trees) on a face's box.
+//! - `chip`: dlib's alignment of a face to the 150x150 chip from its 5
+//!   landmarks.
 
 // The stages land one by one; the allowance goes when the pipeline is
 // wired into the operations (issue 14).
 #![allow(dead_code)]
 
+pub(crate) mod chip;
+pub(crate) mod dat;
+pub(crate) mod decode;
+#[cfg(test)]
+pub(crate) mod golden;
 pub(crate) mod models;
 mod pipeline;
+pub(crate) mod shape;
 
 pub(crate) use pipeline::Pipeline;
 
