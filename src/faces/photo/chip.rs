@@ -16,6 +16,11 @@
 //! 3. each chip pixel sampled bilinearly (truncated to 8 bits) from the
 //!    smallest level still at least as large as the chip; a sample whose
 //!    2x2 neighbourhood leaves the image is black.
+//!
+//! dlib copies pixels instead when the chip needs no rotation and no
+//! scaling at all (an angle of exactly 0 and a rectangle of exactly 150
+//! pixels); landmarks never fit the template that exactly, so that path is
+//! not reproduced.
 
 use image::RgbImage;
 
