@@ -13,12 +13,16 @@
 //!   names; `scripts/fetch-models.sh` puts them there.
 //! - `dat`: dlib's serialization format, read with every length checked
 //!   against the bytes present.
+//! - `detect`: dlib's HOG frontal face detector (boxes and scores), on
+//!   `fhog`, dlib's HOG features.
 
 // The stages land one by one; the allowance goes when the pipeline is
 // wired into the operations (issue 14).
 #![allow(dead_code)]
 
 pub(crate) mod dat;
+pub(crate) mod detect;
+pub(crate) mod fhog;
 pub(crate) mod models;
 
 /// A rectangle in pixels, as dlib's `rectangle`: `right` and `bottom` are
