@@ -41,7 +41,7 @@ use super::Rect;
 
 /// A face found: its box in the image's pixels and dlib's score.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Detection {
+pub struct Detection {
     /// The box, dlib's rectangle (may reach outside the image for a face
     /// cut by its edge).
     pub(crate) rect: Rect,
@@ -55,11 +55,16 @@ pub(crate) struct Detection {
 }
 
 impl Detection {
+    /// dlib's score (see the field).
+    pub fn score(&self) -> f64 {
+        self.score
+    }
+
     /// AWS's `Confidence` (0 to 100) for this face: `100 / (1 + e^(-4 *
     /// score))`, the logistic of dlib's score. A face at the detector's
     /// threshold is 50; the faces of the test photos (scores 0.7 to 2.0)
     /// are 94 to 99.97. The scale 4 makes a score of 1, a clear face, 98.
-    pub(crate) fn confidence(&self) -> f32 {
+    pub fn confidence(&self) -> f32 {
         (100.0 / (1.0 + (-4.0 * self.score).exp())) as f32
     }
 }
@@ -127,7 +132,7 @@ fn intersect(a: &Rect, b: &Rect) -> Rect {
 
 /// dlib's frontal face detector, loaded from its serialized weights.
 #[derive(Debug, Clone)]
-pub(crate) struct Detector {
+pub struct Detector {
     /// Pixels a HOG cell.
     cell_size: usize,
     /// The filters' height in cells.
@@ -165,7 +170,7 @@ impl Detector {
     /// Loads dlib's serialized `object_detector<scan_fhog_pyramid<...>>`
     /// (the file `scripts/fetch-models.sh` writes). A file that is not
     /// one, cut short or corrupt, is a [`ModelError`].
-    pub(crate) fn load(path: &Path) -> Result<Detector, ModelError> {
+    pub fn load(path: &Path) -> Result<Detector, ModelError> {
         let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
             source,
@@ -268,7 +273,7 @@ impl Detector {
     /// `upsample` times (dlib's `detector(img, upsample)`; face_recognition
     /// uses 1). Each doubling finds faces half as large (the smallest
     /// found is about 80 pixels / 2^upsample) at four times the work.
-    pub(crate) fn detect(&self, img: &RgbImage, upsample: u32) -> Vec<Detection> {
+    pub fn detect(&self, img: &RgbImage, upsample: u32) -> Vec<Detection> {
         let mut scaled = None;
         for _ in 0..upsample {
             let up = pyramid_up(scaled.as_ref().unwrap_or(img));
@@ -282,7 +287,7 @@ impl Detector {
     }
 
     /// The faces in `img` with the upsampling of [`auto_upsample`].
-    pub(crate) fn detect_auto(&self, img: &RgbImage) -> Vec<Detection> {
+    pub fn detect_auto(&self, img: &RgbImage) -> Vec<Detection> {
         self.detect(img, auto_upsample(img.width(), img.height()))
     }
 
@@ -558,14 +563,14 @@ impl pulp::WithSimd for Separable<'_> {
                 }
                 S::as_mut_simd_f32s(&mut dst[c..c + lanes]).0[0] = acc;
             }
-            for c in simd_cols..vc {
+            for (c, d) in dst.iter_mut().enumerate().skip(simd_cols) {
                 let sum: f32 = self
                     .col
                     .iter()
                     .enumerate()
                     .map(|(m, &k)| self.scratch[(r + m) * cols + c] * k)
                     .sum();
-                dst[c] += sum;
+                *d += sum;
             }
         }
     }
