@@ -62,6 +62,8 @@ pub use error::{Error, StorageError};
 pub use image::{MAX_FACES_PER_IMAGE, MAX_IMAGE_BYTES};
 pub use npy::{decode_npy, npy_bytes, read_npy, read_npy_sized, NpyError, NpyMatrix, ACCEPTED};
 pub use operation::{Operation, UnknownOperation};
+pub use photo::dat::ModelError;
+pub use photo::detect::{Detection, Detector};
 pub use random::random_vectors;
 pub use wire::{
     AssociateFacesRequest, AssociateFacesResponse, BoundingBox, CollectionRequest,

@@ -19,6 +19,8 @@
 //!   trees) on a face's box.
 //! - `chip`: dlib's alignment of a face to the 150x150 chip from its 5
 //!   landmarks.
+//! - `detect`: dlib's HOG frontal face detector (boxes and scores), on
+//!   `fhog`, dlib's HOG features.
 
 // The stages land one by one; the allowance goes when the pipeline is
 // wired into the operations (issue 14).
@@ -27,6 +29,8 @@
 pub(crate) mod chip;
 pub(crate) mod dat;
 pub(crate) mod decode;
+pub(crate) mod detect;
+pub(crate) mod fhog;
 #[cfg(test)]
 pub(crate) mod golden;
 pub(crate) mod models;

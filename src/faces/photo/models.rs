@@ -8,6 +8,10 @@ pub(crate) const RESNET_FILE: &str = "dlib_face_recognition_resnet_model_v1.dat"
 pub(crate) const SHAPE_FILE: &str = "shape_predictor_5_face_landmarks.dat";
 /// dlib's MMOD CNN face detector.
 pub(crate) const MMOD_FILE: &str = "mmod_human_face_detector.dat";
+/// dlib's HOG frontal face detector (`get_frontal_face_detector()`): its
+/// serialized `object_detector`, which `scripts/fetch-models.sh` decodes
+/// from dlib's source (the weights are not in the PyPI models package).
+pub(crate) const DETECTOR_FILE: &str = "frontal_face_detector.dat";
 
 /// The command that installs the models, for error messages.
 pub(crate) const INSTALL_COMMAND: &str = "scripts/fetch-models.sh";
