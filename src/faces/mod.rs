@@ -48,7 +48,7 @@ mod error;
 mod image;
 mod npy;
 mod operation;
-mod photo;
+pub(crate) mod photo;
 mod random;
 mod search;
 mod store;
@@ -61,6 +61,8 @@ pub use error::{Error, StorageError};
 pub use image::{MAX_FACES_PER_IMAGE, MAX_IMAGE_BYTES};
 pub use npy::{decode_npy, npy_bytes, read_npy, read_npy_sized, NpyError, NpyMatrix, ACCEPTED};
 pub use operation::{Operation, UnknownOperation};
+pub use photo::dat::ModelError;
+pub use photo::resnet::{ChipError, FaceNet, CHIP_BYTES, CHIP_SIZE, DESCRIPTOR_LEN};
 pub use random::random_vectors;
 pub use wire::{
     AssociateFacesRequest, AssociateFacesResponse, CollectionRequest, CreateCollectionRequest,

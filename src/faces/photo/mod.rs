@@ -13,6 +13,8 @@
 //!   names; `scripts/fetch-models.sh` puts them there.
 //! - `dat`: dlib's serialization format, read with every length checked
 //!   against the bytes present.
+//! - `resnet`: dlib's face recognition ResNet, a 150x150 chip to 128
+//!   floats.
 
 // The stages land one by one; the allowance goes when the pipeline is
 // wired into the operations (issue 14).
@@ -20,6 +22,7 @@
 
 pub(crate) mod dat;
 pub(crate) mod models;
+pub(crate) mod resnet;
 
 /// A rectangle in pixels, as dlib's `rectangle`: `right` and `bottom` are
 /// inclusive, so a box of one pixel has `left == right`.
