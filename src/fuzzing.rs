@@ -404,6 +404,78 @@ pub fn photo_decode(data: &[u8]) {
     }
 }
 
+/// The `dat` target (dlib's `.dat` readers: the primitives of
+/// `faces::photo::dat` and the face ResNet's loader): any bytes, read two
+/// ways. As a program of reads, the same cursor giving each read's opcode
+/// byte then its value: every read fails or advances within the bytes
+/// present, and a string, vector, matrix or tensor never holds more than
+/// the bytes it consumed justify. As a model file: loading never panics,
+/// and a model that loads gives a descriptor.
+///
+/// ```
+/// rollcall::fuzzing::dat(&[0, 0x01, 0x05, 9, 0x08, 0xff, 0xff]);
+/// rollcall::fuzzing::dat(b"");
+/// ```
+pub fn dat(data: &[u8]) {
+    use crate::faces::photo::dat::{Reader, MIN_FLOAT_BYTES};
+    let mut r = Reader::new(data);
+    while let Ok(op) = r.byte("opcode") {
+        let before = r.offset();
+        // The fewest bytes the value read must have taken.
+        let least = match op % 12 {
+            0 => r.u64("u64").map(|_| 2),
+            1 => r.i64("i64").map(|_| 2),
+            2 => r.i32("i32").map(|_| 2),
+            3 => r.u32("u32").map(|_| 2),
+            4 => r.i16("i16").map(|_| 2),
+            5 => r.f32("f32").map(|_| MIN_FLOAT_BYTES),
+            6 => r.f64("f64").map(|_| MIN_FLOAT_BYTES),
+            7 => r.bool("bool").map(|_| 1),
+            8 => r.string("string").map(|s| s.len() + 2),
+            9 => r
+                .vec(MIN_FLOAT_BYTES, "vector", |r| r.f32("element"))
+                .map(|v| v.len() * MIN_FLOAT_BYTES + 2),
+            10 => r.matrix_f64("matrix").map(|m| {
+                assert_eq!(m.data.len(), m.rows * m.cols, "matrix size");
+                m.data.len() * MIN_FLOAT_BYTES + 4
+            }),
+            _ => r.tensor("tensor").map(|t| {
+                assert_eq!(t.data.len(), t.n * t.k * t.nr * t.nc, "tensor size");
+                t.data.len() * 4 + 10
+            }),
+        };
+        let after = r.offset();
+        assert!(
+            after <= data.len(),
+            "read past the end: {after} > {}",
+            data.len()
+        );
+        match least {
+            Ok(least) => assert!(
+                after - before >= least,
+                "opcode {op} at {before}: {} bytes for a value of at least {least}",
+                after - before
+            ),
+            Err(e) => {
+                let _ = e.to_string();
+                break;
+            }
+        }
+    }
+    match crate::faces::FaceNet::from_bytes(data) {
+        Ok(net) => {
+            let chip = [128; crate::faces::CHIP_BYTES];
+            assert!(
+                net.descriptor(&chip).is_ok(),
+                "a loaded model refuses a chip"
+            );
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! Replays the fuzz corpora on stable: every file in `fuzz/corpus/<target>/`
 //! goes through `rollcall::fuzzing::<target>` (`parse`, `decode`,
 //! `sigv4_header`, `import_line`, `npy`, `faces_log`, `faces_snapshot`,
-//! `photo_decode`),
+//! `photo_decode`, `dat`),
 //! the same bodies the libFuzzer targets
 //! run.
 
@@ -50,6 +50,12 @@ fn fuzz_corpus_sigv4_header() {
 fn fuzz_corpus_import_line() {
     let seen = replay("import_line", rollcall::fuzzing::import_line);
     assert!(seen >= 12, "only {seen} files in the import_line corpus");
+}
+
+#[test]
+fn fuzz_corpus_dat() {
+    let seen = replay("dat", rollcall::fuzzing::dat);
+    assert!(seen >= 12, "only {seen} files in the dat corpus");
 }
 
 #[test]

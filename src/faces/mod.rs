@@ -64,6 +64,7 @@ pub use npy::{decode_npy, npy_bytes, read_npy, read_npy_sized, NpyError, NpyMatr
 pub use operation::{Operation, UnknownOperation};
 pub use photo::dat::ModelError;
 pub use photo::detect::{Detection, Detector};
+pub use photo::resnet::{ChipError, FaceNet, CHIP_BYTES, CHIP_SIZE, DESCRIPTOR_LEN};
 pub use random::random_vectors;
 pub use wire::{
     AssociateFacesRequest, AssociateFacesResponse, BoundingBox, CollectionRequest,

@@ -128,7 +128,8 @@ pub enum ModelError {
     },
 }
 
-/// A `dlib::matrix` read from the file: its elements row by row.
+/// A `dlib::matrix` read from the file: its elements row by row; `rows *
+/// cols` fits a usize (as for [`Tensor`]).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Matrix<T> {
     /// Rows.
@@ -140,7 +141,9 @@ pub(crate) struct Matrix<T> {
 }
 
 /// A `dlib::resizable_tensor` read from the file: `num_samples x k x nr x
-/// nc` floats, `nc` fastest.
+/// nc` floats, `nc` fastest. Any product of its dimensions fits a usize
+/// (the reader refuses dimensions that the bytes could not hold, even
+/// beside an empty one).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Tensor {
     /// Samples (dlib's `num_samples`).
@@ -167,6 +170,9 @@ pub(crate) const MIN_INT_BYTES: usize = 2;
 /// The fewest bytes a float takes (two packed integers).
 pub(crate) const MIN_FLOAT_BYTES: usize = 2 * MIN_INT_BYTES;
 
+/// The largest product of the non-zero dimensions of an empty matrix or
+/// tensor (its cells bound the dimensions of one that is not empty).
+const EMPTY_DIM_MAX: u64 = u32::MAX as u64;
 /// Exponent of `float_details` meaning +infinity.
 const IS_INF: i64 = 32000;
 /// Exponent of `float_details` meaning -infinity.
@@ -469,6 +475,14 @@ impl<'a> Reader<'a> {
                 what,
             });
         };
+        // An empty dimension must not hide a huge one (so that any product
+        // of the dimensions fits a usize).
+        if (rows == 0 || cols == 0) && rows.max(cols) > EMPTY_DIM_MAX {
+            return Err(ModelError::BadInteger {
+                offset: start,
+                what,
+            });
+        }
         let cells = u128::from(rows) * u128::from(cols);
         let cells = u64::try_from(cells).map_err(|_| self.truncated(cells, what))?;
         let len = self.check_fits(cells, min_bytes.max(1), what)?;
@@ -505,12 +519,25 @@ impl<'a> Reader<'a> {
                 what,
             })?;
         }
-        let cells = dims.iter().map(|&d| u128::from(d)).product::<u128>();
+        // As for a matrix, an empty dimension must not hide huge ones.
+        let nonzero = dims
+            .iter()
+            .try_fold(1u128, |acc, &d| acc.checked_mul(u128::from(d.max(1))))
+            .unwrap_or(u128::MAX);
+        let empty = dims.contains(&0);
+        let cells = if empty { 0 } else { nonzero };
+        if empty && nonzero > u128::from(EMPTY_DIM_MAX) {
+            return Err(ModelError::BadInteger {
+                offset: start,
+                what,
+            });
+        }
         let bytes = cells.saturating_mul(4);
         if bytes > self.remaining() as u128 {
             return Err(self.truncated(bytes, what));
         }
-        let raw = self.take(bytes as usize, what)?;
+        let bytes = bytes as usize;
+        let raw = self.take(bytes, what)?;
         let (floats, _) = raw.as_chunks::<4>();
         let data = floats.iter().map(|&c| f32::from_le_bytes(c)).collect();
         // Each dimension is at most the byte count, so it fits in usize.
@@ -730,6 +757,28 @@ mod tests {
             Reader::new(&t).tensor("t"),
             Err(ModelError::Truncated { .. })
         ));
+        // An empty dimension beside huge ones (no floats, but a product
+        // that would overflow).
+        let mut t = pack(2);
+        for d in [0i64, 1 << 62, 1 << 62, 1 << 62] {
+            t.extend(pack(d));
+        }
+        assert!(matches!(
+            Reader::new(&t).tensor("t"),
+            Err(ModelError::BadInteger { .. })
+        ));
+        let mut m = pack(0);
+        m.extend(pack(-(1 << 62)));
+        assert!(matches!(
+            Reader::new(&m).matrix_f32("m"),
+            Err(ModelError::BadInteger { .. })
+        ));
+        // Empty ones are fine.
+        let mut t = pack(2);
+        for d in [0i64, 3, 0, 0] {
+            t.extend(pack(d));
+        }
+        assert_eq!(Reader::new(&t).tensor("t").unwrap().shape(), (0, 3, 0, 0));
     }
 
     #[test]

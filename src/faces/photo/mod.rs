@@ -21,6 +21,8 @@
 //!   landmarks.
 //! - `detect`: dlib's HOG frontal face detector (boxes and scores), on
 //!   `fhog`, dlib's HOG features.
+//! - `resnet`: dlib's face recognition ResNet, a 150x150 chip to 128
+//!   floats.
 
 // The stages land one by one; the allowance goes when the pipeline is
 // wired into the operations (issue 14).
@@ -35,6 +37,7 @@ pub(crate) mod fhog;
 pub(crate) mod golden;
 pub(crate) mod models;
 mod pipeline;
+pub(crate) mod resnet;
 pub(crate) mod shape;
 
 pub(crate) use pipeline::Pipeline;
