@@ -201,6 +201,7 @@ fn main() {
         listen: "127.0.0.1:0".parse().expect("addr"),
         credentials: None,
         limits: Limits::default(),
+        models: None,
     };
     let state = Arc::new(AppState::open(&config).expect("state"));
     let listener = std::net::TcpListener::bind(config.listen).expect("bind");

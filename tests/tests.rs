@@ -18,6 +18,7 @@ mod directory_cli;
 mod directory_props;
 mod faces;
 mod faces_cli;
+mod faces_photos;
 mod faces_shared;
 mod fuzz_corpus;
 mod language_cli;

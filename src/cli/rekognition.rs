@@ -18,6 +18,10 @@ pub struct RekognitionArgs {
     /// Request JSON file, or `-` for standard input; absent means `{}`.
     #[arg(long)]
     input: Option<String>,
+    /// Directory of the face models for photos (default: `ROLLCALL_MODELS`,
+    /// else `$XDG_DATA_HOME/rollcall/models`).
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
 }
 
 /// Runs the subcommand.
@@ -28,6 +32,10 @@ pub fn run(args: RekognitionArgs) -> ExitCode {
             None => "{}".to_string(),
         };
         let engine = Engine::open(super::data_dir(args.data.clone()))?;
+        let engine = match &args.models {
+            Some(dir) => engine.with_models_dir(dir),
+            None => engine,
+        };
         Ok(engine.call(&args.operation, &body)?)
     })();
     match result {

@@ -38,6 +38,11 @@ pub struct ServeArgs {
     /// full, the connection idle the longest is closed for a new one.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
+    /// Directory of the face models for photos (default: `ROLLCALL_MODELS`,
+    /// else `$XDG_DATA_HOME/rollcall/models`; `scripts/fetch-models.sh`
+    /// installs them). Loaded at the first photo.
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
 }
 
 /// A timeout in seconds: more than 0, at most a day.
@@ -78,6 +83,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             idle_timeout: Duration::from_secs_f64(args.idle_timeout),
             max_connections: args.max_connections as usize,
         },
+        models: args.models,
     };
     if let Err(e) = config.check() {
         eprintln!("rollcall serve: {e}");

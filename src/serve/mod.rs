@@ -114,6 +114,9 @@ pub struct Config {
     pub credentials: Option<Credentials>,
     /// Timeouts and the connection cap.
     pub limits: Limits,
+    /// The face models' directory (`--models DIR`); `None`: `ROLLCALL_MODELS`,
+    /// else `$XDG_DATA_HOME/rollcall/models`. Read at the first photo.
+    pub models: Option<PathBuf>,
 }
 
 impl Config {
@@ -127,6 +130,7 @@ impl Config {
     ///     listen: "0.0.0.0:4599".parse().unwrap(),
     ///     credentials: None,
     ///     limits: Limits::default(),
+    ///     models: None,
     /// };
     /// let refused = open.check().unwrap_err();
     /// assert!(matches!(refused, rollcall::serve::ServeError::Unauthenticated { .. }));
@@ -161,7 +165,8 @@ impl AppState {
                 source,
             }
         })?;
-        let rekognition = RekognitionState::open(&config.data).map_err(ServeError::Engine)?;
+        let rekognition = RekognitionState::open(&config.data, config.models.as_deref())
+            .map_err(ServeError::Engine)?;
         Ok(AppState {
             connect: ConnectState::new(
                 crate::directory::Engine::open(&config.data).map_err(ServeError::Engine)?,

@@ -62,10 +62,15 @@ impl std::fmt::Debug for RekognitionState {
 }
 
 impl RekognitionState {
-    /// Opens the Rekognition part of a data directory.
-    pub fn open(data_dir: &Path) -> Result<RekognitionState, AwsError> {
+    /// Opens the Rekognition part of a data directory, reading photos with
+    /// the models in `models` (or where they are by default).
+    pub fn open(data_dir: &Path, models: Option<&Path>) -> Result<RekognitionState, AwsError> {
+        let engine = Engine::open(data_dir)?;
         Ok(RekognitionState {
-            engine: Engine::open(data_dir)?,
+            engine: match models {
+                Some(dir) => engine.with_models_dir(dir),
+                None => engine,
+            },
         })
     }
 

@@ -5,6 +5,7 @@
 pub mod directory_gen;
 pub mod faces;
 pub mod filter_gen;
+pub mod photos;
 pub mod process;
 pub mod serve;
 pub mod vocab;

@@ -942,6 +942,7 @@ impl Engine {
         let mut matches = Vec::new();
         for (i, face) in target.faces.iter().enumerate() {
             if face.at.is_some_and(|a| a.confidence < quality) {
+                resp.unmatched_faces.push(compared(face));
                 continue;
             }
             let mut v = target.vector(i).to_vec();

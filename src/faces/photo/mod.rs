@@ -24,10 +24,6 @@
 //! - `resnet`: dlib's face recognition ResNet, a 150x150 chip to 128
 //!   floats.
 
-// The stages land one by one; the allowance goes when the pipeline is
-// wired into the operations (issue 14).
-#![allow(dead_code)]
-
 pub(crate) mod chip;
 pub(crate) mod dat;
 pub(crate) mod decode;

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 pub(crate) const RESNET_FILE: &str = "dlib_face_recognition_resnet_model_v1.dat";
 /// dlib's 5-point landmark predictor (a cascade of regression trees).
 pub(crate) const SHAPE_FILE: &str = "shape_predictor_5_face_landmarks.dat";
-/// dlib's MMOD CNN face detector.
-pub(crate) const MMOD_FILE: &str = "mmod_human_face_detector.dat";
 /// dlib's HOG frontal face detector (`get_frontal_face_detector()`): its
 /// serialized `object_detector`, which `scripts/fetch-models.sh` decodes
 /// from dlib's source (the weights are not in the PyPI models package).

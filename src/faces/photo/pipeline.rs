@@ -2,32 +2,140 @@
 //! comes.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use super::models::{models_dir, INSTALL_COMMAND};
-use super::Analysis;
+use image::RgbImage;
+
+use super::chip::face_chip;
+use super::decode::decode;
+use super::detect::Detector;
+use super::models::{models_dir, DETECTOR_FILE, INSTALL_COMMAND, RESNET_FILE, SHAPE_FILE};
+use super::resnet::FaceNet;
+use super::shape::ShapePredictor;
+use super::{Analysis, DetectedFace};
 use crate::faces::error::Error;
 
+/// Faces whose box is narrower or lower than this many pixels are found
+/// but not described (`SMALL_BOUNDING_BOX`): the chip would be upsampled
+/// from too few pixels to tell people apart. The detector itself finds
+/// faces down to about 40 pixels (80 in photos above 0.5 megapixels).
+pub(crate) const MIN_FACE_PIXELS: i64 = 40;
+
+/// The three models a photo needs.
+#[derive(Debug)]
+struct Models {
+    detector: Detector,
+    shape: ShapePredictor,
+    net: FaceNet,
+}
+
 /// The photo pipeline of an engine: where its models are, loaded on first
-/// use (a process that never sees a photo never reads them).
+/// use (a process that never sees a photo never reads them). A failed load
+/// is not remembered: installing the models makes the next photo work.
 #[derive(Debug, Default)]
 pub(crate) struct Pipeline {
     /// `--models DIR`, if given.
     dir: Option<PathBuf>,
+    models: Mutex<Option<Arc<Models>>>,
 }
 
 impl Pipeline {
-    /// A pipeline over the models in `dir`, or where
-    /// [`models_dir`] looks by default.
+    /// A pipeline over the models in `dir`, or where [`models_dir`] looks
+    /// by default.
     pub(crate) fn new(dir: Option<PathBuf>) -> Pipeline {
-        Pipeline { dir }
+        Pipeline {
+            dir,
+            models: Mutex::new(None),
+        }
     }
 
-    /// The faces of a photo, largest first, each described.
-    pub(crate) fn analyse(&self, _bytes: &[u8]) -> Result<Analysis, Error> {
-        let dir = models_dir(self.dir.as_deref());
-        Err(Error::InvalidImage(format!(
-            "Image.Bytes: photos are not read yet by this build (models in {}; {INSTALL_COMMAND}); send a NumPy .npy file of face vectors",
-            dir.map_or_else(|| "?".to_string(), |d| d.display().to_string())
-        )))
+    /// The models, loaded now if they were not (the three in parallel).
+    fn models(&self) -> Result<Arc<Models>, Error> {
+        let mut slot = self.models.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = slot.as_ref() {
+            return Ok(Arc::clone(m));
+        }
+        let dir = models_dir(self.dir.as_deref()).ok_or_else(|| {
+            Error::InvalidImage(format!(
+                "Image.Bytes: reading a photo needs the face models, and neither --models, ROLLCALL_MODELS nor HOME says where they are; run {INSTALL_COMMAND} (or send a NumPy .npy file of face vectors)"
+            ))
+        })?;
+        for file in [DETECTOR_FILE, SHAPE_FILE, RESNET_FILE] {
+            if !dir.join(file).is_file() {
+                return Err(Error::InvalidImage(format!(
+                    "Image.Bytes: reading a photo needs the face models, and {} is missing; run {INSTALL_COMMAND} to install them (or send a NumPy .npy file of face vectors)",
+                    dir.join(file).display()
+                )));
+            }
+        }
+        let corrupt = |file: &str, e: &dyn std::fmt::Display| {
+            Error::Internal(format!(
+                "face model {} does not load: {e}; reinstall it with {INSTALL_COMMAND}",
+                dir.join(file).display()
+            ))
+        };
+        let load_net = || FaceNet::load(&dir.join(RESNET_FILE));
+        let load_rest = || {
+            rayon::join(
+                || Detector::load(&dir.join(DETECTOR_FILE)),
+                || ShapePredictor::load(&dir.join(SHAPE_FILE)),
+            )
+        };
+        let (net, (detector, shape)) = rayon::join(load_net, load_rest);
+        let models = Arc::new(Models {
+            detector: detector.map_err(|e| corrupt(DETECTOR_FILE, &e))?,
+            shape: shape.map_err(|e| corrupt(SHAPE_FILE, &e))?,
+            net: net.map_err(|e| corrupt(RESNET_FILE, &e))?,
+        });
+        *slot = Some(Arc::clone(&models));
+        Ok(models)
     }
+
+    /// The faces of a photo, largest box first, each with its landmarks
+    /// and (unless smaller than [`MIN_FACE_PIXELS`]) its descriptor.
+    pub(crate) fn analyse(&self, bytes: &[u8]) -> Result<Analysis, Error> {
+        let img = decode(bytes).map_err(|e| {
+            let message = format!("Image.Bytes: {e}");
+            if e.is_too_large() {
+                Error::ImageTooLarge(message)
+            } else {
+                Error::InvalidImage(message)
+            }
+        })?;
+        let models = self.models()?;
+        analyse_image(&models, &img)
+    }
+}
+
+/// The faces of a decoded photo (see [`Pipeline::analyse`]).
+fn analyse_image(models: &Models, img: &RgbImage) -> Result<Analysis, Error> {
+    let mut faces = Vec::new();
+    for det in models.detector.detect_auto(img) {
+        let landmarks = models.shape.predict(img, det.rect);
+        let small = det.rect.width() < MIN_FACE_PIXELS || det.rect.height() < MIN_FACE_PIXELS;
+        let descriptor = if small {
+            None
+        } else {
+            let chip = face_chip(img, &landmarks);
+            Some(
+                models
+                    .net
+                    .descriptor(&chip)
+                    .map_err(|e| Error::Internal(format!("face descriptor: {e}")))?,
+            )
+        };
+        faces.push(DetectedFace {
+            rect: det.rect,
+            confidence: det.confidence(),
+            landmarks,
+            descriptor,
+        });
+    }
+    // Largest first; the detector's order (surest first) among equals.
+    faces.sort_by_key(|f| std::cmp::Reverse(f.rect.width() * f.rect.height()));
+    Ok(Analysis {
+        width: img.width(),
+        height: img.height(),
+        faces,
+    })
 }
