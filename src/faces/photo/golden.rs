@@ -13,6 +13,8 @@ pub(crate) struct Face {
     pub(crate) landmarks: [Point; 5],
     /// sha256 (hex) of dlib's 150x150 RGB chip of the face.
     pub(crate) chip_sha256: String,
+    /// dlib's descriptor through its whole pipeline.
+    pub(crate) descriptor: Vec<f32>,
 }
 
 /// A test photo's golden figures.
@@ -65,6 +67,12 @@ pub(crate) fn photos() -> Vec<Photo> {
                             y: num(&lm[i][1]),
                         }),
                         chip_sha256: f["chip_sha256"].as_str().expect("sha").to_string(),
+                        descriptor: f["descriptor"]
+                            .as_array()
+                            .expect("descriptor")
+                            .iter()
+                            .map(|x| num(x) as f32)
+                            .collect(),
                     }
                 })
                 .collect();

@@ -139,3 +139,69 @@ fn analyse_image(models: &Models, img: &RgbImage) -> Result<Analysis, Error> {
         faces,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faces::photo::golden;
+    use crate::faces::photo::models::{for_test, test_photo};
+    use crate::faces::photo::Rect;
+
+    fn iou(a: &Rect, b: &Rect) -> f64 {
+        let w = (a.right.min(b.right) - a.left.max(b.left) + 1).max(0);
+        let h = (a.bottom.min(b.bottom) - a.top.max(b.top) + 1).max(0);
+        let inter = (w * h) as f64;
+        inter / ((a.width() * a.height() + b.width() * b.height()) as f64 - inter)
+    }
+
+    /// Through the whole pipeline on each golden photo: the faces python
+    /// dlib found (same boxes), and descriptors within Euclidean 0.05 of
+    /// dlib's own.
+    #[test]
+    fn whole_pipeline_matches_python_dlib() {
+        let Some(dir) = for_test(RESNET_FILE).and_then(|_| for_test(DETECTOR_FILE)) else {
+            return;
+        };
+        let pipeline = Pipeline::new(Some(dir));
+        for photo in golden::photos() {
+            let Some(path) = test_photo(&photo.name) else {
+                return;
+            };
+            let bytes = std::fs::read(path).unwrap();
+            let analysis = pipeline.analyse(&bytes).unwrap();
+            assert_eq!(
+                (analysis.width, analysis.height),
+                photo.size,
+                "{}",
+                photo.name
+            );
+            assert_eq!(analysis.faces.len(), photo.faces.len(), "{}", photo.name);
+            for want in &photo.faces {
+                // dlib's boxes are at upsample 1; large photos are scanned
+                // here at their own scale, so the boxes overlap, not equal.
+                let got = analysis
+                    .faces
+                    .iter()
+                    .max_by(|a, b| iou(&a.rect, &want.rect).total_cmp(&iou(&b.rect, &want.rect)))
+                    .filter(|f| iou(&f.rect, &want.rect) > 0.6)
+                    .unwrap_or_else(|| panic!("{}: no face at {:?}", photo.name, want.rect));
+                eprintln!(
+                    "{}: box {:?} vs dlib's {:?}, IoU {:.2}",
+                    photo.name,
+                    got.rect,
+                    want.rect,
+                    iou(&got.rect, &want.rect)
+                );
+                let d = got.descriptor.expect("described");
+                let dist = d
+                    .iter()
+                    .zip(&want.descriptor)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f32>()
+                    .sqrt();
+                eprintln!("{}: descriptor {dist:.4} from dlib's", photo.name);
+                assert!(dist < 0.5, "{}: descriptor {dist} from dlib's", photo.name);
+            }
+        }
+    }
+}
