@@ -1044,6 +1044,47 @@ mod tests {
         assert_eq!(seen, 6);
     }
 
+    #[test]
+    fn subsampled_grey_and_restart_jpegs_give_libjpegs_pixels() {
+        // tests/data/jpeg/README.md: Pillow's (libjpeg-turbo's) RGB.
+        let cases = [
+            (
+                "grey.jpg",
+                "10a10b60a65646cec6a1d4343e95d5c0f99976709e8e537afeeaa43f5b8c2c63",
+            ),
+            (
+                "s420.jpg",
+                "bcf09840d0d24cf617b201294f033c4db0da430310eff00e424037a85fef087e",
+            ),
+            (
+                "s420_rst.jpg",
+                "bcf09840d0d24cf617b201294f033c4db0da430310eff00e424037a85fef087e",
+            ),
+            (
+                "s422.jpg",
+                "ddf36cc12ac0e7e52a2302b13de7572d40be1838c7c1fc449ea8fd35635df589",
+            ),
+            (
+                "s422_rst.jpg",
+                "ddf36cc12ac0e7e52a2302b13de7572d40be1838c7c1fc449ea8fd35635df589",
+            ),
+        ];
+        for (name, want) in cases {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/jpeg/").to_owned() + name;
+            let bytes = std::fs::read(&path).expect("fixture");
+            let img = dec(&bytes).expect("baseline");
+            assert_eq!(img.dimensions(), (45, 29), "{name}");
+            let sha: String = sha2::Digest::finalize(sha2::Digest::chain_update(
+                <sha2::Sha256 as sha2::Digest>::new(),
+                img.as_raw(),
+            ))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+            assert_eq!(sha, want, "{name}");
+        }
+    }
+
     /// `img` as a JPEG by the image crate's encoder.
     fn encode(img: image::DynamicImage) -> Vec<u8> {
         let mut out = std::io::Cursor::new(Vec::new());
@@ -1066,7 +1107,7 @@ mod tests {
     }
 
     #[test]
-    fn grey_and_subsampled_jpegs_decode_close_to_the_image_crate() {
+    fn the_image_crates_jpegs_decode_close_to_its_own_decoder() {
         // Odd sizes: partial MCUs on the right and at the bottom.
         let rgb = RgbImage::from_fn(37, 23, |x, y| {
             image::Rgb([(x * 7) as u8, (y * 11) as u8, ((x * y) % 256) as u8])
@@ -1079,7 +1120,7 @@ mod tests {
             let bytes = encode(img);
             let ours = dec(&bytes).expect("baseline");
             let theirs = image::load_from_memory(&bytes).expect("decodes").to_rgb8();
-            // Another IDCT and another chroma upsampling: close, not equal.
+            // Its encoder writes 4:4:4; another IDCT: close, not equal.
             let (max, mean) = diff(&ours, &theirs);
             println!("max {max} mean {mean:.3}");
             assert!(max <= 4 && mean < 0.1, "max {max} mean {mean}");
@@ -1237,6 +1278,9 @@ mod tests {
             24,
             |x, y| image::Rgb([(x * 6) as u8, (y * 10) as u8, 99]),
         )))];
+        // 4:2:0 with restart markers.
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/jpeg/s420_rst.jpg");
+        files.push(std::fs::read(fixture).expect("fixture"));
         // With restart markers (DRI) and ids 0, 1, 2.
         if let Some(path) = models::test_photo("obama_partial_face2.jpg") {
             files.push(std::fs::read(path).expect("photo"));
