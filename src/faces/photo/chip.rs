@@ -459,20 +459,14 @@ mod tests {
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect();
-                if photo.name.ends_with(".png") {
-                    // Lossless pixels: dlib's bytes exactly.
-                    assert_eq!(sha, face.chip_sha256, "{}", photo.name);
-                } else {
-                    // JPEG: the image crate's decoder (zune-jpeg) differs
-                    // from libjpeg by a level or two on about 1% of the
-                    // samples; the geometry is exact (given libjpeg's
-                    // pixels the chip is dlib's to the byte).
-                    assert!(
-                        max <= 3 && mean < 0.03,
-                        "{}: max {max} mean {mean}",
-                        photo.name
-                    );
-                }
+                // The geometry and the sampling are dlib's, and the pixels
+                // libjpeg's (lossless for the PNG): dlib's bytes exactly.
+                assert_eq!(
+                    sha, face.chip_sha256,
+                    "{}: max {max} mean {mean}",
+                    photo.name
+                );
+                assert_eq!(max, 0);
             }
         }
     }

@@ -15,6 +15,8 @@
 //!   against the bytes present.
 //! - `decode`: JPEG/PNG bytes to 8-bit RGB (EXIF orientation applied),
 //!   refusing oversized images from their header.
+//! - `jpeg`: a baseline JPEG decoder whose pixels are libjpeg's exactly
+//!   (what dlib's golden figures were computed on); `decode` uses it.
 //! - `shape`: dlib's 5-point landmark predictor (a cascade of regression
 //!   trees) on a face's box.
 //! - `chip`: dlib's alignment of a face to the 150x150 chip from its 5
@@ -31,6 +33,7 @@ pub(crate) mod detect;
 pub(crate) mod fhog;
 #[cfg(test)]
 pub(crate) mod golden;
+pub(crate) mod jpeg;
 pub(crate) mod models;
 mod pipeline;
 pub(crate) mod resnet;
