@@ -348,6 +348,10 @@ fn a_torn_log_tail_is_a_write_that_never_happened() {
     assert_eq!(ids, ["1", "3"]);
 }
 
+/// Per user id: the last acknowledged state (`Some(None)`: deleted), and
+/// the states tried since (`None`: a delete).
+type States<'a> = BTreeMap<&'a str, (Option<Option<u32>>, Vec<Option<u32>>)>;
+
 const CHILD_ENV: &str = "ROLLCALL_CONNECT_DURABILITY_CHILD";
 const THREADS: usize = 4;
 
@@ -485,7 +489,7 @@ fn kill_9_under_concurrent_writers_loses_no_acknowledged_write() {
             .collect();
         // What each user may be now: its last acknowledged state, or one
         // tried after that acknowledgement.
-        let mut states: BTreeMap<&str, (Option<Option<u32>>, Vec<Option<u32>>)> = BTreeMap::new();
+        let mut states: States<'_> = BTreeMap::new();
         let mut acked_groups = None;
         let mut tried_groups = HashSet::new();
         for line in &lines {

@@ -28,6 +28,9 @@ use crate::records::{
 };
 use crate::{AwsError, ErrorType};
 
+/// What a tag operation does to a resource's tags.
+type TagEdit = Box<dyn Fn(&mut BTreeMap<String, String>) -> Result<(), AwsError>>;
+
 /// The region and account of every ARN this engine makes.
 pub const ARN_PREFIX: &str = "arn:aws:connect:us-east-1:123456789012";
 
@@ -801,62 +804,54 @@ impl Engine {
         };
         let not_found = || AwsError::not_found(format!("resourceArn: no resource '{arn}'"));
         let inst = self.shared(instance).map_err(|_| not_found())?;
-        let change: Box<dyn Fn(&mut BTreeMap<String, String>) -> Result<(), AwsError>> =
-            match operation {
-                "TagResource" => {
-                    let tags = input
-                        .tags
-                        .clone()
-                        .ok_or_else(|| invalid("tags: is required"))?;
-                    check_tags("tags", &tags)?;
-                    Box::new(move |have| {
-                        have.extend(tags.clone());
-                        if have.len() > 50 {
-                            return Err(invalid("tags: a resource has at most 50 tags"));
-                        }
-                        Ok(())
-                    })
-                }
-                "UntagResource" => {
-                    let keys = input
-                        .tag_keys
-                        .clone()
-                        .ok_or_else(|| invalid("tagKeys: is required"))?;
-                    if keys.is_empty() || keys.len() > 50 {
-                        return Err(invalid("tagKeys: must hold 1..50 keys"));
+        let change: TagEdit = match operation {
+            "TagResource" => {
+                let tags = input
+                    .tags
+                    .clone()
+                    .ok_or_else(|| invalid("tags: is required"))?;
+                check_tags("tags", &tags)?;
+                Box::new(move |have| {
+                    have.extend(tags.clone());
+                    if have.len() > 50 {
+                        return Err(invalid("tags: a resource has at most 50 tags"));
                     }
-                    Box::new(move |have| {
-                        for k in &keys {
-                            have.remove(k);
-                        }
-                        Ok(())
-                    })
+                    Ok(())
+                })
+            }
+            "UntagResource" => {
+                let keys = input
+                    .tag_keys
+                    .clone()
+                    .ok_or_else(|| invalid("tagKeys: is required"))?;
+                if keys.is_empty() || keys.len() > 50 {
+                    return Err(invalid("tagKeys: must hold 1..50 keys"));
                 }
-                _ => {
-                    let tags =
-                        inst.write(
-                            |view| -> Result<
-                                (Vec<Change>, Option<BTreeMap<String, String>>),
-                                AwsError,
-                            > {
-                                Ok((
-                                    Vec::new(),
-                                    match kind {
-                                        "instance" => Some(view.info().tags.clone()),
-                                        "user" => {
-                                            view.user(id)?.map(|u| u.tags.unwrap_or_default())
-                                        }
-                                        _ => view
-                                            .groups()
-                                            .get(id)
-                                            .map(|g| g.tags.clone().unwrap_or_default()),
-                                    },
-                                ))
-                            },
-                        )?;
-                    return Ok(json!({"tags": tags.ok_or_else(not_found)?}));
-                }
-            };
+                Box::new(move |have| {
+                    for k in &keys {
+                        have.remove(k);
+                    }
+                    Ok(())
+                })
+            }
+            _ => {
+                let tags = inst.write(|view| {
+                    let no_change: Vec<Change> = Vec::new();
+                    Ok((
+                        no_change,
+                        match kind {
+                            "instance" => Some(view.info().tags.clone()),
+                            "user" => view.user(id)?.map(|u| u.tags.unwrap_or_default()),
+                            _ => view
+                                .groups()
+                                .get(id)
+                                .map(|g| g.tags.clone().unwrap_or_default()),
+                        },
+                    ))
+                })?;
+                return Ok(json!({"tags": tags.ok_or_else(not_found)?}));
+            }
+        };
         inst.write(|view| {
             let change = match kind {
                 "instance" => {

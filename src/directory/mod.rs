@@ -83,8 +83,11 @@ pub struct Engine {
     root: PathBuf,
     /// Instances opened by [`Engine::shared`], each with the inode of its
     /// directory (a deleted and re-created instance has another).
-    open: std::sync::Arc<Mutex<HashMap<String, (u64, std::sync::Arc<Instance>)>>>,
+    open: std::sync::Arc<OpenInstances>,
 }
+
+/// The instances an [`Engine`] shares: by id, with their directory's inode.
+type OpenInstances = Mutex<HashMap<String, (u64, std::sync::Arc<Instance>)>>;
 
 /// The longest directory name an instance is stored under in readable
 /// (percent-encoded) form: the file-name limit (`NAME_MAX`) of the usual

@@ -23,6 +23,9 @@ use crate::storage::{frame, next_frame};
 pub(crate) const WAL_FILE: &str = "wal.log";
 
 /// One change a write made, as it is after the write.
+// Built once per write and moved into the log and the delta: boxing the
+// records would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Change {
     /// The user with this `Id` is now this record (created or replaced).
