@@ -714,8 +714,81 @@ mod tests {
         );
         assert_eq!(Route::resolve("GET", "/").unwrap_err().status, Some(404));
         assert_eq!(
-            Route::resolve("DELETE", "/users/i/u").unwrap_err().status,
+            Route::resolve("PATCH", "/users/i/u").unwrap_err().status,
             Some(405)
+        );
+        // The write operations, with their path members; an ARN in the
+        // tags path is one percent-encoded segment or several raw ones.
+        let api = |op: &'static str, bound: &[(&'static str, &str)]| Route::Api {
+            operation: op,
+            bound: bound.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        };
+        let cases = [
+            (
+                "DELETE",
+                "/users/i/u",
+                api("DeleteUser", &[("InstanceId", "i"), ("UserId", "u")]),
+            ),
+            ("PUT", "/users/i", api("CreateUser", &[("InstanceId", "i")])),
+            (
+                "POST",
+                "/users/i/u/proficiencies",
+                api(
+                    "UpdateUserProficiencies",
+                    &[("InstanceId", "i"), ("UserId", "u")],
+                ),
+            ),
+            (
+                "POST",
+                "/users/i/u/hierarchy",
+                api(
+                    "UpdateUserHierarchy",
+                    &[("InstanceId", "i"), ("UserId", "u")],
+                ),
+            ),
+            (
+                "POST",
+                "/user-hierarchy-groups/i/g/name",
+                api(
+                    "UpdateUserHierarchyGroupName",
+                    &[("InstanceId", "i"), ("HierarchyGroupId", "g")],
+                ),
+            ),
+            (
+                "GET",
+                "/tags/arn%3Aaws%3Aconnect%3Ax%3A1%3Ainstance%2Fi",
+                api(
+                    "ListTagsForResource",
+                    &[("resourceArn", "arn:aws:connect:x:1:instance/i")],
+                ),
+            ),
+            (
+                "DELETE",
+                "/tags/arn:aws:connect:x:1:instance/i/agent/u",
+                api(
+                    "UntagResource",
+                    &[("resourceArn", "arn:aws:connect:x:1:instance/i/agent/u")],
+                ),
+            ),
+            ("PUT", "/instance", api("CreateInstance", &[])),
+            (
+                "DELETE",
+                "/instance/i",
+                api("DeleteInstance", &[("InstanceId", "i")]),
+            ),
+        ];
+        for (method, path, want) in cases {
+            assert_eq!(
+                Route::resolve(method, path).unwrap(),
+                want,
+                "{method} {path}"
+            );
+        }
+        assert_eq!(
+            Route::resolve("POST", "/users/i/u/nonsense")
+                .unwrap_err()
+                .status,
+            Some(404)
         );
     }
 
