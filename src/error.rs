@@ -24,6 +24,10 @@ pub enum ErrorType {
     ResourceAlreadyExistsException,
     /// The request conflicts with the resource's state: `CreateUser` with an existing `UserId`.
     ConflictException,
+    /// Connect: a name already taken: `CreateUser` with a `Username` another user of the instance has.
+    DuplicateResourceException,
+    /// Connect: the resource is still used: `DeleteUserHierarchyGroup` of a group with users.
+    ResourceInUseException,
     /// `Image` is not a float32 `.npy` vector file.
     InvalidImageFormatException,
     /// A quota would be exceeded: a 101st face for one user.
@@ -56,6 +60,8 @@ impl ErrorType {
             ErrorType::ResourceNotFoundException => "ResourceNotFoundException",
             ErrorType::ResourceAlreadyExistsException => "ResourceAlreadyExistsException",
             ErrorType::ConflictException => "ConflictException",
+            ErrorType::DuplicateResourceException => "DuplicateResourceException",
+            ErrorType::ResourceInUseException => "ResourceInUseException",
             ErrorType::InvalidImageFormatException => "InvalidImageFormatException",
             ErrorType::ServiceQuotaExceededException => "ServiceQuotaExceededException",
             ErrorType::IdempotentParameterMismatchException => {

@@ -494,6 +494,16 @@ impl Groups {
         }
     }
 
+    /// Adds a group, or replaces the group with the same id.
+    pub fn insert(&mut self, group: HierarchyGroup) {
+        self.by_id.insert(group.id.clone(), group);
+    }
+
+    /// Removes the group with this id, if any.
+    pub fn remove(&mut self, id: &str) {
+        self.by_id.remove(id);
+    }
+
     /// The group with this id.
     pub fn get(&self, id: &str) -> Option<&HierarchyGroup> {
         self.by_id.get(id)

@@ -102,7 +102,8 @@ fn connect_errors_follow_the_model() {
         ("POST", "/search-users", b"\xff\xfe{}", 400, "SerializationException"),
         ("GET", "/no/such/thing", b"", 404, "UnknownOperationException"),
         ("GET", "/search-users", b"", 405, "UnknownOperationException"),
-        ("DELETE", "/users/demo/x", b"", 405, "UnknownOperationException"),
+        ("PATCH", "/users/demo/x", b"", 405, "UnknownOperationException"),
+        ("DELETE", "/users/demo/x", b"", 404, "ResourceNotFoundException"),
         ("GET", "/users/%ZZ/%", b"", 404, "ResourceNotFoundException"),
     ];
     let mut conn = s.conn();

@@ -10,12 +10,15 @@
 
 mod util;
 
+mod connect_writes;
 mod credentials;
 mod criteria_props;
 mod criteria_rules;
 mod directory;
+mod directory_api;
 mod directory_cli;
 mod directory_props;
+mod directory_writes;
 mod faces;
 mod faces_cli;
 mod faces_photos;

@@ -1,4 +1,5 @@
-//! `rollcall connect ...`: the Connect directory (`import`, `search-users`).
+//! `rollcall connect ...`: the Connect directory (`import`, `search-users`,
+//! and every write operation: `rollcall connect create-user --input REQ.json`).
 
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::PathBuf;
@@ -24,6 +25,60 @@ enum ConnectCommand {
     Import(ImportArgs),
     /// Answer a `SearchUsers` request (AWS JSON with `InstanceId`).
     SearchUsers(SearchArgs),
+    /// Any other Connect operation (`create-user`, `CreateUser`, `tag-resource`, ...):
+    /// `--input REQ.json` is its whole input (path members such as
+    /// `InstanceId` included); prints the AWS JSON output.
+    #[command(external_subcommand)]
+    Operation(Vec<String>),
+}
+
+/// The flags of an operation run through [`ConnectCommand::Operation`].
+#[derive(Debug, clap::Parser)]
+struct OperationArgs {
+    /// Data directory [default: $XDG_DATA_HOME/rollcall].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The request JSON file; `-` reads standard input; absent means `{}`.
+    #[arg(long)]
+    input: Option<String>,
+}
+
+/// `create-user` or `CreateUser` as AWS spells it: `CreateUser`.
+fn operation_name(s: &str) -> String {
+    if !s.contains('-') {
+        return s.to_string();
+    }
+    s.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// Runs one operation of [`ConnectCommand::Operation`].
+fn operation(words: &[String]) -> Result<serde_json::Value, AwsError> {
+    let (op, rest) = words
+        .split_first()
+        .ok_or_else(|| AwsError::invalid_request("no operation named"))?;
+    let name = operation_name(op);
+    let args = <OperationArgs as clap::Parser>::try_parse_from(
+        std::iter::once(op.as_str()).chain(rest.iter().map(String::as_str)),
+    )
+    .map_err(|e| AwsError::invalid_request(e.to_string().trim().to_string()))?;
+    let body = match &args.input {
+        Some(input) => super::read_input(input)?,
+        None => "{}".to_string(),
+    };
+    let engine = Engine::open(super::data_dir(args.data))?;
+    engine.call(&name, &body).unwrap_or_else(|| {
+        Err(AwsError::invalid_request(format!(
+            "{name} is not a Connect operation rollcall serves from the command line"
+        )))
+    })
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,6 +130,10 @@ pub fn run(args: ConnectArgs) -> ExitCode {
                 Err(e) => super::aws_fail(&e),
             }
         }
+        ConnectCommand::Operation(words) => match operation(&words) {
+            Ok(v) => super::print_json(&v),
+            Err(e) => super::aws_fail(&e),
+        },
     }
 }
 

@@ -38,6 +38,10 @@ pub(crate) enum StorageError {
     /// JSON: a stored user edited by hand into invalid JSON.
     #[error("{0}")]
     Json(#[from] serde_json::Error),
+    /// The write-ahead log refused, or holds a whole record that does not
+    /// decode: `write-ahead log 'DIR/wal.log': record at byte 0 does not decode: ...`.
+    #[error("{0}")]
+    Wal(#[from] super::wal::WalError),
     /// A stored document lacks what every document the engine writes has:
     /// a user document without its record.
     #[error("{0}")]

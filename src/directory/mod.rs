@@ -34,41 +34,60 @@
 //! assert_eq!(page.approximate_total_count, 2);
 //! ```
 
+mod api;
 mod error;
 mod exec;
+mod live;
 mod private_dir;
 mod read;
 mod schema;
+mod wal;
 
+pub use api::{instance_arn, password_allowed, ARN_PREFIX};
+pub use live::DEFAULT_FOLD_AT;
 pub use read::RecordPage;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Mutex, MutexGuard, RwLock};
+
+use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
 use tantivy::collector::Count;
+use tantivy::query::{BooleanQuery, Occur, Query, TermSetQuery};
 use tantivy::schema::Value;
 use tantivy::{DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
+use crate::criteria::eval::matches;
 use crate::criteria::paging::{decode_token, encode_token, SortKey};
 use crate::criteria::wire::{Search, SearchUsersRequest, SearchUsersResponse, UserSearchSummary};
 use crate::plan::{self, sort_key_bytes, IndexField, Node};
 use crate::records::{json_lines, parse_user_line, Groups, HierarchyGroup, RecordError, User};
-use crate::storage::{FileStamp, Staging};
+use crate::storage::{FileStamp, LockMode, Staging};
 use crate::AwsError;
 use error::{failed, storage, StorageError};
 use exec::{Ctx, PageCollector};
+use live::{Live, Meta};
 use private_dir::PrivateDir;
 use schema::Fields;
+use wal::{Change, Wal};
 
 /// A data directory holding Connect instances (`DIR/connect/...`).
+/// Clones share the instances opened through [`Engine::shared`].
 #[derive(Debug, Clone)]
 pub struct Engine {
     root: PathBuf,
+    /// Instances opened by [`Engine::shared`], each with the inode of its
+    /// directory (a deleted and re-created instance has another).
+    open: std::sync::Arc<OpenInstances>,
 }
+
+/// The instances an [`Engine`] shares: by id, with their directory's inode.
+type OpenInstances = Mutex<HashMap<String, (u64, std::sync::Arc<Instance>)>>;
 
 /// The longest directory name an instance is stored under in readable
 /// (percent-encoded) form: the file-name limit (`NAME_MAX`) of the usual
@@ -202,7 +221,10 @@ impl Engine {
         let connect = root.join("connect");
         crate::fsmode::create_dir_all(&connect)
             .map_err(failed("cannot create data directory", &connect))?;
-        Ok(Engine { root })
+        Ok(Engine {
+            root,
+            open: std::sync::Arc::default(),
+        })
     }
 
     fn instance_dir(&self, id: &str) -> PathBuf {
@@ -237,6 +259,31 @@ impl Engine {
         Instance::open(&dir)
     }
 
+    /// The instance, opened once and shared by every caller of this engine
+    /// (and its clones): it catches up with other processes' writes by
+    /// itself, so only a deleted or re-created instance is opened again.
+    /// `ResourceNotFoundException` when it does not exist.
+    pub fn shared(&self, id: &str) -> Result<std::sync::Arc<Instance>, AwsError> {
+        check_instance_id(id)?;
+        let dir = self.instance_dir(id);
+        let ino = match FileStamp::read(&dir).ok().flatten() {
+            Some(s) if dir.join(COMMIT_FILE).exists() => s.ino,
+            _ => {
+                live::lock(&self.open, "instance cache")?.remove(id);
+                return Err(instance_not_found(id));
+            }
+        };
+        if let Some((i, inst)) = live::lock(&self.open, "instance cache")?.get(id) {
+            if *i == ino {
+                return Ok(inst.clone());
+            }
+        }
+        // Opened outside the lock: other instances stay available meanwhile.
+        let inst = std::sync::Arc::new(Instance::open(&dir)?);
+        live::lock(&self.open, "instance cache")?.insert(id.to_string(), (ino, inst.clone()));
+        Ok(inst)
+    }
+
     /// The stamp of an instance's last commit, to tell whether an opened
     /// [`Instance`] is still current; `ResourceNotFoundException` when the
     /// instance does not exist.
@@ -263,6 +310,33 @@ impl Engine {
         self.instance(id)
     }
 
+    /// Removes an instance and all its data (`DeleteInstance`): its
+    /// directory is renamed into the staging area, atomically, then removed.
+    /// `ResourceNotFoundException` when there is none.
+    pub fn remove_instance(&self, id: &str) -> Result<(), AwsError> {
+        check_instance_id(id)?;
+        let dir = self.instance_dir(id);
+        let inst = self.shared(id)?;
+        // Under the instance lock: no write or fold of another process is
+        // half done in it.
+        let _held = inst.lock_file(LockMode::Exclusive)?;
+        let connect = self.root.join("connect");
+        let staging = Staging::new(&connect, IMPORT_LOCK, &[IMPORT_PREFIX]);
+        let _staging = staging.hold().map_err(failed(
+            "cannot lock import staging",
+            &connect.join(IMPORT_LOCK),
+        ))?;
+        let trash = staging.path(IMPORT_PREFIX);
+        std::fs::rename(&dir, &trash).map_err(failed("cannot remove instance", &dir))?;
+        if let Ok(d) = std::fs::File::open(&connect) {
+            let _ = d.sync_all();
+        }
+        drop(inst);
+        live::lock(&self.open, "instance cache")?.remove(id);
+        std::fs::remove_dir_all(&trash).map_err(failed("cannot remove instance", &trash))?;
+        Ok(())
+    }
+
     /// Imports users (JSON lines) and optionally a new set of groups into an
     /// instance, creating it when needed. All or nothing: on a bad line the
     /// error names it and nothing of the import is visible; an instance
@@ -273,11 +347,24 @@ impl Engine {
         users: impl BufRead,
         groups: Option<Vec<HierarchyGroup>>,
     ) -> Result<ImportSummary, AwsError> {
+        self.import_with(id, users, groups, None)
+    }
+
+    /// [`Engine::import`], with the instance's own record replaced when
+    /// `info` is given (`CreateInstance` makes an instance this way, its
+    /// record in its first commit).
+    fn import_with(
+        &self,
+        id: &str,
+        users: impl BufRead,
+        groups: Option<Vec<HierarchyGroup>>,
+        info: Option<InstanceInfo>,
+    ) -> Result<ImportSummary, AwsError> {
         check_instance_id(id)?;
         let dir = self.instance_dir(id);
         if dir.join(COMMIT_FILE).exists() {
             let inst = Instance::open(&dir)?;
-            let summary = inst.import(users, groups)?;
+            let summary = inst.import_all(users, groups, info)?;
             inst.close()?;
             return Ok(summary);
         }
@@ -292,7 +379,7 @@ impl Engine {
             &connect.join(IMPORT_LOCK),
         ))?;
         let tmp = staging.path(IMPORT_PREFIX);
-        let result = self.import_new(id, &tmp, &dir, users, groups);
+        let result = self.import_new(id, &tmp, &dir, users, groups, info);
         if result.is_err() {
             // Whatever failed (a bad line, the disk, the rename), the
             // staging directory goes.
@@ -310,11 +397,12 @@ impl Engine {
         dir: &Path,
         users: impl BufRead,
         groups: Option<Vec<HierarchyGroup>>,
+        info: Option<InstanceInfo>,
     ) -> Result<ImportSummary, AwsError> {
         crate::fsmode::create_dir_all(tmp)
             .map_err(failed("cannot create staging directory", tmp))?;
         let inst = Instance::create(tmp)?;
-        let summary = inst.import(users, groups)?;
+        let summary = inst.import_all(users, groups, info)?;
         inst.close()?;
         drop(inst);
         let id_file = tmp.join(INSTANCE_ID_FILE);
@@ -346,13 +434,55 @@ impl Engine {
     }
 }
 
-/// One Connect instance: its users (a tantivy index) and hierarchy groups.
+/// An instance's own record, beside its users and groups: what
+/// `CreateInstance` was given and `DescribeInstance` returns, its tags and
+/// the names of its hierarchy levels. Empty for an instance made by
+/// `connect import`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InstanceInfo {
+    /// `InstanceAlias`, unique among the data directory's instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// The instance's ARN, when it was created through the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// `IdentityManagementType`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_management_type: Option<String>,
+    /// `InboundCallsEnabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_calls_enabled: Option<bool>,
+    /// `OutboundCallsEnabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_calls_enabled: Option<bool>,
+    /// When it was created (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<f64>,
+    /// The instance's tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// The names of hierarchy levels one to five (`UpdateUserHierarchyStructure`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub level_names: Vec<Option<String>>,
+}
+
+/// One Connect instance: its users (a tantivy index plus the delta of
+/// writes not yet folded into it, see docs/storage.md) and hierarchy groups.
 pub struct Instance {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    groups: RwLock<Groups>,
+    /// The instance directory; `None` in memory.
+    dir: Option<PathBuf>,
+    /// The write-ahead log; `None` in memory.
+    wal: Option<Wal>,
+    /// Groups, the instance's record and the delta.
+    live: RwLock<Live>,
+    /// Serialises this process's writes, folds and imports.
+    writes: Mutex<()>,
     writer: Mutex<Option<IndexWriter>>,
+    fold_at: AtomicUsize,
 }
 
 impl std::fmt::Debug for Instance {
@@ -472,25 +602,39 @@ impl Stager<'_> {
 }
 
 impl Instance {
-    fn from_index(index: Index) -> Result<Instance, AwsError> {
+    /// The instance of an index; with `dir`, its write-ahead log is opened
+    /// and replayed (under the instance lock, shared).
+    fn from_index(index: Index, dir: Option<&Path>) -> Result<Instance, AwsError> {
         let fields = Fields::from_schema(&index.schema()).map_err(storage)?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(storage)?;
-        let metas = index.load_metas().map_err(storage)?;
-        let groups = match metas.payload.as_deref() {
-            None | Some("") => Vec::new(),
-            Some(p) => serde_json::from_str::<Vec<HierarchyGroup>>(p).map_err(storage)?,
+        let wal = match dir {
+            Some(d) => Some(Wal::open(d).map_err(storage)?),
+            None => None,
         };
-        Ok(Instance {
+        let inst = Instance {
+            reader: index
+                .reader_builder()
+                .reload_policy(ReloadPolicy::Manual)
+                .try_into()
+                .map_err(storage)?,
             index,
-            reader,
             fields,
-            groups: RwLock::new(Groups::new(groups)),
+            dir: dir.map(Path::to_path_buf),
+            wal,
+            live: RwLock::new(Live::default()),
+            writes: Mutex::new(()),
             writer: Mutex::new(None),
-        })
+            fold_at: AtomicUsize::new(live::DEFAULT_FOLD_AT),
+        };
+        {
+            let _f = inst.lock_file(LockMode::Shared)?;
+            let mut live = live::write(&inst.live, "state")?;
+            if inst.dir.is_none() {
+                let metas = inst.index.load_metas().map_err(storage)?;
+                *live = Live::of(Meta::parse(metas.payload.as_deref())?, None);
+            }
+            inst.catch_up(&mut live, false)?;
+        }
+        Ok(inst)
     }
 
     fn settings() -> tantivy::IndexSettings {
@@ -507,7 +651,7 @@ impl Instance {
             .settings(Self::settings())
             .create_in_ram()
             .map_err(storage)?;
-        Self::from_index(index)
+        Self::from_index(index, None)
     }
 
     /// Creates an instance in an empty directory.
@@ -518,12 +662,13 @@ impl Instance {
         }
         let index =
             Index::create(directory, Fields::schema(), Self::settings()).map_err(storage)?;
-        Self::from_index(index)
+        Self::from_index(index, Some(dir))
     }
 
-    /// Opens the instance stored in `dir`.
+    /// Opens the instance stored in `dir`, replaying its write-ahead log.
     pub fn open(dir: &Path) -> Result<Instance, AwsError> {
-        Self::from_index(Index::open(PrivateDir::open(dir).map_err(storage)?).map_err(storage)?)
+        let index = Index::open(PrivateDir::open(dir).map_err(storage)?).map_err(storage)?;
+        Self::from_index(index, Some(dir))
     }
 
     fn writer(&self) -> Result<MutexGuard<'_, Option<IndexWriter>>, AwsError> {
@@ -558,11 +703,12 @@ impl Instance {
         Ok(())
     }
 
-    /// Runs `stage` and commits its writes (and `groups`, when given) in one
-    /// commit; on error rolls everything back.
+    /// Runs `stage` and commits its writes in one commit with this
+    /// payload ([`Meta`]); on error rolls everything back. The caller
+    /// holds the write lock and updates the state ([`Live`]).
     fn apply<T>(
         &self,
-        groups: Option<Vec<HierarchyGroup>>,
+        payload: &str,
         stage: impl FnOnce(&mut Stager<'_>) -> Result<T, AwsError>,
     ) -> Result<(T, u64, u64), AwsError> {
         let mut guard = self.writer()?;
@@ -589,41 +735,36 @@ impl Instance {
                 return Err(e);
             }
         };
-        let payload = match &groups {
-            Some(g) => serde_json::to_string(g).map_err(storage)?,
-            None => {
-                let current = self
-                    .groups
-                    .read()
-                    .map_err(|_| AwsError::internal("groups lock poisoned"))?;
-                let mut all: Vec<&HierarchyGroup> = current.iter().collect();
-                all.sort_by(|a, b| a.id.cmp(&b.id));
-                serde_json::to_string(&all).map_err(storage)?
-            }
-        };
         let mut prepared = writer.prepare_commit().map_err(storage)?;
-        prepared.set_payload(&payload);
+        prepared.set_payload(payload);
         prepared.commit().map_err(storage)?;
         self.reader.reload().map_err(storage)?;
-        if let Some(g) = groups {
-            *self
-                .groups
-                .write()
-                .map_err(|_| AwsError::internal("groups lock poisoned"))? = Groups::new(g);
-        }
         Ok((value, imported, replaced))
     }
 
     /// Imports users (JSON lines, `User` or `{"User": ...}` per line) and,
     /// when given, replaces the hierarchy groups, all in one commit. A
     /// malformed line, a missing required member or a `Username` held by
-    /// another user fails the whole import, naming the line.
+    /// another user fails the whole import, naming the line. The commit
+    /// folds the writes logged before it first, so the import applies
+    /// after them (its lines are checked against them).
     pub fn import(
         &self,
         users: impl BufRead,
         groups: Option<Vec<HierarchyGroup>>,
     ) -> Result<ImportSummary, AwsError> {
-        let ((), imported, replaced) = self.apply(groups, |st| {
+        self.import_all(users, groups, None)
+    }
+
+    /// [`Instance::import`], replacing the instance's own record too when
+    /// `info` is given.
+    fn import_all(
+        &self,
+        users: impl BufRead,
+        groups: Option<Vec<HierarchyGroup>>,
+        info: Option<InstanceInfo>,
+    ) -> Result<ImportSummary, AwsError> {
+        let ((), imported, replaced) = self.fold_with(groups, info, |st| {
             self.stage_lines(users, st).map_err(AwsError::from)
         })?;
         Ok(ImportSummary {
@@ -669,32 +810,55 @@ impl Instance {
         }
     }
 
-    /// Adds a user or replaces the user with the same `Id` (one commit).
+    /// Adds a user or replaces the user with the same `Id` (one logged
+    /// write). A `Username` held by another user is
+    /// `InvalidParameterException`, as in an import.
     pub fn upsert(&self, user: &User) -> Result<(), AwsError> {
         user.validate().map_err(AwsError::invalid_parameter)?;
-        self.apply(None, |st| st.upsert(user).map_err(AwsError::from))?;
-        Ok(())
+        self.write(|view| {
+            if view.owner_of(&user.username).is_some_and(|o| o != user.id) {
+                return Err(StageError::UsernameTaken(user.username.clone()).into());
+            }
+            Ok((vec![Change::PutUser(user.clone())], ()))
+        })
     }
 
-    /// Deletes a user by id (one commit); true when it existed.
+    /// Deletes a user by id (one logged write); true when it existed.
     pub fn delete(&self, id: &str) -> Result<bool, AwsError> {
-        Ok(self.apply(None, |st| Ok(st.delete(id)))?.0)
+        self.write(|view| match view.user(id)? {
+            Some(_) => Ok((vec![Change::DeleteUser(id.to_string())], true)),
+            None => Ok((Vec::new(), false)),
+        })
     }
 
-    /// Replaces the hierarchy groups (one commit).
+    /// Replaces the hierarchy groups (one logged write).
     pub fn replace_groups(&self, groups: Vec<HierarchyGroup>) -> Result<(), AwsError> {
-        self.apply(Some(groups), |_| Ok(()))?;
-        Ok(())
+        self.write(|view| {
+            let mut changes: Vec<Change> = view
+                .groups()
+                .iter()
+                .map(|g| Change::DeleteGroup(g.id.clone()))
+                .collect();
+            changes.extend(groups.into_iter().map(Change::PutGroup));
+            Ok((changes, ()))
+        })
     }
 
     /// The hierarchy groups.
     pub fn groups(&self) -> Groups {
-        self.groups.read().map(|g| g.clone()).unwrap_or_default()
+        self.current().map(|l| l.groups.clone()).unwrap_or_default()
     }
 
-    /// Number of users.
+    /// The instance's own record.
+    pub fn info(&self) -> Result<InstanceInfo, AwsError> {
+        Ok(self.current()?.info.clone())
+    }
+
+    /// Number of users (0 when the instance cannot be read).
     pub fn len(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.search(&Search::new(crate::criteria::Filter::all()))
+            .map(|p| p.approximate_total_count)
+            .unwrap_or(0)
     }
 
     /// True when the instance holds no user.
@@ -769,69 +933,138 @@ impl Instance {
 
     /// Every stored user (in no particular order); for tests and export.
     pub fn users(&self) -> Result<Vec<User>, AwsError> {
-        let searcher = self.reader.searcher();
+        let live = self.current()?;
+        self.users_in(&self.reader.searcher(), &live)
+    }
+
+    /// Every user of the index (less those the delta changed) and of the delta.
+    fn users_in(&self, searcher: &tantivy::Searcher, live: &Live) -> Result<Vec<User>, AwsError> {
         let mut out = Vec::new();
         for (seg_ord, seg) in searcher.segment_readers().iter().enumerate() {
             for doc in seg.doc_ids_alive() {
-                out.push(self.load_user(&searcher, tantivy::DocAddress::new(seg_ord as u32, doc))?);
+                let user =
+                    self.load_user(searcher, tantivy::DocAddress::new(seg_ord as u32, doc))?;
+                if !live.delta.users.contains_key(&user.id) {
+                    out.push(user);
+                }
             }
         }
+        out.extend(live.delta.users.values().flatten().cloned());
         Ok(out)
+    }
+
+    /// The indexed record of the user with this `Id`, if any (the delta
+    /// not consulted).
+    fn indexed_user(
+        &self,
+        searcher: &tantivy::Searcher,
+        id: &str,
+    ) -> Result<Option<User>, AwsError> {
+        if searcher.num_docs() == 0 {
+            return Ok(None);
+        }
+        let term = Term::from_field_text(self.fields.get(IndexField::Id), id);
+        match self.alive_docs(searcher, &term).first() {
+            Some(addr) => Ok(Some(self.load_user(searcher, *addr)?)),
+            None => Ok(None),
+        }
     }
 
     /// Answers a search: the page in (folded username, id) order, the exact
     /// total and the token for the next page, exactly as
-    /// [`crate::criteria::eval::search`] does.
+    /// [`crate::criteria::eval::search`] does. The index answers for the
+    /// users the delta did not change (their documents are left out by
+    /// id); the delta's present users are tested with the evaluator's own
+    /// predicate and merged in by sort key. Tokens are sort keys, so they
+    /// stay valid across a fold.
     pub fn search(&self, search: &Search) -> Result<SearchUsersResponse, AwsError> {
         let after = match &search.next_token {
             Some(t) => Some(decode_token(&search.filter, t)?),
             None => None,
         };
+        let after = after.map(|k| sort_key_bytes(&k.folded, &k.id));
         let plan = plan::compile(&search.filter);
-        let (searcher, groups) = self.view()?;
+        let (searcher, live) = self.view()?;
         let ctx = Ctx {
             fields: &self.fields,
             searcher: &searcher,
-            groups: &groups,
+            groups: &live.groups,
         };
-        let query = ctx.query(&plan.root).map_err(storage)?;
+        let mut query = ctx.query(&plan.root).map_err(storage)?;
+        let changed = &live.delta.users;
+        if !changed.is_empty() {
+            let id = self.fields.get(IndexField::Id);
+            let ids = TermSetQuery::new(changed.keys().map(|i| Term::from_field_text(id, i)));
+            query = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query),
+                (Occur::MustNot, Box::new(ids) as Box<dyn Query>),
+            ]));
+        }
+        let limit = search.max_results as usize;
         let collector = PageCollector {
-            after: after.map(|k| sort_key_bytes(&k.folded, &k.id)),
-            limit: search.max_results as usize,
-            walk: plan.walk(),
+            after: after.clone(),
+            limit,
+            // The ordered walk counts keys, not documents left out.
+            walk: if changed.is_empty() {
+                plan.walk()
+            } else {
+                None
+            },
             sk: self.fields.sk,
         };
         let page = searcher.search(&*query, &collector).map_err(storage)?;
-        let mut users = Vec::with_capacity(page.hits.len());
+        let mut fresh: Vec<(String, &User)> = changed
+            .values()
+            .flatten()
+            .filter(|u| matches(&search.filter, u, &live.groups))
+            .map(|u| {
+                (
+                    sort_key_bytes(&crate::criteria::fold(&u.username), &u.id),
+                    u,
+                )
+            })
+            .collect();
+        let total = page.total + fresh.len() as u64;
+        fresh.retain(|(k, _)| after.as_ref().is_none_or(|a| k > a));
+        fresh.sort_by(|a, b| a.0.cmp(&b.0));
+        let remaining = page.remaining + fresh.len() as u64;
+        let mut users = Vec::with_capacity(limit.min(page.hits.len() + fresh.len()));
         let mut last = None;
-        for (_, addr) in &page.hits {
-            let user = self.load_user(&searcher, *addr)?;
+        let (mut hits, mut fresh) = (page.hits.iter().peekable(), fresh.into_iter().peekable());
+        while users.len() < limit {
+            let from_index = match (hits.peek(), fresh.peek()) {
+                (Some(h), Some(f)) => h.0.as_slice() < f.0.as_bytes(),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let user = if from_index {
+                let Some((_, addr)) = hits.next() else { break };
+                self.load_user(&searcher, *addr)?
+            } else {
+                let Some((_, u)) = fresh.next() else { break };
+                u.clone()
+            };
             last = Some(SortKey::new(&user.username, &user.id));
             users.push(UserSearchSummary::from(&user));
         }
         let next_token = match last {
-            Some(k) if page.remaining > users.len() as u64 => {
-                Some(encode_token(&search.filter, &k))
-            }
+            Some(k) if remaining > users.len() as u64 => Some(encode_token(&search.filter, &k)),
             _ => None,
         };
         Ok(SearchUsersResponse {
             users,
             next_token,
-            approximate_total_count: page.total,
+            approximate_total_count: total,
         })
     }
 
     /// A consistent view for one query: the current searcher and the
-    /// hierarchy groups, held for reading while the query runs.
-    fn view(
-        &self,
-    ) -> Result<(tantivy::Searcher, std::sync::RwLockReadGuard<'_, Groups>), AwsError> {
-        let groups = self
-            .groups
-            .read()
-            .map_err(|_| AwsError::internal("groups lock poisoned"))?;
-        Ok((self.reader.searcher(), groups))
+    /// instance's state (groups, delta), caught up with other processes and
+    /// held for reading while the query runs.
+    fn view(&self) -> Result<(tantivy::Searcher, std::sync::RwLockReadGuard<'_, Live>), AwsError> {
+        let live = self.current()?;
+        Ok((self.reader.searcher(), live))
     }
 
     /// The plan of a search as a tree, each node with its estimated count
@@ -839,11 +1072,11 @@ impl Instance {
     /// of users it matches.
     pub fn explain(&self, search: &Search, analyze: bool) -> Result<String, AwsError> {
         let plan = plan::compile(&search.filter);
-        let (searcher, groups) = self.view()?;
+        let (searcher, live) = self.view()?;
         let ctx = Ctx {
             fields: &self.fields,
             searcher: &searcher,
-            groups: &groups,
+            groups: &live.groups,
         };
         let nodes = plan.nodes();
         let mut notes = Vec::with_capacity(nodes.len());
@@ -907,11 +1140,16 @@ pub fn instance_of(
     groups: Vec<HierarchyGroup>,
 ) -> Result<Instance, AwsError> {
     let inst = Instance::in_memory()?;
-    inst.apply(Some(groups), |st| {
+    let meta = Meta {
+        groups,
+        ..Meta::default()
+    };
+    inst.apply(&meta.payload()?, |st| {
         for u in users {
             st.upsert(&u)?;
         }
         Ok(())
     })?;
+    *live::write(&inst.live, "state")? = Live::of(meta, None);
     Ok(inst)
 }

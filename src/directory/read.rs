@@ -5,12 +5,9 @@
 //! Takes in a user id or a [`Search`]; gives out full [`User`] records (not
 //! the `UserSearchSummary` shape that [`Instance::search`] returns).
 
-use tantivy::Term;
-
 use super::error::{storage, StorageError};
 use super::Instance;
 use crate::criteria::wire::Search;
-use crate::plan::IndexField;
 use crate::records::User;
 use crate::AwsError;
 
@@ -35,14 +32,10 @@ impl Instance {
     /// assert!(inst.user("u2").unwrap().is_none());
     /// ```
     pub fn user(&self, id: &str) -> Result<Option<User>, AwsError> {
-        let searcher = self.reader.searcher();
-        if searcher.num_docs() == 0 {
-            return Ok(None);
-        }
-        let term = Term::from_field_text(self.fields.get(IndexField::Id), id);
-        match self.alive_docs(&searcher, &term).first() {
-            Some(addr) => Ok(Some(self.load_user(&searcher, *addr)?)),
-            None => Ok(None),
+        let (searcher, live) = self.view()?;
+        match live.delta.users.get(id) {
+            Some(u) => Ok(u.clone()),
+            None => self.indexed_user(&searcher, id),
         }
     }
 

@@ -7,8 +7,7 @@
 //! opened once and reopened when their commit (`meta.json`) changes on disk,
 //! so an import run by another process becomes visible without a restart.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -17,7 +16,7 @@ use super::sigv4::{days_from_civil, percent_decode};
 use crate::criteria::paging::{seal, unseal};
 use crate::criteria::wire::{parse_request, Search};
 use crate::criteria::Filter;
-use crate::directory::{check_instance_id, CommitStamp, Engine, Instance};
+use crate::directory::{Engine, Instance};
 use crate::records::{HierarchyGroup, User};
 use crate::AwsError;
 
@@ -38,7 +37,49 @@ pub enum Route {
     ListUserHierarchyGroups(String),
     /// `GET /user-hierarchy-structure/{InstanceId}`.
     DescribeUserHierarchyStructure(String),
+    /// A write operation (or `DescribeInstance`, `ListInstances`,
+    /// `ListTagsForResource`) answered by [`Engine::call`], with the
+    /// members its path binds: `PUT /users/{InstanceId}` is `CreateUser`
+    /// with `InstanceId`.
+    Api {
+        /// The operation, as AWS spells it.
+        operation: &'static str,
+        /// The path members, by their names in the input.
+        bound: Vec<(&'static str, String)>,
+    },
 }
+
+/// An [`Route::Api`] route.
+fn api(operation: &'static str, bound: &[(&'static str, &str)]) -> Route {
+    Route::Api {
+        operation,
+        bound: bound.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+    }
+}
+
+/// The path members of the operations on one user.
+fn user<'a>(i: &'a str, u: &'a str) -> [(&'static str, &'a str); 2] {
+    [("InstanceId", i), ("UserId", u)]
+}
+
+/// The path members of the operations on one hierarchy group.
+fn group<'a>(i: &'a str, g: &'a str) -> [(&'static str, &'a str); 2] {
+    [("InstanceId", i), ("HierarchyGroupId", g)]
+}
+
+/// The operations on `POST /users/{InstanceId}/{UserId}/<action>`.
+const USER_ACTIONS: &[(&str, &str)] = &[
+    ("identity-info", "UpdateUserIdentityInfo"),
+    ("phone-config", "UpdateUserPhoneConfig"),
+    ("routing-profile", "UpdateUserRoutingProfile"),
+    ("security-profiles", "UpdateUserSecurityProfiles"),
+    ("hierarchy", "UpdateUserHierarchy"),
+    ("associate-proficiencies", "AssociateUserProficiencies"),
+    (
+        "disassociate-proficiencies",
+        "DisassociateUserProficiencies",
+    ),
+];
 
 impl Route {
     /// The operation name, as AWS spells it.
@@ -51,6 +92,7 @@ impl Route {
             Route::DescribeUserHierarchyGroup(..) => "DescribeUserHierarchyGroup",
             Route::ListUserHierarchyGroups(..) => "ListUserHierarchyGroups",
             Route::DescribeUserHierarchyStructure(..) => "DescribeUserHierarchyStructure",
+            Route::Api { operation, .. } => operation,
         }
     }
 
@@ -75,23 +117,74 @@ impl Route {
             .collect();
         let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
         let ok = |s: &&str| !s.is_empty();
-        let (want, route) = match seg[..] {
-            ["search-users"] => ("POST", Route::SearchUsers),
-            ["users", i, u] if ok(&i) && ok(&u) => ("GET", Route::DescribeUser(i.into(), u.into())),
-            ["users", i, u, "proficiencies"] if ok(&i) && ok(&u) => {
-                ("GET", Route::ListUserProficiencies(i.into(), u.into()))
+        let mut served: Vec<(&str, Route)> = match seg[..] {
+            ["search-users"] => vec![("POST", Route::SearchUsers)],
+            ["users", i] if ok(&i) => vec![("PUT", api("CreateUser", &[("InstanceId", i)]))],
+            ["users", i, u] if ok(&i) && ok(&u) => vec![
+                ("GET", Route::DescribeUser(i.into(), u.into())),
+                ("DELETE", api("DeleteUser", &user(i, u))),
+            ],
+            ["users", i, u, "proficiencies"] if ok(&i) && ok(&u) => vec![
+                ("GET", Route::ListUserProficiencies(i.into(), u.into())),
+                ("POST", api("UpdateUserProficiencies", &user(i, u))),
+            ],
+            ["users", i, u, action] if ok(&i) && ok(&u) => {
+                match USER_ACTIONS
+                    .iter()
+                    .find(|(a, _)| *a == action)
+                    .map(|(_, op)| *op)
+                {
+                    Some(op) => vec![("POST", api(op, &user(i, u)))],
+                    None => Vec::new(),
+                }
             }
-            ["users-summary", i] if ok(&i) => ("GET", Route::ListUsers(i.into())),
-            ["user-hierarchy-groups", i, g] if ok(&i) && ok(&g) => {
-                ("GET", Route::DescribeUserHierarchyGroup(i.into(), g.into()))
+            ["users-summary", i] if ok(&i) => vec![("GET", Route::ListUsers(i.into()))],
+            ["user-hierarchy-groups", i] if ok(&i) => {
+                vec![("PUT", api("CreateUserHierarchyGroup", &[("InstanceId", i)]))]
+            }
+            ["user-hierarchy-groups", i, g] if ok(&i) && ok(&g) => vec![
+                ("GET", Route::DescribeUserHierarchyGroup(i.into(), g.into())),
+                ("DELETE", api("DeleteUserHierarchyGroup", &group(i, g))),
+            ],
+            ["user-hierarchy-groups", i, g, "name"] if ok(&i) && ok(&g) => {
+                vec![("POST", api("UpdateUserHierarchyGroupName", &group(i, g)))]
             }
             ["user-hierarchy-groups-summary", i] if ok(&i) => {
-                ("GET", Route::ListUserHierarchyGroups(i.into()))
+                vec![("GET", Route::ListUserHierarchyGroups(i.into()))]
             }
-            ["user-hierarchy-structure", i] if ok(&i) => {
-                ("GET", Route::DescribeUserHierarchyStructure(i.into()))
+            ["user-hierarchy-structure", i] if ok(&i) => vec![
+                ("GET", Route::DescribeUserHierarchyStructure(i.into())),
+                (
+                    "POST",
+                    api("UpdateUserHierarchyStructure", &[("InstanceId", i)]),
+                ),
+            ],
+            // An ARN holds `/`: percent-encoded by the SDKs, raw from others.
+            ["tags", ref rest @ ..] if rest.iter().all(ok) && !rest.is_empty() => {
+                let arn = rest.join("/");
+                let bound = [("resourceArn", arn.as_str())];
+                vec![
+                    ("GET", api("ListTagsForResource", &bound)),
+                    ("POST", api("TagResource", &bound)),
+                    ("DELETE", api("UntagResource", &bound)),
+                ]
             }
-            _ => {
+            ["instance"] => vec![
+                ("PUT", api("CreateInstance", &[])),
+                ("GET", api("ListInstances", &[])),
+            ],
+            ["instance", i] if ok(&i) => vec![
+                ("GET", api("DescribeInstance", &[("InstanceId", i)])),
+                ("DELETE", api("DeleteInstance", &[("InstanceId", i)])),
+            ],
+            _ => Vec::new(),
+        };
+        if let Some(at) = served.iter().position(|(m, _)| *m == method) {
+            return Ok(served.swap_remove(at).1);
+        }
+        let (want, route) = match served.into_iter().next() {
+            Some(first) => first,
+            None => {
                 return Err(ApiError::with_status(
                     "UnknownOperationException",
                     404,
@@ -99,18 +192,15 @@ impl Route {
                 ))
             }
         };
-        if method != want {
-            return Err(ApiError::with_status(
-                "UnknownOperationException",
-                405,
-                format!(
-                    "{} is served on {want} {}, not {method}",
-                    route.operation(),
-                    printable(raw_path)
-                ),
-            ));
-        }
-        Ok(route)
+        Err(ApiError::with_status(
+            "UnknownOperationException",
+            405,
+            format!(
+                "{} is served on {want} {}, not {method}",
+                route.operation(),
+                printable(raw_path)
+            ),
+        ))
     }
 }
 
@@ -123,48 +213,24 @@ fn printable(s: &str) -> String {
     out
 }
 
-/// The Connect side of the server: the directory engine and the instances
-/// opened so far, each with the commit it was opened at.
+/// The Connect side of the server: the directory engine, whose instances
+/// are opened once ([`Engine::shared`]) and catch up by themselves with
+/// writes and imports of other processes.
 #[derive(Debug)]
 pub struct ConnectState {
     engine: Engine,
-    open: Mutex<HashMap<String, (CommitStamp, Arc<Instance>)>>,
 }
 
 impl ConnectState {
     /// The Connect side over a directory engine (`DIR/connect/`).
     pub fn new(engine: Engine) -> ConnectState {
-        ConnectState {
-            engine,
-            open: Mutex::new(HashMap::new()),
-        }
+        ConnectState { engine }
     }
 
-    /// The instance as last committed on disk: opened on first use and
-    /// reopened whenever its commit changed since (an import by another
-    /// process); `ResourceNotFoundException` when it does not exist.
+    /// The instance as it is now; `ResourceNotFoundException` when it
+    /// does not exist.
     pub fn instance(&self, id: &str) -> Result<Arc<Instance>, AwsError> {
-        check_instance_id(id)?;
-        let stamp = self.engine.commit_stamp(id)?;
-        {
-            let open = self
-                .open
-                .lock()
-                .map_err(|_| AwsError::internal("instance cache lock poisoned"))?;
-            if let Some((s, inst)) = open.get(id) {
-                if *s == stamp {
-                    return Ok(inst.clone());
-                }
-            }
-        }
-        // Open outside the lock: other instances stay available meanwhile.
-        let inst = Arc::new(self.engine.instance(id)?);
-        let mut open = self
-            .open
-            .lock()
-            .map_err(|_| AwsError::internal("instance cache lock poisoned"))?;
-        open.insert(id.to_string(), (stamp, inst.clone()));
-        Ok(inst)
+        self.engine.shared(id)
     }
 
     /// Answers one routed operation.
@@ -254,10 +320,11 @@ impl ConnectState {
                 }
                 Ok(Value::Object(out))
             }
+            Route::Api { operation, bound } => self.api(operation, bound, query, body),
             Route::DescribeUserHierarchyStructure(i) => {
                 let inst = self.instance(i)?;
                 Ok(
-                    json!({ "HierarchyStructure": structure(&inst.groups().iter().collect::<Vec<_>>()) }),
+                    json!({ "HierarchyStructure": structure(&inst.groups().iter().collect::<Vec<_>>(), &inst.info()?.level_names) }),
                 )
             }
         }
@@ -276,6 +343,72 @@ impl ConnectState {
         let page = self.instance(&id)?.search(&search)?;
         serde_json::to_value(&page)
             .map_err(|e| AwsError::internal(format!("cannot encode the response: {e}")).into())
+    }
+
+    /// An [`Route::Api`] operation: the body's members, the path's and
+    /// the query string's (`tagKeys`, `maxResults`, `nextToken`,
+    /// `clientToken`, as the model binds them) make its input.
+    fn api(
+        &self,
+        operation: &'static str,
+        bound: &[(&'static str, String)],
+        query: &str,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
+        let text = std::str::from_utf8(body)
+            .map_err(|e| ApiError::serialization(format!("request body is not UTF-8: {e}")))?;
+        let mut input = match text.trim() {
+            "" => Map::new(),
+            t => match serde_json::from_str::<Value>(t) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => {
+                    return Err(ApiError::serialization(
+                        "the request body must be a JSON object",
+                    ))
+                }
+                Err(e) => return Err(ApiError::serialization(format!("request body: {e}"))),
+            },
+        };
+        for (k, v) in bound {
+            input.insert((*k).to_string(), json!(v));
+        }
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = String::from_utf8_lossy(&percent_decode(v, true)).into_owned();
+            match (operation, k) {
+                ("UntagResource", "tagKeys") => {
+                    let keys = input.entry("tagKeys").or_insert_with(|| json!([]));
+                    if let Value::Array(a) = keys {
+                        a.push(json!(v));
+                    }
+                }
+                ("ListInstances", "maxResults") => {
+                    let n: u32 = v.parse().map_err(|_| {
+                        AwsError::invalid_parameter(format!(
+                            "maxResults: must be an integer 1..10, got '{}'",
+                            printable(&v)
+                        ))
+                    })?;
+                    input.insert("MaxResults".into(), json!(n));
+                }
+                ("ListInstances", "nextToken") => {
+                    input.insert("NextToken".into(), json!(v));
+                }
+                ("DeleteInstance", "clientToken") => {
+                    input.insert("ClientToken".into(), json!(v));
+                }
+                _ => {}
+            }
+        }
+        let input = Value::Object(input).to_string();
+        match self.engine.call(operation, &input) {
+            Some(out) => Ok(out?),
+            None => Err(ApiError::with_status(
+                "UnknownOperationException",
+                404,
+                format!("{operation} is not served"),
+            )),
+        }
     }
 
     fn user(&self, instance: &str, id: &str) -> Result<User, ApiError> {
@@ -369,6 +502,7 @@ fn token_context(route: &Route) -> Vec<u8> {
         Route::ListUsers(i)
         | Route::ListUserHierarchyGroups(i)
         | Route::DescribeUserHierarchyStructure(i) => vec![i.as_str()],
+        Route::Api { bound, .. } => bound.iter().map(|(_, v)| v.as_str()).collect(),
     };
     // A leading NUL: no canonical SearchUsers query text starts with one.
     let mut out = b"\0rollcall list token\0".to_vec();
@@ -525,7 +659,7 @@ fn group_summary(g: &HierarchyGroup) -> Value {
 /// The hierarchy structure as the groups show it: level N is named by the
 /// `LevelId` of the groups N levels deep (the data holds no level names, so
 /// the level's `Name` is its id).
-fn structure(groups: &[&HierarchyGroup]) -> Value {
+fn structure(groups: &[&HierarchyGroup], level_names: &[Option<String>]) -> Value {
     const NAMES: [&str; 5] = [
         "LevelOne",
         "LevelTwo",
@@ -548,9 +682,13 @@ fn structure(groups: &[&HierarchyGroup]) -> Value {
         }
     }
     let mut out = Map::new();
-    for (name, level) in NAMES.iter().zip(levels) {
-        if let Some(id) = level {
-            out.insert((*name).into(), json!({ "Id": id, "Name": id }));
+    for (i, (name, level)) in NAMES.iter().zip(levels).enumerate() {
+        // A level named by `UpdateUserHierarchyStructure` shows its name.
+        let named = level_names.get(i).cloned().flatten();
+        let id = level.or_else(|| named.as_ref().map(|_| format!("level-{}", i + 1)));
+        if let Some(id) = id {
+            let shown = named.unwrap_or_else(|| id.clone());
+            out.insert((*name).into(), json!({ "Id": id, "Name": shown }));
         }
     }
     Value::Object(out)
@@ -576,8 +714,81 @@ mod tests {
         );
         assert_eq!(Route::resolve("GET", "/").unwrap_err().status, Some(404));
         assert_eq!(
-            Route::resolve("DELETE", "/users/i/u").unwrap_err().status,
+            Route::resolve("PATCH", "/users/i/u").unwrap_err().status,
             Some(405)
+        );
+        // The write operations, with their path members; an ARN in the
+        // tags path is one percent-encoded segment or several raw ones.
+        let api = |op: &'static str, bound: &[(&'static str, &str)]| Route::Api {
+            operation: op,
+            bound: bound.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        };
+        let cases = [
+            (
+                "DELETE",
+                "/users/i/u",
+                api("DeleteUser", &[("InstanceId", "i"), ("UserId", "u")]),
+            ),
+            ("PUT", "/users/i", api("CreateUser", &[("InstanceId", "i")])),
+            (
+                "POST",
+                "/users/i/u/proficiencies",
+                api(
+                    "UpdateUserProficiencies",
+                    &[("InstanceId", "i"), ("UserId", "u")],
+                ),
+            ),
+            (
+                "POST",
+                "/users/i/u/hierarchy",
+                api(
+                    "UpdateUserHierarchy",
+                    &[("InstanceId", "i"), ("UserId", "u")],
+                ),
+            ),
+            (
+                "POST",
+                "/user-hierarchy-groups/i/g/name",
+                api(
+                    "UpdateUserHierarchyGroupName",
+                    &[("InstanceId", "i"), ("HierarchyGroupId", "g")],
+                ),
+            ),
+            (
+                "GET",
+                "/tags/arn%3Aaws%3Aconnect%3Ax%3A1%3Ainstance%2Fi",
+                api(
+                    "ListTagsForResource",
+                    &[("resourceArn", "arn:aws:connect:x:1:instance/i")],
+                ),
+            ),
+            (
+                "DELETE",
+                "/tags/arn:aws:connect:x:1:instance/i/agent/u",
+                api(
+                    "UntagResource",
+                    &[("resourceArn", "arn:aws:connect:x:1:instance/i/agent/u")],
+                ),
+            ),
+            ("PUT", "/instance", api("CreateInstance", &[])),
+            (
+                "DELETE",
+                "/instance/i",
+                api("DeleteInstance", &[("InstanceId", "i")]),
+            ),
+        ];
+        for (method, path, want) in cases {
+            assert_eq!(
+                Route::resolve(method, path).unwrap(),
+                want,
+                "{method} {path}"
+            );
+        }
+        assert_eq!(
+            Route::resolve("POST", "/users/i/u/nonsense")
+                .unwrap_err()
+                .status,
+            Some(404)
         );
     }
 

@@ -111,7 +111,10 @@ impl ApiError {
                 _ if internal => 500,
                 "ResourceNotFoundException" => 404,
                 "ThrottlingException" => 429,
-                "ConflictException" | "ResourceAlreadyExistsException" => 409,
+                "ConflictException"
+                | "ResourceAlreadyExistsException"
+                | "DuplicateResourceException"
+                | "ResourceInUseException" => 409,
                 _ => 400,
             },
         }

@@ -8,6 +8,8 @@ use std::io::{self, Read};
 use crate::faces::codec::{CodecError, Reader, Writer};
 use crate::faces::collection::{Api, Collection, FoundAt, Op, Record, TokenEntry};
 use crate::faces::model::FaceModel;
+pub(crate) use crate::storage::frame;
+use crate::storage::next_frame;
 
 /// Applies the log's records from byte `from` on that `coll` does not hold
 /// yet; gives the end of the last whole record. A torn tail (a record cut
@@ -50,32 +52,10 @@ pub(super) fn replay(log: &mut File, from: u64, coll: &mut Collection) -> io::Re
 /// the end or at a torn tail (a frame cut short, a checksum that fails);
 /// an error for a whole, checksummed frame whose payload does not decode.
 pub(crate) fn next_record(bytes: &[u8], pos: usize) -> Result<Option<(Record, usize)>, CodecError> {
-    let Some(head) = pos.checked_add(8).and_then(|end| bytes.get(pos..end)) else {
-        return Ok(None);
-    };
-    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-    let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    let end = pos + 8 + len;
-    let Some(payload) = bytes.get(pos + 8..end) else {
-        return Ok(None);
-    };
-    if crc32fast::hash(payload) != crc {
-        return Ok(None);
+    match next_frame(bytes, pos) {
+        Some((payload, end)) => Ok(Some((decode_record(payload)?, end))),
+        None => Ok(None),
     }
-    Ok(Some((decode_record(payload)?, end)))
-}
-
-/// A record's payload framed as in the log: length, checksum, payload.
-pub(crate) fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(payload.len() + 8);
-    frame.extend_from_slice(
-        &u32::try_from(payload.len())
-            .unwrap_or(u32::MAX)
-            .to_le_bytes(),
-    );
-    frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    frame.extend_from_slice(payload);
-    frame
 }
 
 /// The tag byte that says which [`Op`] a log record holds: the one table

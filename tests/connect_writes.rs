@@ -1,0 +1,252 @@
+//! The Connect write operations over the wire and from the command line:
+//! each on its model `requestUri` and method, path and query members
+//! bound, AWS error shapes, and writes seen at once by every connection
+//! and by another process.
+
+use crate::util::process::rollcall;
+use crate::util::serve::Server;
+
+fn esc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+const JSON: [(&str, &str); 1] = [("Content-Type", "application/json")];
+
+#[test]
+fn every_write_operation_is_routed_on_its_request_uri() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(dir.path(), &[]);
+    let call = |m: &str, p: &str, body: &str| s.call(m, p, &JSON, body.as_bytes());
+    let r = call(
+        "PUT",
+        "/instance",
+        r#"{"IdentityManagementType":"CONNECT_MANAGED","InboundCallsEnabled":true,"OutboundCallsEnabled":true,"InstanceAlias":"wire"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let i = r.json()["Id"].as_str().expect("id").to_string();
+    assert_eq!(
+        call("GET", &format!("/instance/{i}"), "").json()["Instance"]["InstanceAlias"],
+        "wire"
+    );
+    assert_eq!(
+        call("GET", "/instance?maxResults=1", "").json()["InstanceSummaryList"][0]["Id"],
+        i.as_str()
+    );
+
+    let r = call(
+        "PUT",
+        &format!("/user-hierarchy-groups/{i}"),
+        r#"{"Name":"EMEA"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let g = r.json()["HierarchyGroupId"]
+        .as_str()
+        .expect("group")
+        .to_string();
+    let user = format!(
+        r#"{{"Username":"ann","SecurityProfileIds":["sp"],"RoutingProfileId":"rp","HierarchyGroupId":"{g}","Tags":{{"Team":"blue"}}}}"#
+    );
+    let r = call("PUT", &format!("/users/{i}"), &user);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (u, arn) = (
+        r.json()["UserId"].as_str().expect("id").to_string(),
+        r.json()["UserArn"].as_str().expect("arn").to_string(),
+    );
+    // The duplicate: 409 with the AWS error header.
+    let r = call("PUT", &format!("/users/{i}"), &user);
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (409, "DuplicateResourceException")
+    );
+    // Read your writes on another connection, at once.
+    let search = format!(
+        r#"{{"InstanceId":"{i}","SearchFilter":{{"TagFilter":{{"TagCondition":{{"TagKey":"Team","TagValue":"blue"}}}}}}}}"#
+    );
+    let r = s.call("POST", "/search-users", &JSON, search.as_bytes());
+    assert_eq!(
+        r.json()["ApproximateTotalCount"],
+        1,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    for (path, body) in [
+        ("identity-info", r#"{"IdentityInfo":{"FirstName":"Ann"}}"#),
+        (
+            "phone-config",
+            r#"{"PhoneConfig":{"PhoneType":"SOFT_PHONE"}}"#,
+        ),
+        ("routing-profile", r#"{"RoutingProfileId":"rp-2"}"#),
+        ("security-profiles", r#"{"SecurityProfileIds":["sp-2"]}"#),
+        ("hierarchy", "{}"),
+        (
+            "associate-proficiencies",
+            r#"{"UserProficiencies":[{"AttributeName":"L","AttributeValue":"es","Level":3}]}"#,
+        ),
+        (
+            "proficiencies",
+            r#"{"UserProficiencies":[{"AttributeName":"L","AttributeValue":"es","Level":4}]}"#,
+        ),
+    ] {
+        let r = call("POST", &format!("/users/{i}/{u}/{path}"), body);
+        assert_eq!(
+            r.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let described = call("GET", &format!("/users/{i}/{u}"), "").json();
+    assert_eq!(described["User"]["IdentityInfo"]["FirstName"], "Ann");
+    assert_eq!(described["User"]["RoutingProfileId"], "rp-2");
+    let profs = call("GET", &format!("/users/{i}/{u}/proficiencies"), "").json();
+    assert_eq!(profs["UserProficiencyList"][0]["Level"], 4.0);
+    let r = call(
+        "POST",
+        &format!("/users/{i}/{u}/disassociate-proficiencies"),
+        r#"{"UserProficiencies":[{"AttributeName":"L","AttributeValue":"es"}]}"#,
+    );
+    assert_eq!(r.status, 200);
+
+    // Tags: the ARN percent-encoded in one path segment; keys in the query.
+    let tags = format!("/tags/{}", esc(&arn));
+    assert_eq!(
+        call("POST", &tags, r#"{"tags":{"Shift":"day","Floor":"2"}}"#).status,
+        200
+    );
+    assert_eq!(
+        call("DELETE", &format!("{tags}?tagKeys=Floor&tagKeys=Team"), "").status,
+        200
+    );
+    assert_eq!(
+        call("GET", &tags, "").json()["tags"],
+        serde_json::json!({"Shift": "day"})
+    );
+    let r = call(
+        "GET",
+        "/tags/arn%3Aaws%3Aconnect%3Aus-east-1%3A123456789012%3Ainstance%2Fnope",
+        "",
+    );
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (404, "ResourceNotFoundException")
+    );
+
+    // Groups: rename, the structure, in use, delete.
+    assert_eq!(
+        call(
+            "POST",
+            &format!("/user-hierarchy-groups/{i}/{g}/name"),
+            r#"{"Name":"Europe"}"#
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        call("GET", &format!("/user-hierarchy-groups/{i}/{g}"), "").json()["HierarchyGroup"]
+            ["Name"],
+        "Europe"
+    );
+    assert_eq!(
+        call(
+            "POST",
+            &format!("/user-hierarchy-structure/{i}"),
+            r#"{"HierarchyStructure":{"LevelOne":{"Name":"Region"}}}"#
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        call("GET", &format!("/user-hierarchy-structure/{i}"), "").json()["HierarchyStructure"]
+            ["LevelOne"]["Name"],
+        "Region"
+    );
+    assert_eq!(
+        call(
+            "POST",
+            &format!("/users/{i}/{u}/hierarchy"),
+            &format!(r#"{{"HierarchyGroupId":"{g}"}}"#)
+        )
+        .status,
+        200
+    );
+    let r = call("DELETE", &format!("/user-hierarchy-groups/{i}/{g}"), "");
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (409, "ResourceInUseException")
+    );
+    assert_eq!(call("DELETE", &format!("/users/{i}/{u}"), "").status, 200);
+    assert_eq!(
+        call("DELETE", &format!("/user-hierarchy-groups/{i}/{g}"), "").status,
+        200
+    );
+    let r = call("DELETE", &format!("/users/{i}/{u}"), "");
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (404, "ResourceNotFoundException")
+    );
+
+    // Error shapes: a bad body, a bad member, a wrong method.
+    let r = call("PUT", &format!("/users/{i}"), "[1]");
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (400, "SerializationException")
+    );
+    let r = call(
+        "PUT",
+        &format!("/users/{i}"),
+        r#"{"Username":"x","SecurityProfileIds":[],"RoutingProfileId":"rp"}"#,
+    );
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (400, "InvalidParameterException")
+    );
+    let r = call("PATCH", &format!("/users/{i}"), "{}");
+    assert_eq!(r.status, 405);
+    let r = call("GET", "/instance?maxResults=x", "");
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (400, "InvalidParameterException")
+    );
+
+    // A write from the command line (another process) is seen at once.
+    let req = format!(
+        r#"{{"InstanceId":"{i}","Username":"cli.user","SecurityProfileIds":["sp"],"RoutingProfileId":"rp"}}"#
+    );
+    let data = dir.path().to_str().expect("utf-8 path");
+    let out = rollcall(
+        &["connect", "create-user", "--data", data, "--input", "-"],
+        &req,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(created["UserId"].is_string());
+    let r = s.call("GET", &format!("/users-summary/{i}"), &[], b"");
+    assert_eq!(r.json()["UserSummaryList"][0]["Username"], "cli.user");
+    // And its errors are AWS-shaped on stderr, exit code 1.
+    let out = rollcall(
+        &["connect", "CreateUser", "--data", data, "--input", "-"],
+        &req,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let e: serde_json::Value = serde_json::from_slice(&out.stderr).expect("json error");
+    assert_eq!(e["__type"], "DuplicateResourceException");
+
+    assert_eq!(call("DELETE", &format!("/instance/{i}"), "").status, 200);
+    let r = call("GET", &format!("/instance/{i}"), "");
+    assert_eq!(
+        (r.status, r.error_type().as_str()),
+        (404, "ResourceNotFoundException")
+    );
+    s.stop();
+}
