@@ -293,12 +293,19 @@ impl Detector {
 
     /// The faces in `img` at its own scale, surest first.
     fn detect_unscaled(&self, img: &RgbImage) -> Vec<Detection> {
-        let levels = self.pyramid(img);
         let (rows, cols) = (self.window_rows, self.window_cols);
-        let feats: Vec<Fhog> = levels
-            .par_iter()
-            .map(|level| fhog::extract(level.as_ref().unwrap_or(img), self.cell_size, rows, cols))
-            .collect();
+        // The image's own features while the smaller levels are built
+        // (building them is sequential, each from the one before).
+        let (first, levels) = rayon::join(
+            || fhog::extract(img, self.cell_size, rows, cols),
+            || self.pyramid(img),
+        );
+        let mut feats: Vec<Fhog> = vec![first];
+        feats.par_extend(
+            levels
+                .par_iter()
+                .map(|level| fhog::extract(level, self.cell_size, rows, cols)),
+        );
         // One task a (level, filter): the filters share the features.
         let tasks: Vec<(usize, usize)> = (0..feats.len())
             .flat_map(|l| (0..self.filters.len()).map(move |f| (l, f)))
@@ -323,11 +330,11 @@ impl Detector {
         kept
     }
 
-    /// The pyramid levels after the image itself (level 0, `None`), each
-    /// 5/6 of the one before, while dlib's rule allows: a level is built
+    /// The pyramid levels after the image itself (level 0), each 5/6 of
+    /// the one before, while dlib's rule allows: a level is built
     /// while the box of the one before, shrunk, is at least the minimum
     /// layer size.
-    fn pyramid(&self, img: &RgbImage) -> Vec<Option<RgbImage>> {
+    fn pyramid(&self, img: &RgbImage) -> Vec<RgbImage> {
         let mut rect = Rect {
             left: 0,
             top: 0,
@@ -345,10 +352,10 @@ impl Detector {
                 break;
             }
         }
-        let mut levels: Vec<Option<RgbImage>> = vec![None];
+        let mut levels: Vec<RgbImage> = Vec::with_capacity(count);
         for _ in 1..count {
-            let next = pyramid_down6(levels.last().and_then(Option::as_ref).unwrap_or(img));
-            levels.push(Some(next));
+            let next = pyramid_down6(levels.last().unwrap_or(img));
+            levels.push(next);
         }
         levels
     }
@@ -776,16 +783,24 @@ fn resize_bilinear(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
         let bottom = (top + 1).min(in_h - 1);
         let tb = y - top as f64;
         let (tb32, inv_tb32) = (tb as f32, (1.0 - tb) as f32);
-        for (c, &(left, lr)) in simd_cols.iter().enumerate() {
-            let right = left + 1;
+        let (top_row, bottom_row) = (
+            &raw[top * in_w * 3..(top + 1) * in_w * 3],
+            &raw[bottom * in_w * 3..(bottom + 1) * in_w * 3],
+        );
+        for (&(left, lr), out_px) in simd_cols.iter().zip(row.chunks_exact_mut(3)) {
             let inv_lr = 1.0 - lr;
             let (tlf, trf, blf, brf) = (inv_tb32 * inv_lr, inv_tb32 * lr, tb32 * inv_lr, tb32 * lr);
+            // The two pixels side by side, above and below.
+            let (t, b) = (
+                &top_row[left * 3..left * 3 + 6],
+                &bottom_row[left * 3..left * 3 + 6],
+            );
             for k in 0..3 {
-                let v = tlf * f32::from(px(top, left, k))
-                    + trf * f32::from(px(top, right, k))
-                    + blf * f32::from(px(bottom, left, k))
-                    + brf * f32::from(px(bottom, right, k));
-                row[c * 3 + k] = v as i32 as u8;
+                let v = tlf * f32::from(t[k])
+                    + trf * f32::from(t[k + 3])
+                    + blf * f32::from(b[k])
+                    + brf * f32::from(b[k + 3]);
+                out_px[k] = v as i32 as u8;
             }
         }
         let mut x = -x_scale + simd_end as f64 * x_scale;

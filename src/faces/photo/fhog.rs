@@ -112,13 +112,12 @@ fn histograms(img: &RgbImage, cell_size: usize, cells_nr: usize, cells_nc: usize
     // are small integers, exact in f32), so that a row's gradients
     // vectorise.
     let raw = img.as_raw();
-    let planar: [Vec<f32>; 3] = [0, 1, 2].map(|k| {
-        raw.iter()
-            .skip(k)
-            .step_by(3)
-            .map(|&v| f32::from(v))
-            .collect()
-    });
+    let mut planar: [Vec<f32>; 3] = [0, 1, 2].map(|_| Vec::with_capacity(width * height));
+    for px in raw.chunks_exact(3) {
+        for (plane, &v) in planar.iter_mut().zip(px) {
+            plane.push(f32::from(v));
+        }
+    }
     // Per row, for x = 1 .. visible_nc (index x - 1): the orientation bin
     // and the gradient's length.
     let n = visible_nc.saturating_sub(1);
@@ -267,7 +266,11 @@ impl pulp::WithSimd for RowGradients<'_> {
                 i += lanes;
                 continue;
             }
-            let [r, g, b] = [0, 1, 2].map(|k| grad_s(simd, &ch[k], i));
+            // (No closure here: one would not inherit the SIMD target
+            // features, and the intrinsics would not inline.)
+            let r = grad_s(simd, &ch[0], i);
+            let g = grad_s(simd, &ch[1], i);
+            let b = grad_s(simd, &ch[2], i);
             let (gx, gy, len) = if block {
                 let t = pick_s(simd, simd.greater_than_f32s(r.2, g.2), r, g);
                 pick_s(simd, simd.greater_than_f32s(t.2, b.2), t, b)
