@@ -8,7 +8,7 @@ use image::RgbImage;
 
 use super::chip::face_chip;
 use super::decode::decode;
-use super::detect::Detector;
+use super::detect::{auto_upsample, Detector};
 use super::models::{models_dir, DETECTOR_FILE, INSTALL_COMMAND, RESNET_FILE, SHAPE_FILE};
 use super::resnet::FaceNet;
 use super::shape::ShapePredictor;
@@ -103,14 +103,16 @@ impl Pipeline {
             }
         })?;
         let models = self.models()?;
-        analyse_image(&models, &img)
+        let upsample = auto_upsample(img.width(), img.height());
+        analyse_image(&models, &img, upsample)
     }
 }
 
-/// The faces of a decoded photo (see [`Pipeline::analyse`]).
-fn analyse_image(models: &Models, img: &RgbImage) -> Result<Analysis, Error> {
+/// The faces of a decoded photo, found after doubling it `upsample` times
+/// (see [`Pipeline::analyse`]).
+fn analyse_image(models: &Models, img: &RgbImage, upsample: u32) -> Result<Analysis, Error> {
     let mut faces = Vec::new();
-    for det in models.detector.detect_auto(img) {
+    for det in models.detector.detect(img, upsample) {
         let landmarks = models.shape.predict(img, det.rect);
         let small = det.rect.width() < MIN_FACE_PIXELS || det.rect.height() < MIN_FACE_PIXELS;
         let descriptor = if small {
@@ -154,53 +156,62 @@ mod tests {
         inter / ((a.width() * a.height() + b.width() * b.height()) as f64 - inter)
     }
 
-    /// Through the whole pipeline on each golden photo: the faces python
-    /// dlib found (same boxes), and descriptors within Euclidean 0.05 of
-    /// dlib's own.
+    fn distance(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum::<f32>()
+            .sqrt()
+    }
+
+    /// Through the whole pipeline on each golden photo, scanned as dlib
+    /// was (upsampled once): dlib's boxes exactly, and descriptors within
+    /// Euclidean 0.05 of dlib's own (in fact ~1e-6: the pixels, landmarks
+    /// and chips are dlib's to the byte). Then as photos are scanned in
+    /// service (large ones at their own scale, for speed): the same faces,
+    /// boxes overlapping dlib's, descriptors within 0.15 (measured 0.09 at
+    /// most; the same-person distances are 0.04-0.43, others 0.81-0.87).
     #[test]
     fn whole_pipeline_matches_python_dlib() {
         let Some(dir) = for_test(RESNET_FILE).and_then(|_| for_test(DETECTOR_FILE)) else {
             return;
         };
         let pipeline = Pipeline::new(Some(dir));
+        let models = pipeline.models().unwrap();
         for photo in golden::photos() {
             let Some(path) = test_photo(&photo.name) else {
                 return;
             };
-            let bytes = std::fs::read(path).unwrap();
-            let analysis = pipeline.analyse(&bytes).unwrap();
-            assert_eq!(
-                (analysis.width, analysis.height),
-                photo.size,
-                "{}",
-                photo.name
-            );
-            assert_eq!(analysis.faces.len(), photo.faces.len(), "{}", photo.name);
+            let img = decode(&std::fs::read(path).unwrap()).unwrap();
+            let exact = analyse_image(&models, &img, 1).unwrap();
+            let served =
+                analyse_image(&models, &img, auto_upsample(img.width(), img.height())).unwrap();
+            assert_eq!((exact.width, exact.height), photo.size, "{}", photo.name);
+            assert_eq!(exact.faces.len(), photo.faces.len(), "{}", photo.name);
+            assert_eq!(served.faces.len(), photo.faces.len(), "{}", photo.name);
             for want in &photo.faces {
-                // dlib's boxes are at upsample 1; large photos are scanned
-                // here at their own scale, so the boxes overlap, not equal.
-                let got = analysis
+                let got = exact.faces.iter().find(|f| f.rect == want.rect);
+                let got =
+                    got.unwrap_or_else(|| panic!("{}: no face at {:?}", photo.name, want.rect));
+                assert_eq!(got.landmarks, want.landmarks, "{}", photo.name);
+                let d = distance(&got.descriptor.expect("described"), &want.descriptor);
+                assert!(d < 0.05, "{}: descriptor {d} from dlib's", photo.name);
+                let near = served
                     .faces
                     .iter()
                     .max_by(|a, b| iou(&a.rect, &want.rect).total_cmp(&iou(&b.rect, &want.rect)))
                     .filter(|f| iou(&f.rect, &want.rect) > 0.6)
-                    .unwrap_or_else(|| panic!("{}: no face at {:?}", photo.name, want.rect));
+                    .unwrap_or_else(|| panic!("{}: no face near {:?}", photo.name, want.rect));
+                let d2 = distance(&near.descriptor.expect("described"), &want.descriptor);
                 eprintln!(
-                    "{}: box {:?} vs dlib's {:?}, IoU {:.2}",
-                    photo.name,
-                    got.rect,
-                    want.rect,
-                    iou(&got.rect, &want.rect)
+                    "{}: descriptor {d:.6} (upsampled), {d2:.4} (as served) from dlib's",
+                    photo.name
                 );
-                let d = got.descriptor.expect("described");
-                let dist = d
-                    .iter()
-                    .zip(&want.descriptor)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f32>()
-                    .sqrt();
-                eprintln!("{}: descriptor {dist:.4} from dlib's", photo.name);
-                assert!(dist < 0.5, "{}: descriptor {dist} from dlib's", photo.name);
+                assert!(
+                    d2 < 0.15,
+                    "{}: descriptor {d2} from dlib's as served",
+                    photo.name
+                );
             }
         }
     }
