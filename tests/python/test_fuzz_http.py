@@ -72,6 +72,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE / "models"
+# "METHOD /uri" of every operation of the whole service models (written by
+# --trim-models beside the trimmed models).
+ROUTES = json.loads((MODELS / "routes.json").read_text()) if (MODELS / "routes.json").exists() else {}
 MODEL_FILES = {
     "connect": "connect-2017-08-08.json",
     "rekognition": "rekognition-2016-06-27.json",
@@ -93,10 +96,7 @@ KEEP_OPERATIONS = {
     ],
 }
 PROBE_OPERATIONS = {
-    "connect": [
-        "CreateUser", "DeleteUser", "UpdateUserProficiencies", "UpdateUserHierarchyStructure",
-        "DeleteUserHierarchyGroup", "ListInstances", "UntagResource", "SearchUserHierarchyGroups",
-    ],
+    "connect": ["SearchUserHierarchyGroups"],
     "rekognition": [],
 }
 
@@ -113,6 +113,7 @@ def trim_models(src, dst=MODELS):
         return o
 
     dst.mkdir(parents=True, exist_ok=True)
+    routes = {}
     for service, fname in MODEL_FILES.items():
         model = json.loads((Path(src) / fname).read_text())
         ops = {n: strip(model["operations"][n]) for n in KEEP_OPERATIONS[service]}
@@ -132,6 +133,11 @@ def trim_models(src, dst=MODELS):
         out = {"version": model["version"], "metadata": strip(model["metadata"]),
                "operations": ops, "shapes": dict(sorted(shapes.items()))}
         (dst / fname).write_text(json.dumps(out, indent=1) + "\n")
+        # Every route of the whole model, so that a method mutation never
+        # picks a method another operation serves on the same path.
+        routes[service] = sorted({f'{o["http"]["method"]} {o["http"]["requestUri"].split("?")[0]}'
+                                  for o in model["operations"].values() if "http" in o})
+    (dst / "routes.json").write_text(json.dumps(routes, indent=1) + "\n")
 
 
 if __name__ == "__main__":
@@ -1111,9 +1117,11 @@ class Fuzzer:
                 req.label += "-" + (re.sub(r"[^A-Za-z0-9.]", "_", t)[:40] or "empty")
             req.op = "?"
         elif kind == "method":
-            m = r.choice(["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "POST", "TRACE", "FOO", "CONNECTX"])
-            if m == req.method:
-                m = "DELETE"
+            template = (self.models[service].operations[op].get("http", {}).get("requestUri", "/")).split("?")[0]
+            taken = {line.split(" ", 1)[0] for line in ROUTES.get(service, []) if line.split(" ", 1)[1] == template}
+            methods = [m for m in ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "POST", "TRACE", "FOO", "CONNECTX"]
+                       if m != req.method and m not in taken]
+            m = r.choice(methods)
             req.method = m
             req.invalid = True
             req.label += "-" + m

@@ -111,13 +111,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     // A baseline JPEG gets libjpeg's pixels exactly (those dlib's golden
     // figures come from; the image crate's differ by a level here and
-    // there). What that decoder declines (progressive, CMYK, a corrupt or
-    // truncated scan) goes to the image crate, as any PNG does.
+    // there). What that decoder does not support (progressive, CMYK, ...)
+    // goes to the image crate, as any PNG does.
     let baseline = match format {
         ImageFormat::Jpeg => match jpeg::decode(bytes, MAX_PIXELS, MAX_SIDE) {
             Ok(rgb) => Some(rgb),
             Err(JpegError::TooLarge { .. }) => return Err(too_large),
-            Err(_) => None,
+            // A truncated or corrupt baseline JPEG is refused, as AWS does,
+            // rather than handed to a decoder that would fill in the rest.
+            Err(e @ JpegError::Invalid(_)) => return Err(DecodeError::Invalid(e.to_string())),
+            Err(JpegError::Unsupported(_)) => None,
         },
         _ => None,
     };
