@@ -448,6 +448,20 @@ impl Loader<'_, '_> {
         Ok(op)
     }
 
+    /// The learning-rate and weight-decay multipliers of a layer with
+    /// parameters (training settings: read past).
+    fn skip_multipliers(&mut self) -> Result<(), ModelError> {
+        for what in [
+            "learning_rate_multiplier",
+            "weight_decay_multiplier",
+            "bias_learning_rate_multiplier",
+            "bias_weight_decay_multiplier",
+        ] {
+            self.r.f64(what)?;
+        }
+        Ok(())
+    }
+
     /// The end of an `add_layer` (after its details): three flags and the
     /// training tensors, which inference does not use.
     fn tail(&mut self, layer: usize) -> Result<(), ModelError> {
@@ -516,14 +530,7 @@ impl Loader<'_, '_> {
         let (fu, su) = (filters as u64, size as u64);
         check_dims("con filters", (fu, c, su, su), self.alias("con filters")?)?;
         check_dims("con biases", (1, fu, 1, 1), self.alias("con biases")?)?;
-        for what in [
-            "learning_rate_multiplier",
-            "weight_decay_multiplier",
-            "bias_learning_rate_multiplier",
-            "bias_weight_decay_multiplier",
-        ] {
-            self.r.f64(what)?;
-        }
+        self.skip_multipliers()?;
         self.tail(layer)?;
 
         let k = size * size * self.channels;
@@ -644,14 +651,7 @@ impl Loader<'_, '_> {
                 what: "fc bias mode (FC_NO_BIAS)",
             });
         }
-        for what in [
-            "learning_rate_multiplier",
-            "weight_decay_multiplier",
-            "bias_learning_rate_multiplier",
-            "bias_weight_decay_multiplier",
-        ] {
-            self.r.f64(what)?;
-        }
+        self.skip_multipliers()?;
         self.tail(layer)?;
         expect_len("fc params", &params, inputs * outputs)?;
         Ok(Op::Fc {
