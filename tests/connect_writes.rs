@@ -4,18 +4,7 @@
 //! and by another process.
 
 use crate::util::process::rollcall;
-use crate::util::serve::Server;
-
-fn esc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+use crate::util::serve::{query_escape, Server};
 
 const JSON: [(&str, &str); 1] = [("Content-Type", "application/json")];
 
@@ -115,7 +104,7 @@ fn every_write_operation_is_routed_on_its_request_uri() {
     assert_eq!(r.status, 200);
 
     // Tags: the ARN percent-encoded in one path segment; keys in the query.
-    let tags = format!("/tags/{}", esc(&arn));
+    let tags = format!("/tags/{}", query_escape(&arn));
     assert_eq!(
         call("POST", &tags, r#"{"tags":{"Shift":"day","Floor":"2"}}"#).status,
         200

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::util::directory_gen;
+use crate::util::process::{run_then_kill, test_name, test_seed};
 
 use directory_gen::{arb_case, Dir};
 use proptest::prelude::*;
@@ -428,48 +429,22 @@ fn connect_durability_child() {
 #[test]
 fn kill_9_under_concurrent_writers_loses_no_acknowledged_write() {
     use rand::{Rng, SeedableRng};
-    use std::io::BufRead;
-    let seed: u64 = std::env::var("ROLLCALL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("seed = {seed}");
+    let seed = test_seed();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().expect("tempdir");
-    let child_test = match module_path!().split_once("::") {
-        Some((_, module)) => format!("{module}::connect_durability_child"),
-        None => "connect_durability_child".to_string(),
-    };
+    let child_test = test_name(module_path!(), "connect_durability_child");
     let mut lines = Vec::new();
     for round in 0..4 {
-        let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
-            .args(["--exact", &child_test, "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, dir.path())
-            .env("ROLLCALL_CONNECT_ROUND", round.to_string())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                // libtest may print `test NAME ... ` before the first line.
-                if let Some(at) = line.find("ACK ").or_else(|| line.find("TRY ")) {
-                    let _ = tx.send(line[at..].to_string());
-                }
-            }
-        });
-        let first = rx
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("child acknowledges");
-        std::thread::sleep(std::time::Duration::from_millis(rng.random_range(20..400)));
-        child.kill().expect("SIGKILL");
-        child.wait().expect("wait");
-        reader.join().expect("reader");
-        lines.extend(std::iter::once(first).chain(rx.try_iter()));
+        let round_env = round.to_string();
+        lines.extend(run_then_kill(
+            &child_test,
+            &[
+                (CHILD_ENV, dir.path().as_os_str()),
+                ("ROLLCALL_CONNECT_ROUND", round_env.as_ref()),
+            ],
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_millis(rng.random_range(20..400)),
+        ));
 
         let engine = Engine::open(dir.path()).expect("engine");
         let inst = engine.instance("i").expect("instance survives");

@@ -11,6 +11,7 @@ use rollcall::ErrorType;
 use serde_json::json;
 
 use crate::util::faces as faces_common;
+use crate::util::process::{run_then_kill, test_name, test_seed};
 use faces_common::{all_user_ids, list_all, lying_npy, ok, LYING_SHAPES};
 
 fn engine() -> (tempfile::TempDir, Engine) {
@@ -1992,49 +1993,24 @@ fn durability_child() {
 #[test]
 fn kill_9_loses_no_acknowledged_write() {
     use rand::{Rng, SeedableRng};
-    use std::io::BufRead;
-    let seed: u64 = std::env::var("ROLLCALL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("seed = {seed}");
+    let seed = test_seed();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let (mut acks, mut tried): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
-    // The child's name as libtest knows it: its module path without the crate.
-    let child_test = match module_path!().split_once("::") {
-        Some((_, module)) => format!("{module}::durability_child"),
-        None => "durability_child".to_string(),
-    };
+    let child_test = test_name(module_path!(), "durability_child");
     for round in 0..6 {
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", &child_test, "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, dir.path())
-            .env("ROLLCALL_FACES_ROUND", round.to_string())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if line.starts_with("ACK ") || line.starts_with("TRY ") {
-                    let _ = tx.send(line);
-                }
-            }
-        });
+        let round_env = round.to_string();
         // Let it run until some writes are acknowledged, then a random while more.
-        let first = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("child acknowledges");
-        std::thread::sleep(std::time::Duration::from_millis(rng.random_range(5..250)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        reader.join().unwrap();
-        for line in std::iter::once(first).chain(rx.try_iter()) {
+        let lines = run_then_kill(
+            &child_test,
+            &[
+                (CHILD_ENV, dir.path().as_os_str()),
+                ("ROLLCALL_FACES_ROUND", round_env.as_ref()),
+            ],
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_millis(rng.random_range(5..250)),
+        );
+        for line in lines {
             if let Some(a) = line.strip_prefix("ACK ") {
                 acks.push(a.to_string());
             } else if let Some(t) = line.strip_prefix("TRY ") {

@@ -4,6 +4,7 @@
 //! freshness after an import by another process, and graceful shutdown.
 
 use crate::util::serve as serve_common;
+use crate::util::serve::query_escape;
 
 use std::time::{Duration, Instant};
 
@@ -127,19 +128,6 @@ fn connect_errors_follow_the_model() {
 
 /// Follows `NextToken` from `first` to the end; returns the items of
 /// `list` on every page, in order.
-/// `s` as a URL query value: RFC 3986 unreserved bytes kept, every other
-/// byte `%XX` (written here, not taken from the server's SigV4 code).
-fn query_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn all_pages(s: &Server, first: &str, list: &str) -> Vec<serde_json::Value> {
     let mut items = Vec::new();
     let mut path = first.to_string();

@@ -246,3 +246,17 @@ pub fn seed_connect(dir: &Path, users: usize) {
         .import("demo", &lines[..], Some(h.groups.clone()))
         .expect("import");
 }
+
+/// `s` as a URL path segment or query value: RFC 3986 unreserved bytes
+/// kept, every other byte `%XX` (written here, not taken from the server's
+/// SigV4 code).
+pub fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
