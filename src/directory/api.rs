@@ -445,13 +445,6 @@ impl Engine {
     /// The operations that change one member of a user.
     fn update_user(&self, operation: &str, body: &str) -> Result<Value, AwsError> {
         let input: UserInput = parse(body)?;
-        let required = |v: bool, member: &str| {
-            if v {
-                Ok(())
-            } else {
-                Err(invalid(format!("{member}: is required")))
-            }
-        };
         let proficiencies = || -> Result<Vec<Value>, AwsError> {
             input
                 .user_proficiencies
@@ -471,39 +464,22 @@ impl Engine {
                 .collect()
         };
         // What the operation does to the user, checked before the write.
-        type Edit = Box<dyn Fn(&mut User, &crate::records::Groups) -> Result<(), AwsError>>;
         let edit: Edit = match operation {
-            "UpdateUserIdentityInfo" => {
-                required(input.identity_info.is_some(), "IdentityInfo")?;
-                let info = input.identity_info.clone();
-                Box::new(move |u, _| {
-                    u.identity_info = info.clone();
-                    Ok(())
-                })
-            }
+            "UpdateUserIdentityInfo" => replace(&input.identity_info, "IdentityInfo", |u| {
+                &mut u.identity_info
+            })?,
             "UpdateUserPhoneConfig" => {
-                required(input.phone_config.is_some(), "PhoneConfig")?;
-                let pc = input.phone_config.clone();
-                Box::new(move |u, _| {
-                    u.phone_config = pc.clone();
-                    Ok(())
-                })
+                replace(&input.phone_config, "PhoneConfig", |u| &mut u.phone_config)?
             }
             "UpdateUserRoutingProfile" => {
-                required(input.routing_profile_id.is_some(), "RoutingProfileId")?;
-                let rp = input.routing_profile_id.clone();
-                Box::new(move |u, _| {
-                    u.routing_profile_id = rp.clone();
-                    Ok(())
-                })
+                replace(&input.routing_profile_id, "RoutingProfileId", |u| {
+                    &mut u.routing_profile_id
+                })?
             }
             "UpdateUserSecurityProfiles" => {
-                required(input.security_profile_ids.is_some(), "SecurityProfileIds")?;
-                let sp = input.security_profile_ids.clone();
-                Box::new(move |u, _| {
-                    u.security_profile_ids = sp.clone();
-                    Ok(())
-                })
+                replace(&input.security_profile_ids, "SecurityProfileIds", |u| {
+                    &mut u.security_profile_ids
+                })?
             }
             "UpdateUserHierarchy" => {
                 let g = input.hierarchy_group_id.clone();
@@ -1044,4 +1020,23 @@ fn now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// What an `UpdateUser*` operation does to the user, checked before the write.
+type Edit = Box<dyn Fn(&mut User, &crate::records::Groups) -> Result<(), AwsError>>;
+
+/// The update that sets one member of the user to the request's `value`,
+/// which the operation requires (`member` names it in the error).
+fn replace<T: Clone + 'static>(
+    value: &Option<T>,
+    member: &str,
+    field: fn(&mut User) -> &mut Option<T>,
+) -> Result<Edit, AwsError> {
+    let Some(value) = value.clone() else {
+        return Err(invalid(format!("{member}: is required")));
+    };
+    Ok(Box::new(move |u, _| {
+        *field(u) = Some(value.clone());
+        Ok(())
+    }))
 }

@@ -6,7 +6,7 @@
 
 use base64::Engine as _;
 
-use super::collection::FoundAt;
+use super::collection::{Collection, FoundAt};
 use super::error::Error;
 use super::model::{FaceModel, DLIB_DIM};
 use super::npy::{decode_npy, ACCEPTED};
@@ -96,6 +96,15 @@ impl ImageFaces {
         self.vectors
             .get(i * self.dim..(i + 1) * self.dim)
             .unwrap_or_default()
+    }
+
+    /// The `FaceModelVersion` a response about these faces in `coll`
+    /// reports: the collection's once it has a dimension, else the image's.
+    pub(crate) fn model_version_in(&self, coll: &Collection) -> String {
+        match coll.dim() {
+            0 => self.model.version(self.dim),
+            _ => coll.model_version(),
+        }
     }
 
     /// The probe of a search: the largest face (the first row of a `.npy`);

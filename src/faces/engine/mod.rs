@@ -437,10 +437,7 @@ impl Engine {
             if !ids.is_empty() {
                 commit(l, op, None)?;
             }
-            resp.face_model_version = match l.coll.dim() {
-                0 => faces.model.version(faces.dim),
-                _ => l.coll.model_version(),
-            };
+            resp.face_model_version = faces.model_version_in(&l.coll);
             for (id, face) in ids.into_iter().zip(&kept) {
                 let row = l.coll.face_row("FaceId", id)?;
                 resp.face_records.push(FaceRecord {
@@ -866,11 +863,10 @@ impl Engine {
         let (user_matches, face_model_version) = self.read(&req.collection_id, |c| {
             c.check_dim(faces.dim, faces.model)?;
             let probe = Self::probe(c, probe)?;
-            let version = match c.dim() {
-                0 => faces.model.version(faces.dim),
-                _ => c.model_version(),
-            };
-            Ok((c.search_users(&probe, k, threshold, None)?, version))
+            Ok((
+                c.search_users(&probe, k, threshold, None)?,
+                faces.model_version_in(c),
+            ))
         })?;
         Ok(SearchUsersByImageResponse {
             user_matches,
