@@ -99,16 +99,6 @@ impl Route {
     /// Matches a raw (percent-encoded) path and a method. An unknown path is
     /// a 404 `UnknownOperationException`; a known path with another method
     /// a 405.
-    ///
-    /// ```
-    /// use rollcall::serve::connect::Route;
-    /// assert_eq!(
-    ///     Route::resolve("GET", "/users/inst%2D1/u%201").unwrap(),
-    ///     Route::DescribeUser("inst-1".into(), "u 1".into())
-    /// );
-    /// assert_eq!(Route::resolve("GET", "/nope").unwrap_err().status, Some(404));
-    /// assert_eq!(Route::resolve("GET", "/search-users").unwrap_err().status, Some(405));
-    /// ```
     pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         let segments: Vec<String> = raw_path
             .trim_start_matches('/')
@@ -530,13 +520,6 @@ fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
 
 /// Seconds since the epoch of an ISO 8601 timestamp
 /// (`2024-05-01T12:00:00Z`, `2024-05-01T12:00:00.250+02:00`).
-///
-/// ```
-/// use rollcall::serve::connect::iso_to_epoch;
-/// assert_eq!(iso_to_epoch("1970-01-02T00:00:00Z"), Some(86400.0));
-/// assert_eq!(iso_to_epoch("2024-05-01T12:00:00.5+02:00"), Some(1714557600.5));
-/// assert_eq!(iso_to_epoch("yesterday"), None);
-/// ```
 pub fn iso_to_epoch(s: &str) -> Option<f64> {
     let s = s.trim();
     let (date, time) = s.split_once(['T', ' '])?;
@@ -697,6 +680,32 @@ fn structure(groups: &[&HierarchyGroup], level_names: &[Option<String>]) -> Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_percent_decode_and_answer_404_or_405() {
+        assert_eq!(
+            Route::resolve("GET", "/users/inst%2D1/u%201").unwrap(),
+            Route::DescribeUser("inst-1".into(), "u 1".into())
+        );
+        assert_eq!(
+            Route::resolve("GET", "/nope").unwrap_err().status,
+            Some(404)
+        );
+        assert_eq!(
+            Route::resolve("GET", "/search-users").unwrap_err().status,
+            Some(405)
+        );
+    }
+
+    #[test]
+    fn iso_timestamps_to_epoch_seconds() {
+        assert_eq!(iso_to_epoch("1970-01-02T00:00:00Z"), Some(86400.0));
+        assert_eq!(
+            iso_to_epoch("2024-05-01T12:00:00.5+02:00"),
+            Some(1714557600.5)
+        );
+        assert_eq!(iso_to_epoch("yesterday"), None);
+    }
 
     #[test]
     fn routes_bind_path_members() {

@@ -4,9 +4,9 @@
 //!
 //! Takes in HTTP requests; gives out the responses AWS would send:
 //! - Rekognition, `json` 1.1: `POST /` with
-//!   `X-Amz-Target: RekognitionService.<Operation>` ([`rekognition`]);
+//!   `X-Amz-Target: RekognitionService.<Operation>` (`serve/rekognition.rs`);
 //! - Connect, `rest-json`: each operation on its own method and path
-//!   ([`connect`]);
+//!   (`serve/connect.rs`, every route in its `Route`);
 //! - `GET /health`: `{"status": "ok"}`, never authenticated.
 //!
 //! Every request is checked against AWS Signature V4 ([`Auth`]), its body is
@@ -17,9 +17,9 @@
 //! (header, body and idle timeouts, a connection cap).
 
 mod conn;
-pub mod connect;
-pub mod errors;
-pub mod rekognition;
+mod connect;
+mod errors;
+mod rekognition;
 mod sigv4;
 
 use std::net::SocketAddr;

@@ -20,13 +20,6 @@ pub const TARGET_PREFIX: &str = "RekognitionService.";
 
 /// The operation an `X-Amz-Target` names, or the `UnknownOperationException`
 /// AWS answers for a missing or unknown one.
-///
-/// ```
-/// use rollcall::serve::rekognition::operation;
-/// assert_eq!(operation(Some("RekognitionService.SearchUsers")).unwrap(), "SearchUsers");
-/// assert_eq!(operation(None).unwrap_err().code, "UnknownOperationException");
-/// assert_eq!(operation(Some("RekognitionService.DetectLabels")).unwrap_err().code, "UnknownOperationException");
-/// ```
 pub fn operation(target: Option<&str>) -> Result<&'static str, ApiError> {
     let Some(target) = target else {
         return Err(ApiError::unknown_operation(
@@ -87,5 +80,28 @@ impl RekognitionState {
             )));
         }
         Ok(self.engine.call(operation, text).map_err(AwsError::from)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_name_served_operations_only() {
+        assert_eq!(
+            operation(Some("RekognitionService.SearchUsers")).unwrap(),
+            "SearchUsers"
+        );
+        assert_eq!(
+            operation(None).unwrap_err().code,
+            "UnknownOperationException"
+        );
+        assert_eq!(
+            operation(Some("RekognitionService.DetectLabels"))
+                .unwrap_err()
+                .code,
+            "UnknownOperationException"
+        );
     }
 }
