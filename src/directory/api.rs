@@ -213,6 +213,20 @@ struct GroupInput {
     tags: Option<BTreeMap<String, String>>,
 }
 
+impl GroupInput {
+    /// The group's `Name`: required, 1..100 characters (the model's limits).
+    fn checked_name(&self) -> Result<String, AwsError> {
+        let name = self
+            .name
+            .clone()
+            .ok_or_else(|| invalid("Name: is required"))?;
+        if !(1..=100).contains(&name.chars().count()) {
+            return Err(invalid("Name: must be 1..100 characters"));
+        }
+        Ok(name)
+    }
+}
+
 /// `HierarchyLevelUpdate`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -563,13 +577,7 @@ impl Engine {
 
     fn create_group(&self, body: &str) -> Result<Value, AwsError> {
         let input: GroupInput = parse(body)?;
-        let name = input
-            .name
-            .clone()
-            .ok_or_else(|| invalid("Name: is required"))?;
-        if !(1..=100).contains(&name.chars().count()) {
-            return Err(invalid("Name: must be 1..100 characters"));
-        }
+        let name = input.checked_name()?;
         if let Some(t) = &input.tags {
             check_tags("Tags", t)?;
         }
@@ -665,13 +673,7 @@ impl Engine {
             .hierarchy_group_id
             .clone()
             .ok_or_else(|| invalid("HierarchyGroupId: is required"))?;
-        let name = input
-            .name
-            .clone()
-            .ok_or_else(|| invalid("Name: is required"))?;
-        if !(1..=100).contains(&name.chars().count()) {
-            return Err(invalid("Name: must be 1..100 characters"));
-        }
+        let name = input.checked_name()?;
         let inst = self.open_checked(&input.instance_id)?;
         inst.write(|view| {
             let group = view
