@@ -7,31 +7,15 @@
 //! shrink. Built indexes are cached in `target/bench-data/` by size and seed.
 //! After criterion's own report, a markdown table of medians is printed.
 
-use std::io::Write;
-use std::path::PathBuf;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rollcall::criteria::wire::{parse_request, Search, SearchUsersResponse, UserSearchSummary};
 use rollcall::criteria::{eval, fold};
-use rollcall::directory::{Engine, Instance};
 use rollcall::records::{Directory, Groups, User};
 use rusqlite::{params_from_iter, Connection};
-
-const SEED: u64 = 42;
-
-fn users_n() -> usize {
-    std::env::var("ROLLCALL_BENCH_USERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-fn bench_dir() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    std::fs::create_dir_all(&d).expect("bench-data dir");
-    d
-}
 
 /// One benchmark query: the AWS request and the same query in SQL.
 struct Q {
@@ -42,84 +26,33 @@ struct Q {
     params: Vec<String>,
 }
 
-fn s(field: &str, value: &str, op: &str) -> String {
-    format!(
-        r#"{{"StringCondition":{{"FieldName":"{field}","Value":"{value}","ComparisonType":"{op}"}}}}"#
-    )
-}
-
+/// The SQL of each of [`common::searches`]' queries, in its order: the
+/// `WHERE` clause over `users u` and its `?` parameters.
 fn queries(sample_username: &str) -> Vec<Q> {
-    let crit = |c: String| format!(r#"{{"SearchCriteria":{c}}}"#);
-    let tag =
-        |k: &str, v: &str| format!(r#"{{"TagCondition":{{"TagKey":"{k}","TagValue":"{v}"}}}}"#);
-    let under = |g: &str| {
-        format!(
-            r#"{{"HierarchyGroupCondition":{{"Value":"{g}","HierarchyGroupMatchType":"WITH_CHILD_GROUPS"}}}}"#
-        )
-    };
-    let prof = r#"{"ListCondition":{"TargetListType":"PROFICIENCIES","Conditions":[
-        {"StringCondition":{"FieldName":"name","Value":"Language","ComparisonType":"EXACT"}},
-        {"StringCondition":{"FieldName":"value","Value":"Spanish","ComparisonType":"EXACT"}},
-        {"NumberCondition":{"FieldName":"level","MinValue":4,"MaxValue":5,"ComparisonType":"RANGE"}}]}}"#;
-    let nested = format!(
-        r#"{{"AndConditions":[
-            {{"OrConditions":[{a},{b},{c}]}},
-            {{"OrConditions":[{d},{e}]}},
-            {{"OrConditions":[{f},{g},{h}]}},
-            {i},{j}]}}"#,
-        a = s("FirstName", "ann", "CONTAINS"),
-        b = s("LastName", "jo", "STARTS_WITH"),
-        c = s("Username", "ma", "STARTS_WITH"),
-        d = under("g-emea"),
-        e = under("g-amer-us"),
-        f = s("RoutingProfileId", "rp-01", "EXACT"),
-        g = s("RoutingProfileId", "rp-02", "EXACT"),
-        h = s("SecurityProfileId", "sp-qa", "EXACT"),
-        i = s("SecurityProfileId", "sp-agent", "EXACT"),
-        j = s("LastName", "smith", "CONTAINS"),
-    );
-    let name_sql = "u.uname_l";
-    vec![
-        Q {
-            name: "username EXACT",
-            request: crit(s("Username", sample_username, "EXACT")),
-            sql_where: format!("{name_sql} = ?"),
-            params: vec![fold(sample_username)],
-        },
-        Q {
-            name: "username STARTS_WITH (2 chars)",
-            request: crit(s("Username", "jo", "STARTS_WITH")),
-            sql_where: format!("{name_sql} >= ? AND {name_sql} < ?"),
-            params: vec!["jo".into(), "jp".into()],
-        },
-        Q {
-            name: "firstname CONTAINS (3 chars)",
-            request: crit(s("FirstName", "ann", "CONTAINS")),
-            sql_where: "u.rowid IN (SELECT rowid FROM first_fts WHERE first_fts MATCH ?)".into(),
-            params: vec!["\"ann\"".into()],
-        },
-        Q {
-            name: "hierarchy WITH_CHILD_GROUPS (level 2)",
-            request: crit(under("g-emea-de")),
-            sql_where: "u.group_path >= ? AND u.group_path < ?".into(),
-            params: vec!["/g-emea/g-emea-de/".into(), "/g-emea/g-emea-de0".into()],
-        },
-        Q {
-            name: "tag eq",
-            request: format!(r#"{{"SearchFilter":{{"TagFilter":{}}}}}"#, tag("Team", "vip")),
-            sql_where: "u.rowid IN (SELECT user FROM tags WHERE k = ? AND v = ?)".into(),
-            params: vec!["Team".into(), "vip".into()],
-        },
-        Q {
-            name: "proficiency level RANGE",
-            request: crit(prof.to_string()),
-            sql_where: "u.rowid IN (SELECT user FROM profs WHERE name = ? AND value = ? AND level BETWEEN 4 AND 5)".into(),
-            params: vec!["Language".into(), "Spanish".into()],
-        },
-        Q {
-            name: "nested 10-leaf",
-            request: crit(nested),
-            sql_where: "(u.rowid IN (SELECT rowid FROM first_fts WHERE first_fts MATCH '\"ann\"')
+    let sql: Vec<(String, Vec<String>)> = vec![
+        ("u.uname_l = ?".into(), vec![fold(sample_username)]),
+        (
+            "u.uname_l >= ? AND u.uname_l < ?".into(),
+            vec!["jo".into(), "jp".into()],
+        ),
+        (
+            "u.rowid IN (SELECT rowid FROM first_fts WHERE first_fts MATCH ?)".into(),
+            vec!["\"ann\"".into()],
+        ),
+        (
+            "u.group_path >= ? AND u.group_path < ?".into(),
+            vec!["/g-emea/g-emea-de/".into(), "/g-emea/g-emea-de0".into()],
+        ),
+        (
+            "u.rowid IN (SELECT user FROM tags WHERE k = ? AND v = ?)".into(),
+            vec!["Team".into(), "vip".into()],
+        ),
+        (
+            "u.rowid IN (SELECT user FROM profs WHERE name = ? AND value = ? AND level BETWEEN 4 AND 5)".into(),
+            vec!["Language".into(), "Spanish".into()],
+        ),
+        (
+            "(u.rowid IN (SELECT rowid FROM first_fts WHERE first_fts MATCH '\"ann\"')
                   OR (u.last_l >= 'jo' AND u.last_l < 'jp') OR (u.uname_l >= 'ma' AND u.uname_l < 'mb'))
               AND ((u.group_path >= '/g-emea/' AND u.group_path < '/g-emea0')
                   OR (u.group_path >= '/g-amer/g-amer-us/' AND u.group_path < '/g-amer/g-amer-us0'))
@@ -127,69 +60,34 @@ fn queries(sample_username: &str) -> Vec<Q> {
               AND u.rowid IN (SELECT user FROM sps WHERE sp = 'sp-agent')
               AND u.rowid IN (SELECT rowid FROM last_fts WHERE last_fts MATCH '\"smith\"')"
                 .into(),
-            params: vec![],
-        },
-        Q {
-            name: "AndConditions: [] (everything)",
-            request: crit(r#"{"AndConditions":[]}"#.into()),
-            sql_where: "1".into(),
-            params: vec![],
-        },
-    ]
+            vec![],
+        ),
+        ("1".into(), vec![]),
+    ];
+    let searches = common::searches(sample_username);
+    assert_eq!(searches.len(), sql.len(), "one SQL query per search");
+    searches
+        .into_iter()
+        .zip(sql)
+        .map(|((name, request), (sql_where, params))| Q {
+            name,
+            request,
+            sql_where,
+            params,
+        })
+        .collect()
 }
 
 fn paging_query() -> Q {
     Q {
         name: "full paging, ~5k matches",
-        request: format!(
-            r#"{{"MaxResults":500,"SearchCriteria":{{"AndConditions":[{},{}]}}}}"#,
-            r#"{"HierarchyGroupCondition":{"Value":"g-emea-de","HierarchyGroupMatchType":"WITH_CHILD_GROUPS"}}"#,
-            s("FirstName", "ann", "CONTAINS"),
-        ),
+        request: r#"{"MaxResults":500,"SearchCriteria":{"AndConditions":[
+            {"HierarchyGroupCondition":{"Value":"g-emea-de","HierarchyGroupMatchType":"WITH_CHILD_GROUPS"}},
+            {"StringCondition":{"FieldName":"FirstName","Value":"ann","ComparisonType":"CONTAINS"}}]}}"#
+            .into(),
         sql_where: String::new(),
         params: vec![],
     }
-}
-
-fn users_file(n: usize) -> PathBuf {
-    let p = bench_dir().join(format!("users-{n}-{SEED}.jsonl"));
-    if !p.exists() {
-        let h = rollcall::gen::hierarchy();
-        let tmp = p.with_extension("tmp");
-        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).expect("users file"));
-        for u in rollcall::gen::users(n, SEED, &h) {
-            serde_json::to_writer(&mut w, &u).expect("write");
-            w.write_all(b"\n").expect("write");
-        }
-        w.flush().expect("flush");
-        std::fs::rename(&tmp, &p).expect("rename");
-    }
-    p
-}
-
-fn engine(n: usize) -> Instance {
-    let root = bench_dir().join(format!("engine-{n}-{SEED}"));
-    let e = Engine::open(&root).expect("engine");
-    if e.instance("bench").is_err() {
-        let file = users_file(n);
-        let h = rollcall::gen::hierarchy();
-        let t = Instant::now();
-        let reader =
-            std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file).expect("open"));
-        e.import("bench", reader, Some(h.groups)).expect("import");
-        eprintln!(
-            "engine import of {n} users: {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
-    }
-    let size: u64 = std::fs::read_dir(root.join("connect/bench"))
-        .expect("index dir")
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum();
-    eprintln!("engine index size: {:.1} MiB", size as f64 / 1048576.0);
-    e.instance("bench").expect("instance")
 }
 
 fn group_path(groups: &Groups, g: &str) -> String {
@@ -207,7 +105,7 @@ fn group_path(groups: &Groups, g: &str) -> String {
 }
 
 fn sqlite(n: usize, users: &[User], groups: &Groups) -> Connection {
-    let p = bench_dir().join(format!("sqlite-{n}-{SEED}.db"));
+    let p = common::bench_dir().join(format!("sqlite-{n}-{}.db", common::SEED));
     if p.exists() {
         return Connection::open(&p).expect("sqlite");
     }
@@ -358,16 +256,16 @@ fn ms(d: Duration) -> String {
 }
 
 fn directory_bench(c: &mut Criterion) {
-    let n = users_n();
+    let n = common::users_n();
     let h = rollcall::gen::hierarchy();
-    let users: Vec<User> = rollcall::gen::users(n, SEED, &h).collect();
+    let users: Vec<User> = rollcall::gen::users(n, common::SEED, &h).collect();
     let groups = Groups::new(h.groups.clone());
     let mut dir = Directory::new(groups.clone());
     for u in &users {
         dir.upsert(u.clone())
             .expect("generated users are consistent");
     }
-    let inst = engine(n);
+    let inst = common::engine(n);
     let db = sqlite(n, &users, &groups);
     let sample = users[n / 2].username.clone();
     let qs = queries(&sample);

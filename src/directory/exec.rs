@@ -7,11 +7,13 @@
 //! sort-key ordinals above the search-after key: results come out in
 //! (folded username, id) order without materialising all matches.
 
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
+use tantivy::index::SegmentId;
 use tantivy::query::doc_predicate_query::{
     ConstOrVariableSegmentPredicate, DocPredicate, DocPredicateQuery, SegmentDocPredicate,
 };
@@ -22,6 +24,7 @@ use tantivy::query::{
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader, Term};
 
+use super::live::ShadowSegment;
 use super::schema::{subtree, Fields};
 use crate::criteria::eval::proficiency_matches;
 use crate::criteria::StringOp;
@@ -260,17 +263,22 @@ pub(crate) struct PageCollector {
     pub walk: Option<KeyRange>,
     /// The sort-key field (indexed, for ordinal-to-document lookups).
     pub sk: tantivy::schema::Field,
+    /// The documents left out (the delta's users' index documents), by
+    /// segment.
+    pub shadow: HashMap<SegmentId, Arc<ShadowSegment>>,
 }
 
 impl PageCollector {
     /// The ordered walk over one segment without deletes: every key in the
     /// range is exactly one live user, so the count is a difference of
     /// ordinals and the page is the next `limit` keys of the dictionary.
+    /// The shadow's documents are skipped and their keys not counted.
     fn walk_segment(
         &self,
         walk: &KeyRange,
         segment: SegmentOrdinal,
         reader: &SegmentReader,
+        shadow: Option<&ShadowSegment>,
     ) -> tantivy::Result<Page> {
         let inv = reader.inverted_index(self.sk)?;
         let terms = inv.terms();
@@ -285,28 +293,43 @@ impl PageCollector {
             Some(h) => ord_at(h)?,
             None => end,
         };
-        let mut builder = match &self.after {
-            Some(after) if after.as_str() >= walk.lo.as_str() => terms.range().gt(after.as_bytes()),
+        let start = match &self.after {
+            Some(after) if after.as_str() >= walk.lo.as_str() => Bound::Excluded(after.as_bytes()),
+            _ => Bound::Included(walk.lo.as_bytes()),
+        };
+        let mut builder = match start {
+            Bound::Excluded(a) => terms.range().gt(a),
             _ => terms.range().ge(walk.lo.as_bytes()),
         };
         if let Some(h) = &walk.hi {
             builder = builder.lt(h.as_bytes());
         }
+        let hi_key = walk.hi.as_ref().map(|h| h.as_bytes());
+        let shadowed = |from: Bound<&[u8]>| shadow.map_or(0, |s| s.keys_in(from, hi_key));
         let mut stream = builder.into_stream()?;
         let mut page = Page {
-            total: hi.saturating_sub(lo),
+            total: hi
+                .saturating_sub(lo)
+                .saturating_sub(shadowed(Bound::Included(walk.lo.as_bytes()))),
             remaining: 0,
             hits: Vec::new(),
         };
+        let mut first = None;
         while page.hits.len() < self.limit && stream.advance() {
-            if page.hits.is_empty() {
-                page.remaining = hi.saturating_sub(stream.term_ord());
+            if first.is_none() {
+                first = Some(stream.term_ord());
             }
             let postings =
                 inv.read_postings_from_terminfo(stream.value(), IndexRecordOption::Basic)?;
             let doc = tantivy::DocSet::doc(&postings);
+            if shadow.is_some_and(|s| s.contains(doc)) {
+                continue;
+            }
             page.hits
                 .push((stream.key().to_vec(), DocAddress::new(segment, doc)));
+        }
+        if let Some(f) = first {
+            page.remaining = hi.saturating_sub(f).saturating_sub(shadowed(start));
         }
         Ok(page)
     }
@@ -381,21 +404,26 @@ impl Collector for PageCollector {
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<Page> {
+        let shadow = self.shadow.get(&reader.segment_id()).map(Arc::as_ref);
         if let Some(walk) = &self.walk {
             if reader.alive_bitset().is_none() {
-                return self.walk_segment(walk, segment, reader);
+                return self.walk_segment(walk, segment, reader, shadow);
             }
         }
         let mut child = self.for_segment(segment, reader)?;
-        match reader.alive_bitset() {
-            Some(alive) => weight.for_each_no_score(reader, &mut |docs| {
+        match (reader.alive_bitset(), shadow) {
+            (None, None) => {
+                weight.for_each_no_score(reader, &mut |docs| child.collect_block(docs))?
+            }
+            (alive, shadow) => weight.for_each_no_score(reader, &mut |docs| {
                 for &doc in docs {
-                    if alive.is_alive(doc) {
+                    if alive.is_none_or(|a| a.is_alive(doc))
+                        && !shadow.is_some_and(|s| s.contains(doc))
+                    {
                         child.collect(doc, 0.0);
                     }
                 }
             })?,
-            None => weight.for_each_no_score(reader, &mut |docs| child.collect_block(docs))?,
         }
         Ok(child.harvest())
     }

@@ -9,9 +9,10 @@
 //! write-ahead log ([`super::wal`]) before it returns. The design is in
 //! docs/storage.md ("Writes through the API").
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +100,104 @@ impl Delta {
     }
 }
 
+/// The index documents of the delta's users (their records as the index
+/// holds them, which the delta replaces), left out of every search: by
+/// segment, as a bitset of documents and their sort keys. Each user's
+/// documents are looked up once, when the user enters the delta, so a
+/// search needs no lookup by id.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Shadow {
+    /// The searcher generation the documents were looked up in; `None`
+    /// before the first.
+    generation: Option<u64>,
+    /// Users were looked up in more than one generation, so the documents
+    /// may be incomplete: searches leave the delta's users out by id.
+    mixed: bool,
+    /// The documents, by segment.
+    segments: HashMap<tantivy::index::SegmentId, Arc<ShadowSegment>>,
+}
+
+/// The shadowed documents of one segment.
+#[derive(Debug, Clone)]
+pub(crate) struct ShadowSegment {
+    docs: tantivy::BitSet,
+    max_doc: u32,
+    /// Their sort keys (bytes of [`crate::plan::sort_key_bytes`]).
+    keys: BTreeSet<Vec<u8>>,
+}
+
+impl ShadowSegment {
+    /// Whether document `doc` of the segment is left out.
+    pub(crate) fn contains(&self, doc: tantivy::DocId) -> bool {
+        doc < self.max_doc && self.docs.contains(doc)
+    }
+
+    /// How many left-out documents have a sort key in `lo..hi` (`hi`
+    /// `None`: unbounded).
+    pub(crate) fn keys_in(&self, lo: Bound<&[u8]>, hi: Option<&[u8]>) -> u64 {
+        let hi = hi.map_or(Bound::Unbounded, Bound::Excluded);
+        if let (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h)) = (lo, hi) {
+            if l >= h {
+                return 0;
+            }
+        }
+        self.keys.range::<[u8], _>((lo, hi)).count() as u64
+    }
+}
+
+impl Shadow {
+    /// Records that document `doc` (of `max_doc`) of `segment`, whose sort
+    /// key is `key`, belongs to a delta user, looked up in searcher
+    /// generation `generation`.
+    pub(crate) fn add(
+        &mut self,
+        generation: u64,
+        segment: tantivy::index::SegmentId,
+        max_doc: u32,
+        doc: tantivy::DocId,
+        key: Vec<u8>,
+    ) {
+        self.note_generation(generation);
+        if doc >= max_doc {
+            self.mixed = true;
+            return;
+        }
+        let seg = self.segments.entry(segment).or_insert_with(|| {
+            Arc::new(ShadowSegment {
+                docs: tantivy::BitSet::with_max_value(max_doc),
+                max_doc,
+                keys: BTreeSet::new(),
+            })
+        });
+        let seg = Arc::make_mut(seg);
+        seg.docs.insert(doc);
+        seg.keys.insert(key);
+    }
+
+    /// Records a lookup in searcher generation `generation`.
+    pub(crate) fn note_generation(&mut self, generation: u64) {
+        match self.generation {
+            None => self.generation = Some(generation),
+            Some(g) if g != generation => self.mixed = true,
+            Some(_) => {}
+        }
+    }
+
+    /// The left-out documents by segment, when they are all known for
+    /// searcher generation `generation` (`None`: leave the delta's users
+    /// out by id).
+    pub(crate) fn for_generation(
+        &self,
+        generation: u64,
+    ) -> Option<HashMap<tantivy::index::SegmentId, Arc<ShadowSegment>>> {
+        match self.generation {
+            _ if self.mixed => None,
+            Some(g) if g != generation => None,
+            _ => Some(self.segments.clone()),
+        }
+    }
+}
+
 /// An instance's state beside its committed index: groups, its record,
 /// the delta, and how far its log has been read.
 #[derive(Debug, Default)]
@@ -109,6 +208,8 @@ pub(crate) struct Live {
     pub info: InstanceInfo,
     /// Users written since the last fold.
     pub delta: Delta,
+    /// The index documents of the delta's users.
+    pub shadow: Shadow,
     /// The last log record applied.
     pub seq: u64,
     /// The end of the last whole log record read.
@@ -124,6 +225,7 @@ impl Live {
             groups: Groups::new(meta.groups),
             info: meta.info,
             delta: Delta::default(),
+            shadow: Shadow::default(),
             seq: meta.seq,
             wal_pos: 0,
             commit,
@@ -267,9 +369,10 @@ impl Instance {
             *live = Live::of(Meta::parse(metas.payload.as_deref())?, Some(commit));
         }
         if len > live.wal_pos {
+            let searcher = self.reader.searcher();
             for (rec, end) in wal.read_from(live.wal_pos).map_err(storage)? {
                 if rec.seq > live.seq {
-                    live.apply(rec);
+                    self.apply_record(&searcher, live, rec)?;
                 }
                 live.wal_pos = end;
             }
@@ -277,6 +380,28 @@ impl Instance {
                 wal.truncate(live.wal_pos).map_err(storage)?;
             }
         }
+        Ok(())
+    }
+
+    /// Applies a log record to `live`, first looking up the index
+    /// documents of the users it brings into the delta (the shadow).
+    fn apply_record(
+        &self,
+        searcher: &tantivy::Searcher,
+        live: &mut Live,
+        rec: LogRecord,
+    ) -> Result<(), AwsError> {
+        for change in &rec.changes {
+            let id = match change {
+                Change::PutUser(u) => &u.id,
+                Change::DeleteUser(id) => id,
+                _ => continue,
+            };
+            if !live.delta.users.contains_key(id) {
+                self.shadow_user(searcher, &mut live.shadow, id)?;
+            }
+        }
+        live.apply(rec);
         Ok(())
     }
 
@@ -341,7 +466,7 @@ impl Instance {
                 }
                 None => None,
             };
-            live.apply(rec);
+            self.apply_record(&searcher, &mut live, rec)?;
             (value, ticket, live.delta.users.len())
         };
         if let (Some(wal), Some(ticket)) = (&self.wal, ticket) {

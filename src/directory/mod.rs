@@ -931,6 +931,41 @@ impl Instance {
         serde_json::from_str(json).map_err(storage)
     }
 
+    /// Adds to `shadow` the index documents of the user with this `Id`, with
+    /// their sort keys (none for a user the index does not hold).
+    pub(crate) fn shadow_user(
+        &self,
+        searcher: &tantivy::Searcher,
+        shadow: &mut live::Shadow,
+        id: &str,
+    ) -> Result<(), AwsError> {
+        let generation = searcher.generation().generation_id();
+        shadow.note_generation(generation);
+        let term = Term::from_field_text(self.fields.get(IndexField::Id), id);
+        for addr in self.alive_docs(searcher, &term) {
+            let seg = searcher.segment_reader(addr.segment_ord);
+            let mut key = Vec::new();
+            let column = seg
+                .fast_fields()
+                .str(IndexField::SortKey.name())
+                .map_err(storage)?;
+            if let Some(col) = column {
+                if let Some(ord) = col.ords().first(addr.doc_id) {
+                    col.ord_to_bytes(ord, &mut key)
+                        .map_err(|e| storage(tantivy::TantivyError::from(e)))?;
+                }
+            }
+            shadow.add(
+                generation,
+                seg.segment_id(),
+                seg.max_doc(),
+                addr.doc_id,
+                key,
+            );
+        }
+        Ok(())
+    }
+
     /// Every stored user (in no particular order); for tests and export.
     pub fn users(&self) -> Result<Vec<User>, AwsError> {
         let live = self.current()?;
@@ -992,7 +1027,16 @@ impl Instance {
         };
         let mut query = ctx.query(&plan.root).map_err(storage)?;
         let changed = &live.delta.users;
-        if !changed.is_empty() {
+        // The delta's users' index documents are left out by the shadow
+        // (looked up when they entered the delta); in the moment of a fold
+        // between the reader's reload and the delta's reset, by id.
+        let shadow = if changed.is_empty() {
+            Some(Default::default())
+        } else {
+            live.shadow
+                .for_generation(searcher.generation().generation_id())
+        };
+        if shadow.is_none() {
             let id = self.fields.get(IndexField::Id);
             let ids = TermSetQuery::new(changed.keys().map(|i| Term::from_field_text(id, i)));
             query = Box::new(BooleanQuery::new(vec![
@@ -1004,13 +1048,11 @@ impl Instance {
         let collector = PageCollector {
             after: after.clone(),
             limit,
-            // The ordered walk counts keys, not documents left out.
-            walk: if changed.is_empty() {
-                plan.walk()
-            } else {
-                None
-            },
+            // The ordered walk counts keys, less the shadow's, not
+            // documents left out by id.
+            walk: if shadow.is_some() { plan.walk() } else { None },
             sk: self.fields.sk,
+            shadow: shadow.unwrap_or_default(),
         };
         let page = searcher.search(&*query, &collector).map_err(storage)?;
         let mut fresh: Vec<(String, &User)> = changed
