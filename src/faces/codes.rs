@@ -22,7 +22,9 @@ use rayon::prelude::*;
 /// How a collection holds its rows for scanning. The full-precision rows
 /// are the source of truth either way and every answer is the same (see
 /// `search`); compact codes make a single-probe scan read a quarter of the
-/// bytes.
+/// bytes, and let the full-precision rows stay in the snapshot file (read
+/// back only for the few rows a search re-ranks), so that a collection
+/// with codes takes about a quarter of the memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum FaceCodes {
@@ -38,6 +40,17 @@ pub enum FaceCodes {
 
 /// Faces from which [`FaceCodes::Auto`] keeps compact codes.
 pub const AUTO_CODES_MIN_ROWS: usize = 65_536;
+
+impl FaceCodes {
+    /// Whether a collection of `rows` faces keeps compact codes.
+    pub(crate) fn wants(self, rows: usize) -> bool {
+        match self {
+            FaceCodes::Auto => rows >= AUTO_CODES_MIN_ROWS,
+            FaceCodes::Compact => true,
+            FaceCodes::Full => false,
+        }
+    }
+}
 
 /// Largest absolute code value of a row.
 const ROW_MAX: f64 = 127.0;
@@ -97,6 +110,15 @@ impl Codes {
     /// Number of rows.
     pub(crate) fn len(&self) -> usize {
         self.scale.len()
+    }
+
+    /// Makes room for `rows` more rows, exactly (a collection's codes are
+    /// sized once when it is loaded).
+    pub(crate) fn reserve_exact(&mut self, rows: usize) {
+        self.codes.reserve_exact(rows * self.stride);
+        self.scale.reserve_exact(rows);
+        self.resid.reserve_exact(rows);
+        self.norm.reserve_exact(rows);
     }
 
     /// Codes row-major `rows` (`dim` components each) and appends them;
