@@ -459,9 +459,10 @@ mod kernel {
             cast(simd.sse2._mm_add_epi32(lo, hi))
         }
 
-        /// Probes are taken four at a time, each row's codes widened to 16
-        /// bits once for all four; a probe left over is taken against four
-        /// rows at a time. Four independent accumulators either way.
+        /// Probes are taken four at a time against two rows at a time, each
+        /// row's codes widened to 16 bits once for all four probes and each
+        /// probe step loaded once for both rows; a probe left over is taken
+        /// against four rows at a time.
         pub(super) fn dots(
             simd: V3,
             codes: &[i8],
@@ -491,7 +492,30 @@ mod kernel {
                     #[inline(always)]
                     || {
                         let ps: [&[[__m256i; 2]]; 4] = [&ps[0], &ps[1], &ps[2], &ps[3]];
-                        for (i, row) in codes.chunks_exact(stride).enumerate() {
+                        // Two rows at a time: each probe step loaded once
+                        // serves both (eight accumulators).
+                        let pairs = codes.chunks_exact(2 * stride);
+                        let rest = pairs.remainder();
+                        let mut i = 0;
+                        for two in pairs {
+                            let (r0, r1) = two.split_at(stride);
+                            let (mut a0, mut a1) = ([zero; 4], [zero; 4]);
+                            let steps = r0.chunks_exact(LANES).zip(r1.chunks_exact(LANES));
+                            for (s, (c0, c1)) in steps.enumerate() {
+                                let (w0, w1) = (widen(simd, c0), widen(simd, c1));
+                                for g in 0..4 {
+                                    a0[g] = step(simd, a0[g], w0, ps[g][s]);
+                                    a1[g] = step(simd, a1[g], w1, ps[g][s]);
+                                }
+                            }
+                            for (r, acc) in [a0, a1].into_iter().enumerate() {
+                                for (g, v) in sums(simd, acc).into_iter().enumerate() {
+                                    out[(4 * q + g) * rows + i + r] = v;
+                                }
+                            }
+                            i += 2;
+                        }
+                        for row in rest.chunks_exact(stride) {
                             let mut acc = [zero; 4];
                             for s in 0..steps {
                                 let w = widen(simd, &row[s * LANES..]);
