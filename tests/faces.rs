@@ -2097,10 +2097,15 @@ fn kill_9_loses_no_acknowledged_write() {
 // ---------------------------------------------------------------------------
 // Compact codes: the same answers as full precision, byte for byte.
 
-/// 4,000 faces in tight clusters with exact duplicates, 40 users; then 300
+/// 4,000 faces in tight clusters with exact duplicates, 40 users; then
 /// searches of every kind with random thresholds and page sizes, each run
 /// by an engine holding compact codes and one holding full-precision rows
 /// over the same data directory: the JSON responses must be identical.
+/// The compact engine reads its full-precision rows from the snapshot
+/// file; the searches run again once faces were indexed after it (rows in
+/// memory after the file's), once a third of the faces were deleted
+/// (compaction drops rows of the file and of memory), and once the compact
+/// engine wrote a new snapshot from those rows (and reads from it).
 #[test]
 fn compact_codes_and_full_precision_give_identical_responses() {
     let dir = tempfile::tempdir().unwrap();
@@ -2144,31 +2149,76 @@ fn compact_codes_and_full_precision_give_identical_responses() {
         rng ^= rng << 17;
         (rng % m as u64) as usize
     };
-    for i in 0..300 {
-        let threshold = [0.0, 50.0, 80.0, 95.0, 99.0][next(5)];
-        let max = [1, 3, 10, 100, 4096][next(5)];
-        let row = next(n);
-        let probe = random_vectors(1, dim, 1_000 + i, Some((&data[row * dim..][..dim], 0.005)));
-        let (op, body) = match i % 4 {
-            0 => (
-                "SearchFaces",
-                json!({"CollectionId": "c", "FaceId": ids[row], "MaxFaces": max, "FaceMatchThreshold": threshold}),
-            ),
-            1 => (
-                "SearchFacesByImage",
-                json!({"CollectionId": "c", "Image": image(1, dim, &probe), "MaxFaces": max, "FaceMatchThreshold": threshold}),
-            ),
-            2 => (
-                "SearchUsers",
-                json!({"CollectionId": "c", "UserId": format!("user-{:02}", next(users)), "MaxUsers": max.min(500), "UserMatchThreshold": threshold}),
-            ),
-            _ => (
-                "SearchUsersByImage",
-                json!({"CollectionId": "c", "Image": image(1, dim, &probe), "MaxUsers": max.min(500), "UserMatchThreshold": threshold}),
-            ),
-        };
-        let a = ok(&compact, op, body.clone()).to_string();
-        let b = ok(&full, op, body.clone()).to_string();
-        assert_eq!(a, b, "{op} {body}");
+    let mut check = |data: &[f32], ids: &[String], rounds: u64| {
+        for i in 0..rounds {
+            let threshold = [0.0, 50.0, 80.0, 95.0, 99.0][next(5)];
+            let max = [1, 3, 10, 100, 4096][next(5)];
+            let row = next(ids.len());
+            let probe = random_vectors(1, dim, 1_000 + i, Some((&data[row * dim..][..dim], 0.005)));
+            let (op, body) = match i % 4 {
+                0 => (
+                    "SearchFaces",
+                    json!({"CollectionId": "c", "FaceId": ids[row], "MaxFaces": max, "FaceMatchThreshold": threshold}),
+                ),
+                1 => (
+                    "SearchFacesByImage",
+                    json!({"CollectionId": "c", "Image": image(1, dim, &probe), "MaxFaces": max, "FaceMatchThreshold": threshold}),
+                ),
+                2 => (
+                    "SearchUsers",
+                    json!({"CollectionId": "c", "UserId": format!("user-{:02}", next(users)), "MaxUsers": max.min(500), "UserMatchThreshold": threshold}),
+                ),
+                _ => (
+                    "SearchUsersByImage",
+                    json!({"CollectionId": "c", "Image": image(1, dim, &probe), "MaxUsers": max.min(500), "UserMatchThreshold": threshold}),
+                ),
+            };
+            let a = ok(&compact, op, body.clone()).to_string();
+            let b = ok(&full, op, body.clone()).to_string();
+            assert_eq!(a, b, "{op} {body}");
+        }
+    };
+    let (mut data, mut ids) = (data, ids);
+    check(&data, &ids, 200);
+    // Faces indexed after the snapshot: held in memory after the file's.
+    for i in 0..50 {
+        let v = random_vectors(
+            1,
+            dim,
+            50_000 + i,
+            Some((&data[i as usize * dim..][..dim], 0.003)),
+        );
+        ids.push(compact.index_face("c", &v, None).unwrap());
+        data.extend(v);
     }
+    check(&data, &ids, 100);
+    // A third deleted, file rows and memory rows alike: compaction.
+    let gone: Vec<bool> = (0..ids.len()).map(|r| r % 3 == 1).collect();
+    let doomed: Vec<&String> = ids
+        .iter()
+        .zip(&gone)
+        .filter(|(_, &g)| g)
+        .map(|(id, _)| id)
+        .collect();
+    for part in doomed.chunks(1000) {
+        ok(
+            &compact,
+            "DeleteFaces",
+            json!({"CollectionId": "c", "FaceIds": part}),
+        );
+    }
+    let keep = |r: &usize| !gone[*r];
+    data = (0..ids.len())
+        .filter(keep)
+        .flat_map(|r| data[r * dim..(r + 1) * dim].to_vec())
+        .collect();
+    ids = (0..ids.len())
+        .filter(keep)
+        .map(|r| ids[r].clone())
+        .collect();
+    check(&data, &ids, 100);
+    // A snapshot written by the compact engine from its file and memory
+    // rows; the full engine loads it.
+    compact.checkpoint("c").unwrap();
+    check(&data, &ids, 100);
 }

@@ -22,7 +22,9 @@ use rayon::prelude::*;
 /// How a collection holds its rows for scanning. The full-precision rows
 /// are the source of truth either way and every answer is the same (see
 /// `search`); compact codes make a single-probe scan read a quarter of the
-/// bytes.
+/// bytes, and let the full-precision rows stay in the snapshot file (read
+/// back only for the few rows a search re-ranks), so that a collection
+/// with codes takes about a quarter of the memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum FaceCodes {
@@ -38,6 +40,17 @@ pub enum FaceCodes {
 
 /// Faces from which [`FaceCodes::Auto`] keeps compact codes.
 pub const AUTO_CODES_MIN_ROWS: usize = 65_536;
+
+impl FaceCodes {
+    /// Whether a collection of `rows` faces keeps compact codes.
+    pub(crate) fn wants(self, rows: usize) -> bool {
+        match self {
+            FaceCodes::Auto => rows >= AUTO_CODES_MIN_ROWS,
+            FaceCodes::Compact => true,
+            FaceCodes::Full => false,
+        }
+    }
+}
 
 /// Largest absolute code value of a row.
 const ROW_MAX: f64 = 127.0;
@@ -97,6 +110,15 @@ impl Codes {
     /// Number of rows.
     pub(crate) fn len(&self) -> usize {
         self.scale.len()
+    }
+
+    /// Makes room for `rows` more rows, exactly (a collection's codes are
+    /// sized once when it is loaded).
+    pub(crate) fn reserve_exact(&mut self, rows: usize) {
+        self.codes.reserve_exact(rows * self.stride);
+        self.scale.reserve_exact(rows);
+        self.resid.reserve_exact(rows);
+        self.norm.reserve_exact(rows);
     }
 
     /// Codes row-major `rows` (`dim` components each) and appends them;
@@ -437,9 +459,10 @@ mod kernel {
             cast(simd.sse2._mm_add_epi32(lo, hi))
         }
 
-        /// Probes are taken four at a time, each row's codes widened to 16
-        /// bits once for all four; a probe left over is taken against four
-        /// rows at a time. Four independent accumulators either way.
+        /// Probes are taken four at a time against two rows at a time, each
+        /// row's codes widened to 16 bits once for all four probes and each
+        /// probe step loaded once for both rows; a probe left over is taken
+        /// against four rows at a time.
         pub(super) fn dots(
             simd: V3,
             codes: &[i8],
@@ -469,7 +492,30 @@ mod kernel {
                     #[inline(always)]
                     || {
                         let ps: [&[[__m256i; 2]]; 4] = [&ps[0], &ps[1], &ps[2], &ps[3]];
-                        for (i, row) in codes.chunks_exact(stride).enumerate() {
+                        // Two rows at a time: each probe step loaded once
+                        // serves both (eight accumulators).
+                        let pairs = codes.chunks_exact(2 * stride);
+                        let rest = pairs.remainder();
+                        let mut i = 0;
+                        for two in pairs {
+                            let (r0, r1) = two.split_at(stride);
+                            let (mut a0, mut a1) = ([zero; 4], [zero; 4]);
+                            let steps = r0.chunks_exact(LANES).zip(r1.chunks_exact(LANES));
+                            for (s, (c0, c1)) in steps.enumerate() {
+                                let (w0, w1) = (widen(simd, c0), widen(simd, c1));
+                                for g in 0..4 {
+                                    a0[g] = step(simd, a0[g], w0, ps[g][s]);
+                                    a1[g] = step(simd, a1[g], w1, ps[g][s]);
+                                }
+                            }
+                            for (r, acc) in [a0, a1].into_iter().enumerate() {
+                                for (g, v) in sums(simd, acc).into_iter().enumerate() {
+                                    out[(4 * q + g) * rows + i + r] = v;
+                                }
+                            }
+                            i += 2;
+                        }
+                        for row in rest.chunks_exact(stride) {
                             let mut acc = [zero; 4];
                             for s in 0..steps {
                                 let w = widen(simd, &row[s * LANES..]);

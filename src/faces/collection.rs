@@ -14,13 +14,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::codec::CodecError;
-use super::codes::{Codes, FaceCodes, AUTO_CODES_MIN_ROWS};
+use super::codes::{Codes, FaceCodes};
 use super::error::Error;
 use super::model::FaceModel;
 use super::search::{
-    best_per_user, exact_cos, similarity, top_faces, top_users, FullRows, InMemory, Matrix,
-    RowInfo, BATCH_MIN_PROBES, DELETED, NO_USER,
+    best_per_user, exact_cos, similarity, top_faces, top_users, FullRows, Matrix, RowInfo,
+    BATCH_MIN_PROBES, DELETED, NO_USER,
 };
+use super::vectors::Vectors;
 use super::wire::{
     score, AssociateFacesResponse, BoundingBox, DeleteFacesResponse, DisassociateFacesResponse,
     Face, FaceIdEntry, FaceMatch, FaceReason, UnsuccessfulFaceAssociation,
@@ -178,7 +179,9 @@ pub(crate) struct Collection {
     dim: usize,
     /// The face model, fixed with the dimension by the first face.
     model: FaceModel,
-    vectors: Vec<f32>,
+    /// The rows at full precision (in memory, or in the snapshot file for
+    /// a collection with codes: see [`Vectors`]).
+    vectors: Vectors,
     owner: Vec<u32>,
     faces: Vec<FaceRow>,
     /// Face id per row (beside `faces` so the scan reads it as a flat array).
@@ -190,7 +193,8 @@ pub(crate) struct Collection {
     tokens: HashMap<(Api, String), TokenEntry>,
     /// Sequence number of the last applied record.
     last_record: u64,
-    /// Compact codes of the rows, scanned instead of `vectors` when present.
+    /// Compact codes of the rows, scanned instead of `vectors` when
+    /// present; always present when `vectors` keeps rows in a file.
     codes: Option<Codes>,
     /// Whether the collection keeps compact codes.
     codes_mode: FaceCodes,
@@ -318,13 +322,45 @@ impl Collection {
     }
 
     /// Gives a collection from [`Collection::from_snapshot`] its matrix:
-    /// one row of `dim` values per face.
+    /// one row of `dim` values per face, in memory.
     pub(crate) fn set_matrix(&mut self, vectors: Vec<f32>) -> Result<(), CodecError> {
         if self.faces.len().checked_mul(self.dim) != Some(vectors.len()) {
             return Err(CodecError("matrix size does not match faces"));
         }
-        self.vectors = vectors;
+        self.vectors = Vectors::in_memory(self.dim, vectors);
         Ok(())
+    }
+
+    /// Gives a collection from [`Collection::from_snapshot`] its matrix as
+    /// compact codes, its full-precision rows left in a file (`vectors`):
+    /// one row of each per face.
+    pub(crate) fn set_coded_matrix(
+        &mut self,
+        codes: Codes,
+        vectors: Vectors,
+    ) -> Result<(), CodecError> {
+        if codes.len() != self.faces.len() || vectors.values() != self.faces.len() * self.dim {
+            return Err(CodecError("matrix size does not match faces"));
+        }
+        self.vectors = vectors;
+        self.codes = Some(codes);
+        Ok(())
+    }
+
+    /// Whether the collection scans compact codes for single probes, and
+    /// so reads its full-precision rows from its snapshot file.
+    pub(crate) fn has_codes(&self) -> bool {
+        self.codes.is_some()
+    }
+
+    /// After a snapshot of this collection was written to `file`, its rows
+    /// from byte `start` on: a collection with codes reads its rows from
+    /// there from now on and frees their memory (one without keeps them in
+    /// memory, for its scans).
+    pub(crate) fn rows_written_to(&mut self, file: std::fs::File, start: u64) {
+        if self.codes.is_some() {
+            self.vectors.move_to_file(file, start);
+        }
     }
 
     /// The collection's id.
@@ -352,8 +388,8 @@ impl Collection {
         self.last_record
     }
 
-    /// The matrix, row-major, `dim` columns (dead rows included).
-    pub(crate) fn vectors(&self) -> &[f32] {
+    /// The rows at full precision (dead rows included).
+    pub(crate) fn vectors(&self) -> &Vectors {
         &self.vectors
     }
 
@@ -380,29 +416,25 @@ impl Collection {
     }
 
     /// Chooses how the rows are held for scanning (see [`FaceCodes`]) and
-    /// builds or drops the compact codes to match.
+    /// builds the compact codes if it wants them. Codes once built stay
+    /// while the collection is loaded (a collection that shrinks below
+    /// [`FaceCodes::Auto`]'s size keeps them until it is loaded again).
     pub(crate) fn set_codes(&mut self, mode: FaceCodes) {
         self.codes_mode = mode;
         self.fit_codes();
     }
 
-    /// Builds the codes when the mode wants them and they are missing,
-    /// drops them when it does not.
+    /// Builds the codes when the mode wants them and they are missing.
+    /// Without codes every row is in memory (only a collection with codes
+    /// keeps rows in a file).
     fn fit_codes(&mut self) {
-        let want = self.dim > 0
-            && match self.codes_mode {
-                FaceCodes::Compact => true,
-                FaceCodes::Full => false,
-                FaceCodes::Auto => self.faces.len() >= AUTO_CODES_MIN_ROWS,
-            };
-        match (&self.codes, want) {
-            (None, true) => {
-                let mut codes = Codes::new(self.dim);
-                codes.extend(&self.vectors);
-                self.codes = Some(codes);
-            }
-            (Some(_), false) => self.codes = None,
-            _ => {}
+        if self.codes.is_some() || self.dim == 0 || !self.codes_mode.wants(self.faces.len()) {
+            return;
+        }
+        if let Some(all) = self.vectors.all_in_memory() {
+            let mut codes = Codes::new(self.dim);
+            codes.extend(all);
+            self.codes = Some(codes);
         }
     }
 
@@ -430,10 +462,14 @@ impl Collection {
         }
     }
 
-    fn vector(&self, row: usize) -> &[f32] {
-        self.vectors
-            .get(row * self.dim..(row + 1) * self.dim)
-            .unwrap_or_default()
+    /// Row `row` at full precision (read from the snapshot file if it is
+    /// there).
+    fn vector(&self, row: usize) -> Result<Vec<f32>, Error> {
+        let mut buf = Vec::new();
+        match self.vectors.row(row, &mut buf) {
+            Ok(v) => Ok(v.to_vec()),
+            Err(e) => Err(search_error(&self.id, e)),
+        }
     }
 
     fn user_slot(&self, user: &str) -> Result<u32, Error> {
@@ -557,9 +593,9 @@ impl Collection {
                         codes.extend(&vectors);
                     }
                     if self.vectors.is_empty() {
-                        self.vectors = vectors;
+                        self.vectors = Vectors::in_memory(dim, vectors);
                     } else {
-                        self.vectors.extend_from_slice(&vectors);
+                        self.vectors.extend(vectors);
                     }
                     for ((id, ext), found) in ids.into_iter().zip(exts).zip(found) {
                         let row = self.faces.len() as u32;
@@ -692,11 +728,11 @@ impl Collection {
                 users.push(u);
             }
         }
-        let dim = self.dim;
+        let keep: Vec<bool> = self.owner.iter().map(|&o| o != DELETED).collect();
         if let Some(codes) = &mut self.codes {
-            let keep: Vec<bool> = self.owner.iter().map(|&o| o != DELETED).collect();
             codes.retain(&keep);
         }
+        self.vectors.retain(&keep);
         let mut row_map = vec![u32::MAX; self.faces.len()];
         let mut kept = 0usize;
         for (row, new_row) in row_map.iter_mut().enumerate() {
@@ -705,8 +741,6 @@ impl Collection {
                 continue;
             }
             if kept != row {
-                self.vectors
-                    .copy_within(row * dim..(row + 1) * dim, kept * dim);
                 self.faces.swap(kept, row);
                 self.ids.swap(kept, row);
             }
@@ -714,8 +748,6 @@ impl Collection {
             *new_row = kept as u32;
             kept += 1;
         }
-        self.vectors.truncate(kept * dim);
-        self.vectors.shrink_to_fit();
         self.faces.truncate(kept);
         self.ids.truncate(kept);
         self.owner.truncate(kept);
@@ -828,13 +860,12 @@ impl Collection {
                 continue;
             }
             if !existing.is_empty() {
-                let probe = self.vector(row as usize);
-                let best = self.model.calibrate(
-                    existing
-                        .iter()
-                        .map(|&r| similarity(exact_cos(self.vector(r as usize), probe)))
-                        .fold(0.0f32, f32::max),
-                );
+                let probe = self.vector(row as usize)?;
+                let mut best = 0.0f32;
+                for &r in &existing {
+                    best = best.max(similarity(exact_cos(&self.vector(r as usize)?, &probe)));
+                }
+                let best = self.model.calibrate(best);
                 if best < threshold {
                     resp.unsuccessful_face_associations.push(fail(
                         id,
@@ -921,8 +952,8 @@ impl Collection {
             face_ids: &self.ids,
         };
         let hits = top_faces(
-            self.matrix(probes),
-            &self.full_rows(),
+            self.matrix(probes)?,
+            &self.vectors,
             self.dim,
             probes,
             &rows,
@@ -949,29 +980,27 @@ impl Collection {
 
     /// The rows as a scan with `probes` (row-major) reads them: the codes
     /// when there are any, except for batches, which are compute-bound and
-    /// read the full-precision rows while those are in memory.
-    fn matrix(&self, probes: &[f32]) -> Matrix<'_> {
+    /// read the full-precision rows while those are in memory (rows kept
+    /// in a file are never scanned: their codes are).
+    fn matrix(&self, probes: &[f32]) -> Result<Matrix<'_>, Error> {
         let batch = probes.len() >= BATCH_MIN_PROBES * self.dim.max(1);
-        match &self.codes {
-            Some(codes) if !batch => Matrix::Compact(codes),
-            _ => Matrix::Dense {
-                data: &self.vectors,
+        match (&self.codes, self.vectors.all_in_memory()) {
+            (Some(codes), None) => Ok(Matrix::Compact(codes)),
+            (Some(codes), Some(_)) if !batch => Ok(Matrix::Compact(codes)),
+            (_, Some(data)) => Ok(Matrix::Dense {
+                data,
                 dim: self.dim,
-            },
-        }
-    }
-
-    /// The rows at full precision, for re-ranking.
-    fn full_rows(&self) -> InMemory<'_> {
-        InMemory {
-            data: &self.vectors,
-            dim: self.dim,
+            }),
+            (None, None) => Err(Error::Internal(format!(
+                "collection {} keeps its rows in a file but has no codes to scan",
+                self.id
+            ))),
         }
     }
 
     /// The probe vector of face `row`.
-    pub(crate) fn probe_of_face(&self, row: usize) -> Vec<f32> {
-        self.vector(row).to_vec()
+    pub(crate) fn probe_of_face(&self, row: usize) -> Result<Vec<f32>, Error> {
+        self.vector(row)
     }
 
     /// The probe vectors of a user's faces (row-major) and its slot.
@@ -984,7 +1013,7 @@ impl Collection {
             .map(|u| u.faces.as_slice())
             .unwrap_or_default()
         {
-            probes.extend_from_slice(self.vector(r as usize));
+            probes.extend_from_slice(&self.vector(r as usize)?);
         }
         Ok((probes, slot))
     }
@@ -1000,13 +1029,13 @@ impl Collection {
         exclude: Option<u32>,
     ) -> Result<Vec<UserMatch>, Error> {
         let bounds = best_per_user(
-            self.matrix(probes),
+            self.matrix(probes)?,
             self.dim,
             probes,
             &self.owner,
             self.users.len(),
         );
-        let full = self.full_rows();
+        let full = &self.vectors;
         let mut buf = Vec::new();
         let hits = top_users(
             &bounds,
@@ -1232,7 +1261,7 @@ mod tests {
             token: None,
         });
         let before: Vec<Face> = [5, 6, 7].iter().map(|&r| c.face(r)).collect();
-        let probe = c.probe_of_face(7);
+        let probe = c.probe_of_face(7).unwrap();
         c.apply(Record {
             seq: 6,
             op: Op::DeleteFaces(ids[..4].to_vec()),
@@ -1243,7 +1272,7 @@ mod tests {
         assert_eq!(c.users.len(), 1);
         let after: Vec<Face> = [1, 2, 3].iter().map(|&r| c.face(r)).collect();
         assert_eq!(before, after);
-        assert_eq!(c.probe_of_face(3), probe);
+        assert_eq!(c.probe_of_face(3).unwrap(), probe);
         assert_eq!(c.status(c.slot_of("b").unwrap()), UserStatus::Active);
         let (faces, next) = c.list_faces(0, 10, c.slot_of("b").ok(), None);
         assert_eq!(faces.len(), 2);

@@ -33,7 +33,9 @@
 //! - [`Error`] (`error`): why a call failed, one kind per AWS error code.
 //! - `image`: `Image.Bytes` to face vectors; `npy`: NumPy files.
 //! - `collection`: one collection in memory (planning and applying
-//!   changes); `search`: the matrix scan.
+//!   changes); `search`: the matrix scan; `codes`: the compact codes it
+//!   scans in large collections; `vectors`: the full-precision rows, in
+//!   memory or read back from the snapshot file.
 //! - `store`: the log and snapshots on disk (`store::log`,
 //!   `store::snapshot`; the file locks are the crate's `storage`).
 //! - `random`: reproducible random vectors for demos and benchmarks.
@@ -53,6 +55,7 @@ pub(crate) mod photo;
 mod random;
 mod search;
 mod store;
+mod vectors;
 mod wire;
 
 pub use codes::{FaceCodes, AUTO_CODES_MIN_ROWS};

@@ -115,22 +115,6 @@ pub(crate) trait FullRows: Sync {
     fn row<'b>(&'b self, row: usize, buf: &'b mut Vec<f32>) -> io::Result<&'b [f32]>;
 }
 
-/// Full-precision rows in memory, row-major.
-pub(crate) struct InMemory<'a> {
-    /// The rows.
-    pub(crate) data: &'a [f32],
-    /// Their width.
-    pub(crate) dim: usize,
-}
-
-impl FullRows for InMemory<'_> {
-    fn row<'b>(&'b self, row: usize, _: &'b mut Vec<f32>) -> io::Result<&'b [f32]> {
-        self.data
-            .get(row * self.dim..(row + 1) * self.dim)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "row out of range"))
-    }
-}
-
 /// Scores of one block of rows against all probes, column-major (`rows` x
 /// `probes`): quick cosines, each within `reach(j)` of the exact one, and
 /// each row's tight interval on demand.
@@ -632,6 +616,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::faces::vectors::Vectors;
 
     fn normalise(v: &mut [f32], dim: usize) {
         for r in v.chunks_mut(dim) {
@@ -681,10 +666,7 @@ mod tests {
                 owner: self.owner,
                 face_ids: self.ids,
             };
-            let full = InMemory {
-                data: self.data,
-                dim: self.dim,
-            };
+            let full = Vectors::in_memory(self.dim, self.data.to_vec());
             top_faces(
                 matrix,
                 &full,

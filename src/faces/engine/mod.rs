@@ -583,7 +583,7 @@ impl Engine {
         let (k, threshold) = Self::search_args(req.max_faces, req.face_match_threshold)?;
         self.read(&req.collection_id, |c| {
             let row = c.face_row("FaceId", id)?;
-            let probe = c.probe_of_face(row);
+            let probe = c.probe_of_face(row)?;
             Ok(SearchFacesResponse {
                 searched_face_id: face_id_string(id),
                 face_matches: c
@@ -829,7 +829,7 @@ impl Engine {
                     resp.searched_face = Some(FaceIdEntry {
                         face_id: face_id_string(id),
                     });
-                    (c.probe_of_face(c.face_row("FaceId", id)?), None)
+                    (c.probe_of_face(c.face_row("FaceId", id)?)?, None)
                 }
                 (None, Some(user)) => {
                     check_user_id("UserId", user)?;

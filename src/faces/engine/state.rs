@@ -136,8 +136,7 @@ impl Engine {
         };
         if !current {
             *slot = None;
-            let (store, mut coll, _) = Store::open(&h.dir)?;
-            coll.set_codes(self.codes);
+            let (store, coll, _) = Store::open(&h.dir, self.codes)?;
             *slot = Some(Loaded { coll, store });
         }
         match slot.as_mut() {

@@ -36,7 +36,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use self::log::replay;
-use self::snapshot::{peek_head, read_snapshot, write_snapshot};
+use self::snapshot::{matrix_start, peek_head, read_snapshot, write_snapshot};
+use super::codes::FaceCodes;
 use super::collection::{Collection, Record};
 use super::error::{storage_error, Error};
 use super::model::FaceModel;
@@ -187,17 +188,19 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// Opens a collection directory: snapshot, then the log after it. The
-    /// caller holds a collection lock (any kind: a torn tail seen under
-    /// a lock is a crashed writer's, never a running one's).
-    pub(crate) fn open(dir: &Path) -> Result<(Store, Collection, Meta), Error> {
+    /// Opens a collection directory: snapshot, then the log after it, its
+    /// rows held as `codes` says (a collection with compact codes keeps
+    /// the snapshot's rows in the snapshot file). The caller holds a
+    /// collection lock (any kind: a torn tail seen under a lock is a
+    /// crashed writer's, never a running one's).
+    pub(crate) fn open(dir: &Path, codes: FaceCodes) -> Result<(Store, Collection, Meta), Error> {
         let meta = read_meta(dir)?;
         let snap_path = dir.join("snapshot.bin");
         let (mut coll, snapshot_len) = match File::open(&snap_path) {
             Ok(f) => {
                 let len = f.metadata().map(|m| m.len()).unwrap_or(0);
                 (
-                    read_snapshot(f)
+                    read_snapshot(f, codes)
                         .map_err(|e| storage_error("corrupt snapshot", &snap_path, e))?,
                     len,
                 )
@@ -220,6 +223,7 @@ impl Store {
             .create(true)
             .open(&log_path)
             .map_err(io_err)?;
+        coll.set_codes(codes);
         let log_len = replay(&mut log, 0, &mut coll).map_err(io_err)?;
         let mut store = Store {
             dir: dir.to_path_buf(),
@@ -309,7 +313,8 @@ impl Store {
     }
 
     /// Writes the whole collection as the new snapshot (compacting it
-    /// first), then empties the log.
+    /// first), then empties the log. A collection with compact codes reads
+    /// its rows from the new snapshot from then on.
     pub(crate) fn snapshot(&mut self, coll: &mut Collection) -> Result<(), Error> {
         coll.compact();
         let tmp = self.dir.join("snapshot.tmp");
@@ -319,6 +324,11 @@ impl Store {
         self.snapshot_len = write_snapshot(coll, file).map_err(err)?;
         fs::rename(&tmp, &dest).map_err(err)?;
         sync_dir(&self.dir).map_err(err)?;
+        if coll.has_codes() {
+            // Under the exclusive lock: the file is the one just written.
+            let file = File::open(&dest).map_err(|e| storage_error("cannot open", &dest, e))?;
+            coll.rows_written_to(file, matrix_start(self.snapshot_len, coll));
+        }
         let log_path = self.dir.join("log.bin");
         self.log
             .set_len(0)

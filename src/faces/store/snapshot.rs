@@ -11,8 +11,10 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 
 use super::log::{read_found, read_token, write_found, write_token};
 use crate::faces::codec::{copy_f32_from_bytes, extend_f32_bytes, CodecError, Reader, Writer};
+use crate::faces::codes::{Codes, FaceCodes};
 use crate::faces::collection::{Collection, FaceRow, SnapshotParts};
 use crate::faces::model::FaceModel;
+use crate::faces::vectors::Vectors;
 
 /// The magic of a snapshot of a collection of vectors (the layout
 /// before faces came from photos, unchanged).
@@ -180,22 +182,36 @@ pub(crate) fn encode_snapshot<W: Write>(coll: &Collection, out: W) -> io::Result
     out.put(magic(coll.model()))?;
     out.put(&(w.buf.len() as u64).to_le_bytes())?;
     out.put(&w.buf)?;
-    out.put(&(coll.vectors().len() as u64).to_le_bytes())?;
+    out.put(&(coll.vectors().values() as u64).to_le_bytes())?;
     let mut buf = Vec::with_capacity(1 << 20);
-    for chunk in coll.vectors().chunks(1 << 18) {
+    coll.vectors().for_each_chunk(|chunk| {
         buf.clear();
         extend_f32_bytes(&mut buf, chunk);
-        out.put(&buf)?;
-    }
+        out.put(&buf)
+    })?;
     let crc = out.hasher.clone().finalize();
     out.inner.write_all(&crc.to_le_bytes())?;
     Ok((out.inner, out.written + 4))
 }
 
-/// Reads a snapshot file.
-pub(super) fn read_snapshot(file: File) -> io::Result<Collection> {
+/// Reads a snapshot file into a collection whose rows are held as `mode`
+/// says: one with compact codes keeps its full-precision rows in the file
+/// (its matrix is streamed through once, to check it and code it), one
+/// without reads them into memory.
+pub(super) fn read_snapshot(file: File, mode: FaceCodes) -> io::Result<Collection> {
     let len = file.metadata()?.len();
-    decode_snapshot(&mut BufReader::with_capacity(1 << 20, file), len)
+    let rows = file.try_clone()?;
+    decode(
+        &mut BufReader::with_capacity(1 << 20, file),
+        len,
+        Some((rows, mode)),
+    )
+}
+
+/// Where the byte at which a snapshot of `len` bytes of `coll` holds its
+/// row 0: its matrix ends just before the checksum.
+pub(super) fn matrix_start(len: u64, coll: &Collection) -> u64 {
+    len.saturating_sub(4 + 4 * coll.vectors().values() as u64)
 }
 
 /// Bytes of a snapshot besides its metadata and matrix: magic, metadata
@@ -207,8 +223,19 @@ const SNAPSHOT_FRAME: u64 = 8 + 8 + 8 + 4;
 /// allocated for it: the metadata and the matrix must fill the snapshot
 /// exactly. The matrix streams straight into place: while one core reads
 /// the next 16 MiB, the other converts and checksums the last one; the
-/// metadata is decoded alongside.
+/// metadata is decoded alongside. Every row is held in memory.
 pub(crate) fn decode_snapshot(input: &mut (impl Read + Send), len: u64) -> io::Result<Collection> {
+    decode(input, len, None)
+}
+
+/// [`decode_snapshot`]; with `rows` (the snapshot's file and a mode that
+/// wants compact codes for this many rows) the matrix is coded as it
+/// streams by and its rows are left in the file.
+fn decode(
+    input: &mut (impl Read + Send),
+    len: u64,
+    rows: Option<(File, FaceCodes)>,
+) -> io::Result<Collection> {
     let corrupt = |e: CodecError| io::Error::new(io::ErrorKind::InvalidData, e);
     let mut hasher = crc32fast::Hasher::new();
     let mut read = |input: &mut dyn Read, buf: &mut [u8]| -> io::Result<()> {
@@ -240,46 +267,93 @@ pub(crate) fn decode_snapshot(input: &mut (impl Read + Send), len: u64) -> io::R
         .ok_or(corrupt(CodecError(
             "value count does not match the snapshot's length",
         )))?;
-    let (coll, vectors) = rayon::join(
+    // The row width, from the head, decides how the matrix is taken in.
+    let dim = SnapshotHead::read(&mut Reader::new(&meta), photos)
+        .map_err(corrupt)?
+        .dim;
+    let coded = rows.filter(|(_, mode)| dim > 0 && mode.wants(count / dim));
+    let (coll, matrix) = rayon::join(
         || decode_snapshot_meta(&meta, photos),
-        || read_matrix(input, count, hasher),
+        || -> io::Result<(Matrix, crc32fast::Hasher)> {
+            match coded {
+                Some(_) => {
+                    let mut codes = Codes::new(dim);
+                    codes.reserve_exact(count / dim);
+                    let mut values = Vec::new();
+                    let hasher = read_matrix(input, count, dim, hasher, |_, src| {
+                        values.resize(src.len() / 4, 0.0);
+                        copy_f32_from_bytes(&mut values, src);
+                        codes.extend(&values);
+                    })?;
+                    Ok((Matrix::Coded(codes), hasher))
+                }
+                None => {
+                    // Zeroed allocation: pages are mapped lazily, on first
+                    // write below.
+                    let mut vectors = vec![0f32; count];
+                    let hasher = read_matrix(input, count, dim, hasher, |at, src| {
+                        copy_f32_from_bytes(&mut vectors[at..at + src.len() / 4], src);
+                    })?;
+                    Ok((Matrix::Memory(vectors), hasher))
+                }
+            }
+        },
     );
-    let (vectors, hasher) = vectors?;
+    let (matrix, hasher) = matrix?;
     let mut crc = [0u8; 4];
     input.read_exact(&mut crc)?;
     if u32::from_le_bytes(crc) != hasher.finalize() {
         return Err(corrupt(CodecError("checksum mismatch")));
     }
     let mut coll = coll.map_err(corrupt)?;
-    coll.set_matrix(vectors).map_err(corrupt)?;
+    match (matrix, coded) {
+        (Matrix::Coded(codes), Some((file, _))) => {
+            let start = 16 + meta_len as u64 + 8;
+            let rows = Vectors::in_file(dim, file, start, codes.len());
+            coll.set_coded_matrix(codes, rows).map_err(corrupt)?;
+        }
+        (Matrix::Memory(vectors), _) => coll.set_matrix(vectors).map_err(corrupt)?,
+        (Matrix::Coded(_), None) => return Err(corrupt(CodecError("codes without a file"))),
+    }
     Ok(coll)
 }
 
-/// Reads `count` little-endian `f32`s, continuing the checksum `hasher`.
+/// A snapshot's matrix as it was taken in.
+enum Matrix {
+    /// Every row, in memory.
+    Memory(Vec<f32>),
+    /// The rows' compact codes (the rows stay in the file).
+    Coded(Codes),
+}
+
+/// Reads `count` little-endian `f32`s (rows `dim` wide), continuing the
+/// checksum `hasher`: `take(at, bytes)` gets values `at..` as bytes, whole
+/// rows of about 16 MiB at a time, while the next ones are read.
 fn read_matrix(
     input: &mut (impl Read + Send),
     count: usize,
+    dim: usize,
     mut hasher: crc32fast::Hasher,
-) -> io::Result<(Vec<f32>, crc32fast::Hasher)> {
-    const CHUNK: usize = 1 << 22;
-    // Zeroed allocation: pages are mapped lazily, on first write below.
-    let mut vectors = vec![0f32; count];
-    let mut cur = vec![0u8; CHUNK.min(count) * 4];
+    mut take: impl FnMut(usize, &[u8]) + Send,
+) -> io::Result<crc32fast::Hasher> {
+    let chunk = ((1 << 22) / dim.max(1)).max(1) * dim.max(1);
+    let mut cur = vec![0u8; chunk.min(count) * 4];
     let mut next = cur.clone();
-    let mut chunks = vectors.chunks_mut(CHUNK).peekable();
-    if let Some(first) = chunks.peek() {
-        input.read_exact(&mut cur[..first.len() * 4])?;
+    let mut starts = (0..count).step_by(chunk).peekable();
+    let len_at = |at: usize| chunk.min(count - at) * 4;
+    if let Some(&first) = starts.peek() {
+        input.read_exact(&mut cur[..len_at(first)])?;
     }
-    while let Some(dst) = chunks.next() {
-        let next_len = chunks.peek().map_or(0, |c| c.len() * 4);
-        let src = &cur[..dst.len() * 4];
+    while let Some(at) = starts.next() {
+        let next_len = starts.peek().map_or(0, |&n| len_at(n));
+        let src = &cur[..len_at(at)];
         let next_buf = &mut next[..next_len];
         let (read, part) = rayon::join(
             || input.read_exact(next_buf),
             || {
                 let mut h = crc32fast::Hasher::new();
                 h.update(src);
-                copy_f32_from_bytes(dst, src);
+                take(at, src);
                 h
             },
         );
@@ -287,7 +361,7 @@ fn read_matrix(
         hasher.combine(&part);
         std::mem::swap(&mut cur, &mut next);
     }
-    Ok((vectors, hasher))
+    Ok(hasher)
 }
 
 /// The collection a snapshot's metadata describes, its matrix still empty.
