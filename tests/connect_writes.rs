@@ -239,3 +239,106 @@ fn every_write_operation_is_routed_on_its_request_uri() {
     );
     s.stop();
 }
+
+/// `SearchUserHierarchyGroups` on `POST /search-user-hierarchy-groups`:
+/// the body binds every member, pages follow the token, and each broken
+/// rule has its AWS error shape.
+#[test]
+fn search_user_hierarchy_groups_is_routed_pages_and_fails_in_aws_shapes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(dir.path(), &[]);
+    let call = |m: &str, p: &str, body: &str| s.call(m, p, &JSON, body.as_bytes());
+    let r = call(
+        "PUT",
+        "/instance",
+        r#"{"IdentityManagementType":"CONNECT_MANAGED","InboundCallsEnabled":true,"OutboundCallsEnabled":true}"#,
+    );
+    let i = r.json()["Id"].as_str().expect("id").to_string();
+    let group = |body: String| {
+        let r = call("PUT", &format!("/user-hierarchy-groups/{i}"), &body);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["HierarchyGroupId"]
+            .as_str()
+            .expect("group")
+            .to_string()
+    };
+    // A tag whose key is the name of a timestamp member stays as it is.
+    let emea = group(r#"{"Name":"EMEA","Tags":{"LastModifiedTime":"never"}}"#.into());
+    let de = group(format!(r#"{{"Name":"DE","ParentGroupId":"{emea}"}}"#));
+    let fr = group(format!(r#"{{"Name":"FR","ParentGroupId":"{emea}"}}"#));
+    let search =
+        |body: serde_json::Value| call("POST", "/search-user-hierarchy-groups", &body.to_string());
+    let below = serde_json::json!({"InstanceId": i, "MaxResults": 1, "SearchCriteria":
+        {"StringCondition": {"FieldName": "parentId", "Value": emea, "ComparisonType": "EXACT"}}});
+    let first = search(below.clone());
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    let first = first.json();
+    assert_eq!(first["ApproximateTotalCount"], 2);
+    assert_eq!(first["UserHierarchyGroups"][0]["Id"], de.as_str());
+    assert_eq!(first["UserHierarchyGroups"][0]["LevelId"], "level-2");
+    assert!(first["UserHierarchyGroups"][0]["LastModifiedTime"].is_number());
+    assert_eq!(
+        first["UserHierarchyGroups"][0]["HierarchyPath"]["LevelOne"]["Id"],
+        emea.as_str()
+    );
+    let mut next = below.clone();
+    next["NextToken"] = first["NextToken"].clone();
+    let second = search(next.clone()).json();
+    assert_eq!(second["UserHierarchyGroups"][0]["Id"], fr.as_str());
+    assert!(second.get("NextToken").is_none());
+    let tagged = search(
+        serde_json::json!({"InstanceId": i, "SearchFilter": {"AttributeFilter":
+        {"TagCondition": {"TagKey": "LastModifiedTime", "TagValue": "never"}}}}),
+    )
+    .json();
+    assert_eq!(tagged["ApproximateTotalCount"], 1);
+    assert_eq!(
+        tagged["UserHierarchyGroups"][0]["Tags"],
+        serde_json::json!({"LastModifiedTime": "never"})
+    );
+
+    let mut other_query = next;
+    other_query["SearchCriteria"]["StringCondition"]["ComparisonType"] = "STARTS_WITH".into();
+    let cases = [
+        (other_query, 400, "InvalidParameterException"),
+        (
+            serde_json::json!({"InstanceId": i, "MaxResults": 101}),
+            400,
+            "InvalidParameterException",
+        ),
+        (
+            serde_json::json!({"InstanceId": i, "SearchCriteria": {"StringCondition":
+                {"FieldName": "username", "Value": "x", "ComparisonType": "EXACT"}}}),
+            400,
+            "InvalidParameterException",
+        ),
+        (
+            serde_json::json!({"InstanceId": i, "SearchCriteria": {"HierarchyGroupCondition": {}}}),
+            400,
+            "SerializationException",
+        ),
+        (serde_json::json!({}), 400, "InvalidParameterException"),
+        (
+            serde_json::json!({"InstanceId": "nope"}),
+            404,
+            "ResourceNotFoundException",
+        ),
+    ];
+    for (body, status, kind) in cases {
+        let r = search(body.clone());
+        assert_eq!(
+            (r.status, r.error_type().as_str()),
+            (status, kind),
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    let r = call("GET", "/search-user-hierarchy-groups", "");
+    assert_eq!(r.status, 405);
+    s.stop();
+}

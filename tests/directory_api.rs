@@ -374,3 +374,441 @@ fn list_instances_pages_and_shows_imported_instances() {
         ErrorType::ResourceNotFoundException
     );
 }
+
+/// A hierarchy group of the plain model of `SearchUserHierarchyGroups`:
+/// what the create and rename calls said, nothing derived by the engine.
+#[derive(Debug, Clone)]
+struct ModelGroup {
+    id: String,
+    arn: String,
+    name: String,
+    parent: Option<String>,
+    level: usize,
+    tags: std::collections::BTreeMap<String, String>,
+}
+
+/// A group write: create (name, parent among the groups so far, tags),
+/// rename (a group, a name) or delete (a group).
+#[derive(Debug, Clone)]
+enum GroupStep {
+    Create(usize, Option<usize>, Vec<(usize, usize)>),
+    Rename(usize, usize),
+    Delete(usize),
+}
+
+/// A value a string condition compares with: a fixed text, or the id, the
+/// ARN or an id prefix of the n-th group made.
+#[derive(Debug, Clone)]
+enum GroupValue {
+    Text(&'static str),
+    Id(usize),
+    Arn(usize),
+    IdPrefix(usize),
+}
+
+#[derive(Debug, Clone)]
+enum GroupCriteria {
+    Leaf(&'static str, &'static str, GroupValue),
+    Or(Vec<GroupCriteria>),
+    And(Vec<GroupCriteria>),
+}
+
+/// `ControlPlaneAttributeFilter`: one tag, one AND, or an OR of ANDs.
+#[derive(Debug, Clone)]
+enum GroupTags {
+    One((usize, usize)),
+    And(Vec<(usize, usize)>),
+    Or(Vec<Vec<(usize, usize)>>),
+}
+
+const GROUP_NAMES: [&str; 6] = ["EMEA", "emea", "Straße", "STRASSE", "de", "DE-North"];
+const TAG_KEYS: [&str; 2] = ["Team", "Shift"];
+/// Tag values; the last stands for a condition without `TagValue`.
+const TAG_VALUES: [&str; 4] = ["blue", "Blue", "", "(any)"];
+
+fn arb_group_criteria() -> impl proptest::strategy::Strategy<Value = GroupCriteria> {
+    use proptest::prelude::*;
+    let value = prop_oneof![
+        proptest::sample::select(vec![
+            "em", "EMEA", "strasse", "de", "level-1", "level-2", "e"
+        ])
+        .prop_map(GroupValue::Text),
+        any::<usize>().prop_map(GroupValue::Id),
+        any::<usize>().prop_map(GroupValue::Arn),
+        any::<usize>().prop_map(GroupValue::IdPrefix),
+    ];
+    let leaf = (
+        proptest::sample::select(vec!["name", "NAME", "parentId", "levelId", "resourceID"]),
+        proptest::sample::select(vec!["EXACT", "STARTS_WITH", "CONTAINS"]),
+        value,
+    )
+        .prop_map(|(f, o, v)| GroupCriteria::Leaf(f, o, v));
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 1..3).prop_map(GroupCriteria::Or),
+            proptest::collection::vec(inner, 0..3).prop_map(GroupCriteria::And),
+        ]
+    })
+}
+
+fn arb_group_tags() -> impl proptest::strategy::Strategy<Value = GroupTags> {
+    use proptest::prelude::*;
+    let tag = (0..TAG_KEYS.len(), 0..TAG_VALUES.len());
+    prop_oneof![
+        tag.clone().prop_map(GroupTags::One),
+        proptest::collection::vec(tag.clone(), 0..3).prop_map(GroupTags::And),
+        proptest::collection::vec(proptest::collection::vec(tag, 0..3), 1..3)
+            .prop_map(GroupTags::Or),
+    ]
+}
+
+fn arb_group_steps() -> impl proptest::strategy::Strategy<Value = Vec<GroupStep>> {
+    use proptest::prelude::*;
+    let tags = proptest::collection::vec((0..TAG_KEYS.len(), 0..3usize), 0..3);
+    let step = prop_oneof![
+        5 => (0..GROUP_NAMES.len(), proptest::option::of(any::<usize>()), tags)
+            .prop_map(|(n, p, t)| GroupStep::Create(n, p, t)),
+        1 => (any::<usize>(), 0..GROUP_NAMES.len()).prop_map(|(g, n)| GroupStep::Rename(g, n)),
+        1 => any::<usize>().prop_map(GroupStep::Delete),
+    ];
+    proptest::collection::vec(step, 1..10)
+}
+
+fn resolve(v: &GroupValue, made: &[(String, String)]) -> String {
+    let pick = |i: &usize| made.get(i % made.len().max(1)).cloned();
+    match v {
+        GroupValue::Text(t) => (*t).to_string(),
+        GroupValue::Id(i) => pick(i).map_or("none".into(), |g| g.0),
+        GroupValue::Arn(i) => pick(i).map_or("none".into(), |g| g.1),
+        GroupValue::IdPrefix(i) => pick(i).map_or("none".into(), |g| g.0[..8].to_string()),
+    }
+}
+
+fn criteria_json(c: &GroupCriteria, made: &[(String, String)]) -> Value {
+    match c {
+        GroupCriteria::Leaf(f, o, v) => json!({"StringCondition":
+            {"FieldName": f, "ComparisonType": o, "Value": resolve(v, made)}}),
+        GroupCriteria::Or(cs) => {
+            json!({"OrConditions": cs.iter().map(|c| criteria_json(c, made)).collect::<Vec<_>>()})
+        }
+        GroupCriteria::And(cs) => {
+            json!({"AndConditions": cs.iter().map(|c| criteria_json(c, made)).collect::<Vec<_>>()})
+        }
+    }
+}
+
+fn tag_json(&(k, v): &(usize, usize)) -> Value {
+    match TAG_VALUES[v] {
+        "(any)" => json!({"TagKey": TAG_KEYS[k]}),
+        value => json!({"TagKey": TAG_KEYS[k], "TagValue": value}),
+    }
+}
+
+fn tags_json(t: &GroupTags) -> Value {
+    let and = |list: &[(usize, usize)]| json!({"TagConditions": list.iter().map(tag_json).collect::<Vec<_>>()});
+    match t {
+        GroupTags::One(tag) => json!({"TagCondition": tag_json(tag)}),
+        GroupTags::And(list) => json!({"AndCondition": and(list)}),
+        GroupTags::Or(lists) => {
+            json!({"OrConditions": lists.iter().map(|l| and(l)).collect::<Vec<_>>()})
+        }
+    }
+}
+
+/// The plain model's answer to a criteria tree.
+fn model_matches(c: &GroupCriteria, g: &ModelGroup, made: &[(String, String)]) -> bool {
+    match c {
+        GroupCriteria::Or(cs) => cs.iter().any(|c| model_matches(c, g, made)),
+        GroupCriteria::And(cs) => cs.iter().all(|c| model_matches(c, g, made)),
+        GroupCriteria::Leaf(field, op, v) => {
+            let value = resolve(v, made);
+            let test = |have: &str, want: &str| match *op {
+                "EXACT" => have == want,
+                "STARTS_WITH" => have.starts_with(want),
+                _ => have.contains(want),
+            };
+            match *field {
+                "name" | "NAME" => test(
+                    &rollcall::criteria::fold(&g.name),
+                    &rollcall::criteria::fold(&value),
+                ),
+                "parentId" => g.parent.as_deref().is_some_and(|p| test(p, &value)),
+                "levelId" => test(&format!("level-{}", g.level), &value),
+                _ => test(&g.id, &value) || (*op == "EXACT" && g.arn == value),
+            }
+        }
+    }
+}
+
+fn model_tag(&(k, v): &(usize, usize), g: &ModelGroup) -> bool {
+    match (g.tags.get(TAG_KEYS[k]), TAG_VALUES[v]) {
+        (None, _) => false,
+        (Some(_), "(any)") => true,
+        (Some(have), want) => have == want,
+    }
+}
+
+fn model_tags(t: &GroupTags, g: &ModelGroup) -> bool {
+    match t {
+        GroupTags::One(tag) => model_tag(tag, g),
+        GroupTags::And(list) => list.iter().all(|t| model_tag(t, g)),
+        GroupTags::Or(lists) => lists.iter().any(|l| l.iter().all(|t| model_tag(t, g))),
+    }
+}
+
+/// Applies the steps to the engine and to the model; the engine must
+/// accept exactly the writes the model's rules allow (names unique per
+/// level, at most five levels, no delete of a group with groups below).
+fn run_group_steps(e: &Engine, i: &str, steps: &[GroupStep]) -> Vec<ModelGroup> {
+    let mut model: Vec<ModelGroup> = Vec::new();
+    let taken = |model: &[ModelGroup], level: usize, name: &str, except: Option<&str>| {
+        model
+            .iter()
+            .any(|g| g.level == level && g.name == name && Some(g.id.as_str()) != except)
+    };
+    for step in steps {
+        match step {
+            GroupStep::Create(n, parent, tags) => {
+                let name = GROUP_NAMES[*n];
+                let parent = parent
+                    .and_then(|p| model.get(p % model.len().max(1)))
+                    .cloned();
+                let level = parent.as_ref().map_or(1, |p| p.level + 1);
+                let tags: std::collections::BTreeMap<String, String> = tags
+                    .iter()
+                    .map(|&(k, v)| (TAG_KEYS[k].to_string(), TAG_VALUES[v].to_string()))
+                    .collect();
+                let mut input = json!({"InstanceId": i, "Name": name});
+                if let Some(p) = &parent {
+                    input["ParentGroupId"] = json!(p.id);
+                }
+                if !tags.is_empty() {
+                    input["Tags"] = json!(tags);
+                }
+                let out = call(e, "CreateUserHierarchyGroup", input);
+                let allowed = level <= 5 && !taken(&model, level, name, None);
+                assert_eq!(out.is_ok(), allowed, "{step:?}: {out:?}");
+                if let Ok(out) = out {
+                    model.push(ModelGroup {
+                        id: out["HierarchyGroupId"].as_str().expect("id").into(),
+                        arn: out["HierarchyGroupArn"].as_str().expect("arn").into(),
+                        name: name.into(),
+                        parent: parent.map(|p| p.id),
+                        level,
+                        tags,
+                    });
+                }
+            }
+            GroupStep::Rename(g, n) if !model.is_empty() => {
+                let at = g % model.len();
+                let (id, level, name) = (model[at].id.clone(), model[at].level, GROUP_NAMES[*n]);
+                let out = call(
+                    e,
+                    "UpdateUserHierarchyGroupName",
+                    json!({"InstanceId": i, "HierarchyGroupId": id, "Name": name}),
+                );
+                assert_eq!(
+                    out.is_ok(),
+                    !taken(&model, level, name, Some(&id)),
+                    "{step:?}: {out:?}"
+                );
+                if out.is_ok() {
+                    model[at].name = name.into();
+                }
+            }
+            GroupStep::Delete(g) if !model.is_empty() => {
+                let at = g % model.len();
+                let id = model[at].id.clone();
+                let out = call(
+                    e,
+                    "DeleteUserHierarchyGroup",
+                    json!({"InstanceId": i, "HierarchyGroupId": id}),
+                );
+                let has_child = model
+                    .iter()
+                    .any(|c| c.parent.as_deref() == Some(id.as_str()));
+                assert_eq!(out.is_ok(), !has_child, "{step:?}: {out:?}");
+                if out.is_ok() {
+                    model.remove(at);
+                }
+            }
+            _ => {}
+        }
+    }
+    model
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+
+    /// `SearchUserHierarchyGroups` after random group writes, paged with
+    /// random page sizes, gives exactly the plain model's matches in
+    /// (folded name, id) order, with the exact count on every page.
+    #[test]
+    fn group_search_pages_match_a_plain_model(
+        steps in arb_group_steps(),
+        criteria in proptest::option::of(arb_group_criteria()),
+        tags in proptest::option::of(arb_group_tags()),
+        max in 1..4u32,
+    ) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let e = Engine::open(tmp.path()).expect("engine");
+        let created = ok(
+            &e,
+            "CreateInstance",
+            json!({"IdentityManagementType": "CONNECT_MANAGED", "InboundCallsEnabled": true, "OutboundCallsEnabled": true}),
+        );
+        let i = created["Id"].as_str().expect("id").to_string();
+        let model = run_group_steps(&e, &i, &steps);
+        let made: Vec<(String, String)> = model.iter().map(|g| (g.id.clone(), g.arn.clone())).collect();
+        let mut request = json!({"InstanceId": i, "MaxResults": max});
+        if let Some(c) = &criteria {
+            request["SearchCriteria"] = criteria_json(c, &made);
+        }
+        if let Some(t) = &tags {
+            request["SearchFilter"] = json!({"AttributeFilter": tags_json(t)});
+        }
+        let mut want: Vec<&ModelGroup> = model
+            .iter()
+            .filter(|g| criteria.as_ref().is_none_or(|c| model_matches(c, g, &made)))
+            .filter(|g| tags.as_ref().is_none_or(|t| model_tags(t, g)))
+            .collect();
+        want.sort_by_key(|g| (rollcall::criteria::fold(&g.name), g.id.clone()));
+        let want: Vec<&str> = want.iter().map(|g| g.id.as_str()).collect();
+        let mut got: Vec<String> = Vec::new();
+        for _ in 0..=model.len() {
+            let page = ok(&e, "SearchUserHierarchyGroups", request.clone());
+            proptest::prop_assert_eq!(&page["ApproximateTotalCount"], &json!(want.len()));
+            let list = page["UserHierarchyGroups"].as_array().expect("list");
+            proptest::prop_assert!(list.len() <= max as usize);
+            got.extend(list.iter().map(|g| g["Id"].as_str().expect("id").to_string()));
+            match page.get("NextToken") {
+                Some(t) => request["NextToken"] = t.clone(),
+                None => break,
+            }
+        }
+        proptest::prop_assert_eq!(got, want);
+    }
+}
+
+/// `DeleteUserHierarchyGroup` answers "has users" from the delta and the
+/// index's group term: a member in the delta, a member in the index after
+/// a fold, and an indexed member the delta moved out (which no longer
+/// counts).
+#[test]
+fn a_group_in_use_is_seen_in_the_delta_and_in_the_index() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let e = Engine::open(tmp.path()).expect("engine");
+    let created = ok(
+        &e,
+        "CreateInstance",
+        json!({"IdentityManagementType": "CONNECT_MANAGED", "InboundCallsEnabled": true, "OutboundCallsEnabled": true}),
+    );
+    let i = created["Id"].as_str().expect("id").to_string();
+    let g = ok(
+        &e,
+        "CreateUserHierarchyGroup",
+        json!({"InstanceId": i, "Name": "EMEA"}),
+    )["HierarchyGroupId"]
+        .as_str()
+        .expect("group")
+        .to_string();
+    let mut user = new_user(&i, "ann");
+    user["HierarchyGroupId"] = json!(g);
+    let u = ok(&e, "CreateUser", user)["UserId"]
+        .as_str()
+        .expect("user")
+        .to_string();
+    let delete = json!({"InstanceId": i, "HierarchyGroupId": g});
+    assert_eq!(
+        err(&e, "DeleteUserHierarchyGroup", delete.clone()).0,
+        ErrorType::ResourceInUseException
+    );
+    let inst = e.shared(&i).expect("instance");
+    inst.fold().expect("fold");
+    assert_eq!(inst.pending().expect("pending"), 0);
+    assert_eq!(
+        err(&e, "DeleteUserHierarchyGroup", delete.clone()).0,
+        ErrorType::ResourceInUseException
+    );
+    ok(
+        &e,
+        "UpdateUserHierarchy",
+        json!({"InstanceId": i, "UserId": u}),
+    );
+    ok(&e, "DeleteUserHierarchyGroup", delete);
+}
+
+/// The model's limits on members the fuzzer found unchecked: contact
+/// details, proficiency keys to remove, `DirectoryId`, `ClientToken`.
+#[test]
+fn write_members_keep_the_model_limits() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let e = Engine::open(tmp.path()).expect("engine");
+    let instance = |extra: Value| {
+        let mut input = json!({"IdentityManagementType": "EXISTING_DIRECTORY", "InboundCallsEnabled": true, "OutboundCallsEnabled": true});
+        input
+            .as_object_mut()
+            .expect("object")
+            .extend(extra.as_object().expect("object").clone());
+        call(&e, "CreateInstance", input)
+    };
+    let i = instance(json!({"DirectoryId": "d-0123456789"})).expect("created")["Id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    for bad in [
+        json!({"DirectoryId": "d-0123456789a"}),
+        json!({"DirectoryId": "d-012345678G"}),
+        json!({"ClientToken": "x".repeat(501)}),
+    ] {
+        assert_eq!(
+            instance(bad.clone()).expect_err("refused").kind,
+            ErrorType::InvalidParameterException,
+            "{bad}"
+        );
+    }
+    let mut user = new_user(&i, "ann");
+    user["IdentityInfo"] = json!({"Mobile": "+4915112345678", "FirstName": "A".repeat(255)});
+    let u = ok(&e, "CreateUser", user)["UserId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    for (op, member) in [
+        (
+            "UpdateUserIdentityInfo",
+            json!({"IdentityInfo": {"Mobile": "555-1234"}}),
+        ),
+        (
+            "UpdateUserIdentityInfo",
+            json!({"IdentityInfo": {"Mobile": "+0123"}}),
+        ),
+        (
+            "UpdateUserIdentityInfo",
+            json!({"IdentityInfo": {"FirstName": "A".repeat(256)}}),
+        ),
+        (
+            "UpdateUserIdentityInfo",
+            json!({"IdentityInfo": {"LastName": "A".repeat(301)}}),
+        ),
+        (
+            "UpdateUserPhoneConfig",
+            json!({"PhoneConfig": {"PhoneType": "DESK_PHONE", "DeskPhoneNumber": "+1234567890123456"}}),
+        ),
+        (
+            "DisassociateUserProficiencies",
+            json!({"UserProficiencies": [{"AttributeName": "L", "AttributeValue": "x".repeat(65)}]}),
+        ),
+    ] {
+        let mut input = json!({"InstanceId": i, "UserId": u});
+        input
+            .as_object_mut()
+            .expect("object")
+            .extend(member.as_object().expect("object").clone());
+        assert_eq!(
+            err(&e, op, input.clone()).0,
+            ErrorType::InvalidParameterException,
+            "{input}"
+        );
+    }
+}

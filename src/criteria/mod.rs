@@ -13,6 +13,7 @@
 //! language can print every tree and read it back unchanged.
 
 pub mod eval;
+pub mod groups;
 pub(crate) mod paging;
 mod print;
 pub mod wire;

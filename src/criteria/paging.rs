@@ -70,7 +70,9 @@ pub(crate) fn query_encoding(filter: &Filter) -> Vec<u8> {
     out
 }
 
-fn encode_str(s: &str, out: &mut Vec<u8>) {
+/// A string of a query encoding: its length (`u32`, little-endian) and
+/// its UTF-8.
+pub(super) fn encode_str(s: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
@@ -172,25 +174,39 @@ pub(crate) fn unseal(context: &[u8], token: &str) -> Option<Vec<u8>> {
     (diff == 0).then_some(bytes)
 }
 
-/// The token that resumes `filter` after `last`: [`seal`]ed for the
+/// The token that resumes `filter` after `last`: [`seal_key`] for the
 /// [`query_encoding`] of the filter.
 pub(crate) fn encode_token(filter: &Filter, last: &SortKey) -> String {
-    let mut payload = Vec::with_capacity(last.folded.len() + last.id.len() + 4);
-    payload.extend_from_slice(&(last.folded.len() as u32).to_le_bytes());
-    payload.extend_from_slice(last.folded.as_bytes());
-    payload.extend_from_slice(last.id.as_bytes());
-    seal(&query_encoding(filter), &payload)
+    seal_key(&query_encoding(filter), last)
 }
 
 /// Reads a token issued for `filter`; any other token is an
 /// `InvalidParameterException`.
 pub(crate) fn decode_token(filter: &Filter, token: &str) -> Result<SortKey, AwsError> {
+    unseal_key(&query_encoding(filter), token)
+}
+
+/// The token that resumes the query whose encoding is `context` after
+/// `last`: the folded name's length (`u32`, little-endian), the folded
+/// name and the id, [`seal`]ed for `context`. `SearchUsers` and
+/// `SearchUserHierarchyGroups` page with it.
+pub(crate) fn seal_key(context: &[u8], last: &SortKey) -> String {
+    let mut payload = Vec::with_capacity(last.folded.len() + last.id.len() + 4);
+    payload.extend_from_slice(&(last.folded.len() as u32).to_le_bytes());
+    payload.extend_from_slice(last.folded.as_bytes());
+    payload.extend_from_slice(last.id.as_bytes());
+    seal(context, &payload)
+}
+
+/// The key of a token [`seal_key`]ed for `context`; any other token is an
+/// `InvalidParameterException`.
+pub(crate) fn unseal_key(context: &[u8], token: &str) -> Result<SortKey, AwsError> {
     let invalid = || {
         AwsError::invalid_parameter(
             "NextToken: invalid token (altered, or issued for a different query)",
         )
     };
-    let payload = unseal(&query_encoding(filter), token).ok_or_else(invalid)?;
+    let payload = unseal(context, token).ok_or_else(invalid)?;
     let (len, rest) = payload.split_at_checked(4).ok_or_else(invalid)?;
     let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
     if len > rest.len() {

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::groups::{GroupField, MAX_GROUP_RESULTS};
 use super::{
     Filter, HierarchyCondition, HierarchyMatch, NumberOp, NumberTest, ProficiencyCondition,
     ProficiencyField, RuleViolation, StringCondition, StringField, StringOp, TagCondition,
@@ -440,6 +441,9 @@ pub enum WireErrorKind {
     /// `"MaxResults": 0`, or 501.
     #[error("must be 1..{MAX_MAX_RESULTS}, got {0}")]
     MaxResults(i64),
+    /// `"MaxResults": 0`, or 101, in `SearchUserHierarchyGroups`.
+    #[error("must be 1..{MAX_GROUP_RESULTS}, got {0}")]
+    GroupMaxResults(i64),
     /// `"NextToken": ""`, or longer than 2500 characters.
     #[error("must be 1..{MAX_NEXT_TOKEN_CHARS} characters, got {0}")]
     NextTokenLength(usize),
@@ -466,6 +470,14 @@ pub enum WireErrorKind {
         StringField::ALL.map(StringField::as_str).join(", ")
     )]
     UnknownField(String),
+    /// `"FieldName": "username"` in a `SearchUserHierarchyGroups`
+    /// `StringCondition`.
+    #[error(
+        "unknown field '{}'; expected one of {}",
+        .0,
+        GroupField::ALL.map(GroupField::as_str).join(", ")
+    )]
+    UnknownGroupField(String),
     /// `"ComparisonType": "LIKE"` in a `StringCondition`.
     #[error("unknown comparison '{0}'; expected EXACT, STARTS_WITH or CONTAINS")]
     UnknownStringComparison(String),
@@ -508,21 +520,28 @@ impl From<WireError> for AwsError {
     }
 }
 
-fn bad(path: &str, kind: WireErrorKind) -> WireError {
+/// The error at `path`.
+pub(super) fn bad(path: &str, kind: WireErrorKind) -> WireError {
     WireError {
         path: path.to_string(),
         kind,
     }
 }
 
-fn violation(path: &str, v: RuleViolation) -> WireError {
+/// A rule violation of the condition at `path`.
+pub(super) fn violation(path: &str, v: RuleViolation) -> WireError {
     bad(
         &format!("{path}.{}", v.part),
         WireErrorKind::Rule(v.message),
     )
 }
 
-fn required<'a, T>(value: &'a Option<T>, path: &str, member: &str) -> Result<&'a T, WireError> {
+/// The member `member` of the object at `path`, which must be present.
+pub(super) fn required<'a, T>(
+    value: &'a Option<T>,
+    path: &str,
+    member: &str,
+) -> Result<&'a T, WireError> {
     value
         .as_ref()
         .ok_or_else(|| bad(&format!("{path}.{member}"), WireErrorKind::Required))
@@ -534,12 +553,16 @@ fn or_of(parts: Vec<Filter>, path: &str) -> Result<Filter, WireError> {
     Filter::or(parts).map_err(|v| bad(path, WireErrorKind::Rule(v.message)))
 }
 
-struct Lowering {
+/// The state of one request's lowering: the leaf conditions counted so
+/// far (the limit is over the whole request).
+#[derive(Default)]
+pub(super) struct Lowering {
     leaves: usize,
 }
 
 impl Lowering {
-    fn leaf(&mut self, path: &str) -> Result<(), WireError> {
+    /// Counts one leaf condition at `path`; the 101st is an error.
+    pub(super) fn leaf(&mut self, path: &str) -> Result<(), WireError> {
         self.leaves += 1;
         if self.leaves > MAX_LEAVES {
             return Err(bad(path, WireErrorKind::TooManyLeaves));
@@ -597,12 +620,19 @@ impl Lowering {
             .collect()
     }
 
-    fn tag(&mut self, t: &WireTagCondition, path: &str) -> Result<Filter, WireError> {
+    /// A `TagCondition` at `path`, counted as a leaf.
+    pub(super) fn tag_condition(
+        &mut self,
+        t: &WireTagCondition,
+        path: &str,
+    ) -> Result<TagCondition, WireError> {
         self.leaf(path)?;
         let key = required(&t.tag_key, path, "TagKey")?;
-        TagCondition::new(key.clone(), t.tag_value.clone())
-            .map(Filter::Tag)
-            .map_err(|v| violation(path, v))
+        TagCondition::new(key.clone(), t.tag_value.clone()).map_err(|v| violation(path, v))
+    }
+
+    fn tag(&mut self, t: &WireTagCondition, path: &str) -> Result<Filter, WireError> {
+        self.tag_condition(t, path).map(Filter::Tag)
     }
 
     fn tags(&mut self, list: &[WireTagCondition], path: &str) -> Result<Vec<Filter>, WireError> {
@@ -715,7 +745,8 @@ fn string_condition(s: &WireStringCondition, path: &str) -> Result<StringConditi
     StringCondition::new(field, op, value.clone()).map_err(|v| violation(path, v))
 }
 
-fn string_op(s: &WireStringCondition, path: &str) -> Result<StringOp, WireError> {
+/// The `ComparisonType` of a string condition at `path`.
+pub(super) fn string_op(s: &WireStringCondition, path: &str) -> Result<StringOp, WireError> {
     let op = required(&s.comparison_type, path, "ComparisonType")?;
     [StringOp::Exact, StringOp::StartsWith, StringOp::Contains]
         .into_iter()
@@ -840,7 +871,7 @@ impl SearchUsersRequest {
                 return Err(bad("NextToken", WireErrorKind::NextTokenLength(n)));
             }
         }
-        let mut lowering = Lowering { leaves: 0 };
+        let mut lowering = Lowering::default();
         let mut parts = Vec::new();
         if let Some(c) = &self.search_criteria {
             parts.push(lowering.criteria(c, "SearchCriteria", 1)?);

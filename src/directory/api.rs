@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::wal::Change;
 use super::{check_instance_id, Engine, Instance, InstanceInfo};
+use crate::criteria::groups::SearchUserHierarchyGroupsRequest;
 use crate::records::{
     AfterContactWorkConfigPerChannel, AutoAcceptConfig, GroupSummary, HierarchyGroup,
     HierarchyPath, IdentityInfo, PersistentConnectionConfig, PhoneConfig, PhoneNumberConfig,
@@ -113,7 +114,64 @@ fn check_tags(what: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsErro
     Ok(())
 }
 
-/// The levels of a proficiency must be 1.0..5.0.
+/// True for an E.164 phone number, `+`, a digit 1-9, then 1..14 digits:
+/// what the model's `PhoneNumber` pattern `\+[1-9]\d{1,14}$` means.
+fn is_phone_number(s: &str) -> bool {
+    let digits = s.strip_prefix('+').unwrap_or("");
+    (2..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+/// The model's limits on the contact details a request gives: `FirstName`
+/// at most 255 characters, `LastName` at most 300, `Mobile` and
+/// `DeskPhoneNumber` phone numbers ([`is_phone_number`]).
+fn check_contact(
+    identity: Option<&IdentityInfo>,
+    phone: Option<&PhoneConfig>,
+) -> Result<(), AwsError> {
+    let too_long =
+        |v: &Option<String>, max: usize| v.as_ref().is_some_and(|v| v.chars().count() > max);
+    if let Some(i) = identity {
+        if too_long(&i.first_name, 255) {
+            return Err(invalid("IdentityInfo.FirstName: at most 255 characters"));
+        }
+        if too_long(&i.last_name, 300) {
+            return Err(invalid("IdentityInfo.LastName: at most 300 characters"));
+        }
+    }
+    for (member, number) in [
+        (
+            "IdentityInfo.Mobile",
+            identity.and_then(|i| i.mobile.as_deref()),
+        ),
+        (
+            "PhoneConfig.DeskPhoneNumber",
+            phone.and_then(|p| p.desk_phone_number.as_deref()),
+        ),
+    ] {
+        if number.is_some_and(|n| !is_phone_number(n)) {
+            return Err(invalid(format!(
+                "{member}: must be a phone number in E.164 form (+ and 2..15 digits, the first not 0)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A `ClientToken` is accepted and ignored, but must be at most 500
+/// characters (the model's `ClientToken`).
+fn check_client_token(token: &Option<String>) -> Result<(), AwsError> {
+    match token {
+        Some(t) if t.chars().count() > 500 => {
+            Err(invalid("ClientToken: must be at most 500 characters"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The levels of a proficiency must be 1.0..5.0, and its name and value
+/// [`check_attribute`].
 fn check_proficiencies(list: &[Proficiency]) -> Result<(), AwsError> {
     for (i, p) in list.iter().enumerate() {
         if !(1.0..=5.0).contains(&p.level) {
@@ -122,15 +180,20 @@ fn check_proficiencies(list: &[Proficiency]) -> Result<(), AwsError> {
                 p.level
             )));
         }
-        for (m, v) in [
-            ("AttributeName", &p.attribute_name),
-            ("AttributeValue", &p.attribute_value),
-        ] {
-            if !(1..=64).contains(&v.chars().count()) {
-                return Err(invalid(format!(
-                    "UserProficiencies[{i}].{m}: must be 1..64 characters"
-                )));
-            }
+        check_attribute(i, &p.attribute_name, &p.attribute_value)?;
+    }
+    Ok(())
+}
+
+/// The name and value of the `i`-th proficiency of a request must be
+/// 1..64 characters (the model's `PredefinedAttributeName` and
+/// `PredefinedAttributeStringValue`).
+fn check_attribute(i: usize, name: &str, value: &str) -> Result<(), AwsError> {
+    for (m, v) in [("AttributeName", name), ("AttributeValue", value)] {
+        if !(1..=64).contains(&v.chars().count()) {
+            return Err(invalid(format!(
+                "UserProficiencies[{i}].{m}: must be 1..64 characters"
+            )));
         }
     }
     Ok(())
@@ -346,7 +409,8 @@ fn slots(p: &mut HierarchyPath) -> [&mut Option<GroupSummary>; 5] {
 
 impl Engine {
     /// Answers one Connect write operation (and `DescribeInstance`,
-    /// `ListInstances`, `ListTagsForResource`) named as AWS spells it;
+    /// `ListInstances`, `ListTagsForResource`, `SearchUserHierarchyGroups`)
+    /// named as AWS spells it;
     /// `body` is its whole input. An operation it does not know is
     /// `None`, so the caller can try its read operations.
     ///
@@ -383,6 +447,7 @@ impl Engine {
             "DescribeInstance" => self.describe_instance(body),
             "ListInstances" => self.list_instances(body),
             "DeleteInstance" => self.delete_instance(body),
+            "SearchUserHierarchyGroups" => self.search_groups(body),
             _ => return None,
         })
     }
@@ -403,6 +468,7 @@ impl Engine {
         if let Some(t) = &input.tags {
             check_tags("Tags", t)?;
         }
+        check_contact(input.identity_info.as_ref(), input.phone_config.as_ref())?;
         let inst = self.open_checked(&input.instance_id)?;
         let id = uuid::Uuid::new_v4().to_string();
         let arn = format!("{}/agent/{id}", instance_arn(&input.instance_id));
@@ -459,6 +525,7 @@ impl Engine {
     /// The operations that change one member of a user.
     fn update_user(&self, operation: &str, body: &str) -> Result<Value, AwsError> {
         let input: UserInput = parse(body)?;
+        check_contact(input.identity_info.as_ref(), input.phone_config.as_ref())?;
         let proficiencies = || -> Result<Vec<Value>, AwsError> {
             input
                 .user_proficiencies
@@ -546,6 +613,9 @@ impl Engine {
                         })
                     })
                     .collect::<Result<_, _>>()?;
+                for (i, k) in keys.iter().enumerate() {
+                    check_attribute(i, &k.attribute_name, &k.attribute_value)?;
+                }
                 Box::new(move |u, _| {
                     if let Some(have) = &mut u.proficiencies {
                         have.retain(|q| {
@@ -655,11 +725,7 @@ impl Engine {
                     "HierarchyGroupId: group '{gid}' has child groups"
                 )));
             }
-            if view
-                .users()?
-                .iter()
-                .any(|u| u.hierarchy_group_id.as_deref() == Some(gid.as_str()))
-            {
+            if view.group_has_users(&gid) {
                 return Err(in_use(format!("HierarchyGroupId: group '{gid}' has users")));
             }
             Ok((vec![Change::DeleteGroup(gid.clone())], ()))
@@ -813,20 +879,17 @@ impl Engine {
                 })
             }
             _ => {
-                let tags = inst.write(|view| {
-                    let no_change: Vec<Change> = Vec::new();
-                    Ok((
-                        no_change,
-                        match kind {
-                            "instance" => Some(view.info().tags.clone()),
-                            "user" => view.user(id)?.map(|u| u.tags.unwrap_or_default()),
-                            _ => view
-                                .groups()
-                                .get(id)
-                                .map(|g| g.tags.clone().unwrap_or_default()),
-                        },
-                    ))
-                })?;
+                // `ListTagsForResource`: a read of the state as it is now,
+                // like the other reads (no write lock, no log record).
+                let tags = match kind {
+                    "instance" => Some(inst.info()?.tags),
+                    "user" => inst.user(id)?.map(|u| u.tags.unwrap_or_default()),
+                    _ => inst
+                        .current()?
+                        .groups
+                        .get(id)
+                        .map(|g| g.tags.clone().unwrap_or_default()),
+                };
                 return Ok(json!({"tags": tags.ok_or_else(not_found)?}));
             }
         };
@@ -857,9 +920,41 @@ impl Engine {
         Ok(json!({}))
     }
 
+    /// `SearchUserHierarchyGroups`: every group of the instance as it is
+    /// now (the unfolded writes included) tested against the criteria.
+    fn search_groups(&self, body: &str) -> Result<Value, AwsError> {
+        let request: SearchUserHierarchyGroupsRequest = parse(body)?;
+        let search = request.lower()?;
+        let id = search
+            .instance_id
+            .clone()
+            .ok_or_else(|| invalid("InstanceId: is required"))?;
+        let inst = self.open_checked(&id)?;
+        let live = inst.current()?;
+        let page = crate::criteria::groups::search(live.groups.iter(), &search)?;
+        let list = serde_json::to_value(&page.groups)
+            .map_err(|e| AwsError::internal(format!("cannot encode the groups: {e}")))?;
+        let mut out = serde_json::Map::new();
+        out.insert("UserHierarchyGroups".into(), list);
+        if let Some(t) = page.next_token {
+            out.insert("NextToken".into(), json!(t));
+        }
+        out.insert("ApproximateTotalCount".into(), json!(page.total));
+        Ok(Value::Object(out))
+    }
+
     fn create_instance_api(&self, body: &str) -> Result<Value, AwsError> {
         let input: CreateInstanceInput = parse(body)?;
-        let _ = (&input.client_token, &input.directory_id);
+        check_client_token(&input.client_token)?;
+        if let Some(d) = &input.directory_id {
+            // The model's `DirectoryId`: `^d-[0-9a-f]{10}$`.
+            let hex = d.strip_prefix("d-").unwrap_or("");
+            if hex.len() != 10 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(invalid(
+                    "DirectoryId: must be d- and 10 lower-case hexadecimal digits",
+                ));
+            }
+        }
         if let Some(a) = &input.instance_alias {
             let ok = (1..=45).contains(&a.len())
                 && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -988,7 +1083,7 @@ impl Engine {
 
     fn delete_instance(&self, body: &str) -> Result<Value, AwsError> {
         let input: InstanceInput = parse(body)?;
-        let _ = &input.client_token;
+        check_client_token(&input.client_token)?;
         let id = input
             .instance_id
             .ok_or_else(|| invalid("InstanceId: is required"))?;

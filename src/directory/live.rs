@@ -296,10 +296,18 @@ impl View<'_> {
         &self.live.info
     }
 
-    /// Every user, the delta's included (for checks that scan them all,
-    /// such as whether a group still has members).
-    pub(crate) fn users(&self) -> Result<Vec<User>, AwsError> {
-        self.inst.users_in(self.searcher, self.live)
+    /// True when some user's `HierarchyGroupId` is `group`: a user of the
+    /// delta as it is now, or an indexed one the delta did not change
+    /// (found by the index's group term, not by a scan of the users).
+    pub(crate) fn group_has_users(&self, group: &str) -> bool {
+        let changed = &self.live.delta.users;
+        changed
+            .values()
+            .flatten()
+            .any(|u| u.hierarchy_group_id.as_deref() == Some(group))
+            || self
+                .inst
+                .any_indexed_in_group(self.searcher, group, |id| !changed.contains_key(id))
     }
 }
 

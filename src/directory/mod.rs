@@ -906,6 +906,35 @@ impl Instance {
         }
         let term = Term::from_field_text(self.fields.get(IndexField::Username), username);
         let addr = *self.alive_docs(searcher, &term).first()?;
+        self.doc_user_id(searcher, addr)
+    }
+
+    /// True when an indexed user whose `HierarchyGroupId` is `group`
+    /// passes `counts` (given the user's id). Reads the ids of the group's
+    /// documents from the sort-key column, one at a time until one counts:
+    /// the cost is the group's postings and the ids refused.
+    fn any_indexed_in_group(
+        &self,
+        searcher: &tantivy::Searcher,
+        group: &str,
+        counts: impl Fn(&str) -> bool,
+    ) -> bool {
+        if searcher.num_docs() == 0 {
+            return false;
+        }
+        let term = Term::from_field_text(self.fields.get(IndexField::Group), group);
+        self.alive_docs(searcher, &term).into_iter().any(|addr| {
+            self.doc_user_id(searcher, addr)
+                .is_some_and(|id| counts(&id))
+        })
+    }
+
+    /// The `Id` of the user of a document, from its sort key.
+    fn doc_user_id(
+        &self,
+        searcher: &tantivy::Searcher,
+        addr: tantivy::DocAddress,
+    ) -> Option<String> {
         let col = searcher
             .segment_reader(addr.segment_ord)
             .fast_fields()

@@ -38,8 +38,8 @@ pub enum Route {
     /// `GET /user-hierarchy-structure/{InstanceId}`.
     DescribeUserHierarchyStructure(String),
     /// A write operation (or `DescribeInstance`, `ListInstances`,
-    /// `ListTagsForResource`) answered by [`Engine::call`], with the
-    /// members its path binds: `PUT /users/{InstanceId}` is `CreateUser`
+    /// `ListTagsForResource`, `SearchUserHierarchyGroups`) answered by
+    /// [`Engine::call`], with the members its path binds: `PUT /users/{InstanceId}` is `CreateUser`
     /// with `InstanceId`.
     Api {
         /// The operation, as AWS spells it.
@@ -109,6 +109,9 @@ impl Route {
         let ok = |s: &&str| !s.is_empty();
         let mut served: Vec<(&str, Route)> = match seg[..] {
             ["search-users"] => vec![("POST", Route::SearchUsers)],
+            ["search-user-hierarchy-groups"] => {
+                vec![("POST", api("SearchUserHierarchyGroups", &[]))]
+            }
             ["users", i] if ok(&i) => vec![("PUT", api("CreateUser", &[("InstanceId", i)]))],
             ["users", i, u] if ok(&i) && ok(&u) => vec![
                 ("GET", Route::DescribeUser(i.into(), u.into())),
@@ -392,7 +395,7 @@ impl ConnectState {
         }
         let input = Value::Object(input).to_string();
         match self.engine.call(operation, &input) {
-            Some(out) => Ok(out?),
+            Some(out) => Ok(wire_timestamps(out?)),
             None => Err(ApiError::with_status(
                 "UnknownOperationException",
                 404,
@@ -576,7 +579,8 @@ fn copy_time(out: &mut Map<String, Value>, t: Option<&Value>) {
     }
 }
 
-/// Rewrites every `LastModifiedTime` in a value to epoch seconds.
+/// Rewrites every `LastModifiedTime` in a value to epoch seconds (not
+/// inside a `Tags` map, whose keys are the caller's).
 fn wire_timestamps(mut v: Value) -> Value {
     fn walk(v: &mut Value) {
         match v {
@@ -591,7 +595,9 @@ fn wire_timestamps(mut v: Value) -> Value {
                         }
                     }
                 }
-                map.values_mut().for_each(walk);
+                map.iter_mut()
+                    .filter(|(k, _)| k.as_str() != "Tags" && k.as_str() != "tags")
+                    .for_each(|(_, v)| walk(v));
             }
             Value::Array(items) => items.iter_mut().for_each(walk),
             _ => {}

@@ -155,3 +155,42 @@ def test_list_instances_paginator_shows_created_and_imported(connect, instance):
     assert len(seen) == len(set(seen))
     tags = connect.list_tags_for_resource(resourceArn=f"arn:aws:connect:us-east-1:123456789012:instance/{instance}")
     assert tags["tags"] == {}
+
+
+def test_search_user_hierarchy_groups_criteria_tags_and_paginator(connect, team):
+    i = team["instance"]
+    connect.create_user_hierarchy_group(InstanceId=i, Name="FR", ParentGroupId=team["emea"], Tags={"Site": "paris"})
+    below = connect.search_user_hierarchy_groups(
+        InstanceId=i,
+        SearchCriteria={"OrConditions": [
+            {"StringCondition": {"FieldName": "parentId", "Value": team["emea"], "ComparisonType": "EXACT"}},
+            {"StringCondition": {"FieldName": "name", "Value": "em", "ComparisonType": "STARTS_WITH"}},
+        ]},
+    )
+    assert [g["Name"] for g in below["UserHierarchyGroups"]] == ["DE", "EMEA", "FR"]
+    assert below["ApproximateTotalCount"] == 3
+    de = next(g for g in below["UserHierarchyGroups"] if g["Name"] == "DE")
+    assert de["LevelId"] == "level-2" and de["HierarchyPath"]["LevelOne"]["Id"] == team["emea"]
+    tagged = connect.search_user_hierarchy_groups(
+        InstanceId=i,
+        SearchCriteria={"StringCondition": {"FieldName": "levelId", "Value": "level-2", "ComparisonType": "EXACT"}},
+        SearchFilter={"AttributeFilter": {"TagCondition": {"TagKey": "Site", "TagValue": "paris"}}},
+    )
+    assert [g["Name"] for g in tagged["UserHierarchyGroups"]] == ["FR"]
+    assert tagged["UserHierarchyGroups"][0]["Tags"] == {"Site": "paris"}
+    seen = []
+    for page in connect.get_paginator("search_user_hierarchy_groups").paginate(
+            InstanceId=i, PaginationConfig={"PageSize": 1}):
+        assert len(page["UserHierarchyGroups"]) <= 1 and page["ApproximateTotalCount"] == 3
+        seen.extend(g["Name"] for g in page["UserHierarchyGroups"])
+    assert seen == ["DE", "EMEA", "FR"]
+    with pytest.raises(ClientError) as e:
+        connect.search_user_hierarchy_groups(
+            InstanceId=i, SearchCriteria={"StringCondition": {"FieldName": "username", "Value": "x", "ComparisonType": "EXACT"}})
+    assert code(e) == ("InvalidParameterException", 400)
+    with pytest.raises(ClientError) as e:
+        connect.search_user_hierarchy_groups(InstanceId=i, NextToken="garbage")
+    assert code(e) == ("InvalidParameterException", 400)
+    with pytest.raises(ClientError) as e:
+        connect.search_user_hierarchy_groups(InstanceId="nope")
+    assert code(e) == ("ResourceNotFoundException", 404)

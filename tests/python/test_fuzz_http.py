@@ -79,6 +79,15 @@ MODEL_FILES = {
     "connect": "connect-2017-08-08.json",
     "rekognition": "rekognition-2016-06-27.json",
 }
+# The Connect operations that only read the seeded instance; every other
+# one writes, and is pointed at a second instance (Ctx.write_instance) so
+# that the seeded one answers as before at the end.
+CONNECT_READS = {
+    "SearchUsers", "DescribeUser", "ListUsers", "DescribeUserHierarchyGroup",
+    "ListUserHierarchyGroups", "DescribeUserHierarchyStructure", "ListUserProficiencies",
+    "SearchUserHierarchyGroups",
+}
+ARN_PREFIX = "arn:aws:connect:us-east-1:123456789012:instance/"
 # Operations kept by --trim-models: the ones rollcall serves (README), whole,
 # and a few it does not, with their input only (sent to check that an unserved
 # operation is refused in the AWS error shape). Which are served is found at
@@ -87,6 +96,14 @@ KEEP_OPERATIONS = {
     "connect": [
         "SearchUsers", "DescribeUser", "ListUsers", "DescribeUserHierarchyGroup",
         "ListUserHierarchyGroups", "DescribeUserHierarchyStructure", "ListUserProficiencies",
+        "SearchUserHierarchyGroups",
+        # The writes (issue 13), and the instance and tag reads beside them.
+        "CreateInstance", "DescribeInstance", "ListInstances", "DeleteInstance",
+        "CreateUser", "DeleteUser", "UpdateUserIdentityInfo", "UpdateUserPhoneConfig",
+        "UpdateUserRoutingProfile", "UpdateUserSecurityProfiles", "UpdateUserHierarchy",
+        "AssociateUserProficiencies", "DisassociateUserProficiencies", "UpdateUserProficiencies",
+        "CreateUserHierarchyGroup", "DeleteUserHierarchyGroup", "UpdateUserHierarchyGroupName",
+        "UpdateUserHierarchyStructure", "TagResource", "UntagResource", "ListTagsForResource",
     ],
     "rekognition": [
         "CreateCollection", "DeleteCollection", "DescribeCollection", "ListCollections",
@@ -96,7 +113,7 @@ KEEP_OPERATIONS = {
     ],
 }
 PROBE_OPERATIONS = {
-    "connect": ["SearchUserHierarchyGroups"],
+    "connect": ["SearchRoutingProfiles"],
     "rekognition": [],
 }
 
@@ -118,7 +135,14 @@ def trim_models(src, dst=MODELS):
         model = json.loads((Path(src) / fname).read_text())
         ops = {n: strip(model["operations"][n]) for n in KEEP_OPERATIONS[service]}
         for n in PROBE_OPERATIONS[service]:
-            ops[n] = {k: v for k, v in strip(model["operations"][n]).items() if k not in ("output", "errors")}
+            source = model
+            if n not in model["operations"]:
+                # rollcall's model holds only what it serves: a probe comes
+                # from botocore's whole model, its shapes with it.
+                import botocore.loaders
+                source = botocore.loaders.Loader().load_service_model(service, "service-2")
+                model["shapes"] = {**source["shapes"], **model["shapes"]}
+            ops[n] = {k: v for k, v in strip(source["operations"][n]).items() if k not in ("output", "errors")}
         shapes, todo = {}, []
         for op in ops.values():
             todo += [op[k]["shape"] for k in ("input", "output") if k in op]
@@ -416,11 +440,14 @@ class Ctx:
         self.users = {}  # collection -> user ids
         self.tokens = {}  # (service, op) -> NextTokens the server issued
         self.instance = f"{token}-inst"
+        self.write_instance = f"{token}-winst"  # the writes' instance: same users and groups
+        self.doomed = []  # instances made for DeleteInstance
         self.connect_users = []
         self.groups = []
         self.images = {}  # label -> .npy bytes of a valid image
 
 
+GROUP_FIELDS = ["name", "parentId", "levelId", "resourceID"]
 STRING_FIELDS = ["Username", "FirstName", "LastName", "RoutingProfileId", "SecurityProfileId", "ResourceId"]
 
 UNICODE = [
@@ -520,7 +547,18 @@ class Fuzzer:
             return None
         # connect
         if member == "InstanceId":
-            return c.instance if r.random() < 0.85 else self.fresh("inst")
+            if self.op == "DeleteInstance":
+                return r.choice(c.doomed + [self.fresh("inst")])
+            home = c.instance if self.op in CONNECT_READS else c.write_instance
+            return home if r.random() < 0.85 else self.fresh("inst")
+        if member == "resourceArn":
+            base = ARN_PREFIX + c.write_instance
+            return r.choice([base, f"{base}/agent/{r.choice(c.connect_users or ['x'])}",
+                             f"{base}/agent/{r.choice(c.connect_users or ['x'])}",
+                             f"{base}/agent-group/{r.choice(c.groups or ['x'])}",
+                             ARN_PREFIX + self.fresh("inst"), "arn:aws:connect:us-east-1:1:other/x"])
+        if member == "ParentGroupId" and c.groups:
+            return r.choice(c.groups) if r.random() < 0.85 else self.fresh("g")
         if member == "UserId" and c.connect_users:
             return r.choice(c.connect_users) if r.random() < 0.85 else self.fresh("cu")
         if member == "HierarchyGroupId" and c.groups:
@@ -532,6 +570,8 @@ class Fuzzer:
             shape = self.models["connect"].shapes[shape_name]
             return r.randint(shape.get("min", 1), min(shape.get("max", 100), 50))
         if parent == "StringCondition" and member == "FieldName":
+            if self.op == "SearchUserHierarchyGroups":
+                return r.choice(GROUP_FIELDS * 3 + ["Username", "NAME"])
             return r.choice(STRING_FIELDS * 3 + ["name", "value"])
         if parent == "NumberCondition" and member == "FieldName":
             return r.choice(["level", "level", "Level", "limit"])
@@ -799,7 +839,9 @@ class Fuzzer:
         if kind == "array-for-object":
             return "array-for-object", [{}] if r.random() < 0.5 else [], True
         if kind == "drop-required":
-            req = shape.get("required", [])
+            # A member bound to the path or the query is not in the body.
+            members = shape.get("members", {})
+            req = [k for k in shape.get("required", []) if "location" not in members.get(k, {})]
             if not req:
                 return "extra-member", _EXTRA, True
             name = r.choice(req)
@@ -1540,8 +1582,9 @@ class Run:
     def seed_connect(self, ctx):
         demo = self.base / "demo"
         run_cli("demo-data", "--users", 120, "--seed", 7, "--out", demo, cwd=self.cwd)
-        run_cli("connect", "import", "--data", self.data, "--instance", ctx.instance,
-                "--groups", demo / "groups.jsonl", demo / "users.jsonl", cwd=self.cwd)
+        for instance in (ctx.instance, ctx.write_instance):
+            run_cli("connect", "import", "--data", self.data, "--instance", instance,
+                    "--groups", demo / "groups.jsonl", demo / "users.jsonl", cwd=self.cwd)
         ctx.connect_users = [json.loads(l)["Id"] for l in (demo / "users.jsonl").read_text().splitlines() if l.strip()][:60]
         ctx.groups = [json.loads(l)["Id"] for l in (demo / "groups.jsonl").read_text().splitlines() if l.strip()][:40]
 
@@ -1567,9 +1610,17 @@ class Run:
             tok = self.rk(op, body).get("NextToken")
             if tok:
                 ctx.tokens[("rekognition", op)] = [tok]
+        for _ in range(3):
+            ctx.doomed.append(self.cn("PUT", "/instance", {
+                "IdentityManagementType": "CONNECT_MANAGED", "InboundCallsEnabled": True,
+                "OutboundCallsEnabled": True})["Id"])
         inst = urllib.parse.quote(ctx.instance, safe="")
         r = self.cn("POST", "/search-users", {"InstanceId": ctx.instance, "MaxResults": 2})
         ctx.tokens[("connect", "SearchUsers")] = [r["NextToken"]]
+        r = self.cn("POST", "/search-user-hierarchy-groups", {"InstanceId": ctx.instance, "MaxResults": 2})
+        ctx.tokens[("connect", "SearchUserHierarchyGroups")] = [r["NextToken"]]
+        r = self.cn("GET", "/instance?maxResults=1")
+        ctx.tokens[("connect", "ListInstances")] = [r["NextToken"]]
         for op, path in [("ListUsers", f"/users-summary/{inst}?maxResults=2"),
                          ("ListUserHierarchyGroups", f"/user-hierarchy-groups-summary/{inst}?maxResults=2")]:
             tok = self.cn("GET", path).get("NextToken")
