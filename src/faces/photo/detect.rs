@@ -31,6 +31,7 @@
 //! upsampling it would cost four times as much.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use image::RgbImage;
 use rayon::prelude::*;
@@ -293,27 +294,21 @@ impl Detector {
 
     /// The faces in `img` at its own scale, surest first.
     fn detect_unscaled(&self, img: &RgbImage) -> Vec<Detection> {
-        let (rows, cols) = (self.window_rows, self.window_cols);
-        // The image's own features while the smaller levels are built
-        // (building them is sequential, each from the one before).
-        let (first, levels) = rayon::join(
-            || fhog::extract(img, self.cell_size, rows, cols),
-            || self.pyramid(img),
-        );
-        let mut feats: Vec<Fhog> = vec![first];
-        feats.par_extend(
-            levels
-                .par_iter()
-                .map(|level| fhog::extract(level, self.cell_size, rows, cols)),
-        );
-        // One task a (level, filter): the filters share the features.
-        let tasks: Vec<(usize, usize)> = (0..feats.len())
-            .flat_map(|l| (0..self.filters.len()).map(move |f| (l, f)))
-            .collect();
-        let mut dets: Vec<Detection> = tasks
-            .par_iter()
-            .flat_map_iter(|&(l, f)| self.scan(&feats[l], l, f))
-            .collect();
+        // Per pyramid level, its detections, filter by filter. Building
+        // the pyramid is sequential (each level from the one before), so
+        // each level is scanned as soon as it is built, while the next is.
+        let mut found: Vec<Vec<Detection>> = vec![Vec::new(); self.levels(img)];
+        rayon::scope(|s| {
+            let mut level: Option<Arc<RgbImage>> = None;
+            for (l, slot) in found.iter_mut().enumerate() {
+                if l > 0 {
+                    level = Some(Arc::new(pyramid_down6(level.as_deref().unwrap_or(img))));
+                }
+                let this = level.clone();
+                s.spawn(move |_| *slot = self.scan_level(this.as_deref().unwrap_or(img), l));
+            }
+        });
+        let mut dets: Vec<Detection> = found.into_iter().flatten().collect();
         // Surest first; dlib's sort leaves ties in no particular order,
         // this one by box so that runs agree.
         dets.sort_by(|a, b| {
@@ -330,11 +325,11 @@ impl Detector {
         kept
     }
 
-    /// The pyramid levels after the image itself (level 0), each 5/6 of
-    /// the one before, while dlib's rule allows: a level is built
+    /// How many pyramid levels `img` has (the image itself being level
+    /// 0), each 5/6 of the one before, by dlib's rule: a level is built
     /// while the box of the one before, shrunk, is at least the minimum
     /// layer size.
-    fn pyramid(&self, img: &RgbImage) -> Vec<RgbImage> {
+    fn levels(&self, img: &RgbImage) -> usize {
         let mut rect = Rect {
             left: 0,
             top: 0,
@@ -349,15 +344,19 @@ impl Detector {
                 && rect.height() >= self.min_level_height
                 && count < self.max_levels)
             {
-                break;
+                return count;
             }
         }
-        let mut levels: Vec<RgbImage> = Vec::with_capacity(count);
-        for _ in 1..count {
-            let next = pyramid_down6(levels.last().unwrap_or(img));
-            levels.push(next);
-        }
-        levels
+    }
+
+    /// The detections of every filter (in order) on pyramid level `level`,
+    /// whose image is `img`: the filters share its features.
+    fn scan_level(&self, img: &RgbImage, level: usize) -> Vec<Detection> {
+        let feats = fhog::extract(img, self.cell_size, self.window_rows, self.window_cols);
+        (0..self.filters.len())
+            .into_par_iter()
+            .flat_map_iter(|f| self.scan(&feats, level, f))
+            .collect()
     }
 
     /// Filter `f`'s detections on the features of pyramid level `level`.
@@ -529,56 +528,64 @@ impl pulp::WithSimd for Separable<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) {
-        let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
-        let (cols, vc) = (self.cols, self.valid_cols);
-        let simd_cols = vc / lanes * lanes;
-        for (src, dst) in self
-            .plane
-            .chunks_exact(cols)
-            .zip(self.scratch.chunks_exact_mut(cols))
-        {
-            for c in (0..simd_cols).step_by(lanes) {
-                let mut acc = simd.splat_f32s(0.0);
-                for (n, &k) in self.row.iter().enumerate() {
-                    acc = simd.mul_add_f32s(
-                        super::fhog::load_s::<S>(src, c + n),
-                        simd.splat_f32s(k),
-                        acc,
-                    );
-                }
-                S::as_mut_simd_f32s(&mut dst[c..c + lanes]).0[0] = acc;
-            }
-            for c in simd_cols..vc {
-                dst[c] = self
-                    .row
-                    .iter()
-                    .enumerate()
-                    .map(|(n, &k)| src[c + n] * k)
-                    .sum();
-            }
+        // dlib's face detector's filters are 10 x 10: with the taps' count
+        // known here, the compiler unrolls the sums and keeps the taps in
+        // registers. Any other size takes the same code, not unrolled.
+        const TAPS: usize = 10;
+        let (row, col) = (self.row, self.col);
+        match (<&[f32; TAPS]>::try_from(row), <&[f32; TAPS]>::try_from(col)) {
+            (Ok(row), Ok(col)) => separable(simd, self, row, col),
+            _ => separable(simd, self, row, col),
         }
-        for r in 0..self.valid_rows {
-            let dst = &mut self.out[r * cols..r * cols + vc];
-            for c in (0..simd_cols).step_by(lanes) {
-                let mut acc = super::fhog::load_s::<S>(dst, c);
-                for (m, &k) in self.col.iter().enumerate() {
-                    acc = simd.mul_add_f32s(
-                        super::fhog::load_s::<S>(self.scratch, (r + m) * cols + c),
-                        simd.splat_f32s(k),
-                        acc,
-                    );
-                }
-                S::as_mut_simd_f32s(&mut dst[c..c + lanes]).0[0] = acc;
+    }
+}
+
+/// The kernel of [`Separable`], with its row and column taps.
+#[inline(always)]
+fn separable<S: pulp::Simd>(simd: S, k: Separable<'_>, row: &[f32], col: &[f32]) {
+    let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
+    let (cols, vc) = (k.cols, k.valid_cols);
+    let simd_cols = vc / lanes * lanes;
+    for (src, dst) in k
+        .plane
+        .chunks_exact(cols)
+        .zip(k.scratch.chunks_exact_mut(cols))
+    {
+        for c in (0..simd_cols).step_by(lanes) {
+            let mut acc = simd.splat_f32s(0.0);
+            for (n, &w) in row.iter().enumerate() {
+                acc = simd.mul_add_f32s(
+                    super::fhog::load_s::<S>(src, c + n),
+                    simd.splat_f32s(w),
+                    acc,
+                );
             }
-            for (c, d) in dst.iter_mut().enumerate().skip(simd_cols) {
-                let sum: f32 = self
-                    .col
-                    .iter()
-                    .enumerate()
-                    .map(|(m, &k)| self.scratch[(r + m) * cols + c] * k)
-                    .sum();
-                *d += sum;
+            S::as_mut_simd_f32s(&mut dst[c..c + lanes]).0[0] = acc;
+        }
+        for c in simd_cols..vc {
+            dst[c] = row.iter().enumerate().map(|(n, &w)| src[c + n] * w).sum();
+        }
+    }
+    for r in 0..k.valid_rows {
+        let dst = &mut k.out[r * cols..r * cols + vc];
+        for c in (0..simd_cols).step_by(lanes) {
+            let mut acc = super::fhog::load_s::<S>(dst, c);
+            for (m, &w) in col.iter().enumerate() {
+                acc = simd.mul_add_f32s(
+                    super::fhog::load_s::<S>(k.scratch, (r + m) * cols + c),
+                    simd.splat_f32s(w),
+                    acc,
+                );
             }
+            S::as_mut_simd_f32s(&mut dst[c..c + lanes]).0[0] = acc;
+        }
+        for (c, d) in dst.iter_mut().enumerate().skip(simd_cols) {
+            let sum: f32 = col
+                .iter()
+                .enumerate()
+                .map(|(m, &w)| k.scratch[(r + m) * cols + c] * w)
+                .sum();
+            *d += sum;
         }
     }
 }
@@ -733,6 +740,10 @@ pub(crate) fn pyramid_down6(img: &RgbImage) -> RgbImage {
     resize_bilinear(img, (5 * w / 6) as u32, (5 * h / 6) as u32)
 }
 
+/// dlib's `resize_image` of an RGB image with bilinear interpolation, the
+/// corners mapped onto the corners, computed as dlib's: four columns at a
+/// time in `f32` with the sampling position stepped in `f32` and the
+/// value truncated, then the columns left over in `f64`.
 /// dlib's `resize_image` of an RGB image with bilinear interpolation, the
 /// corners mapped onto the corners, computed as dlib's: four columns at a
 /// time in `f32` with the sampling position stepped in `f32` and the

@@ -111,13 +111,11 @@ fn histograms(img: &RgbImage, cell_size: usize, cells_nr: usize, cells_nc: usize
     // The image as three planes of floats (the values and differences
     // are small integers, exact in f32), so that a row's gradients
     // vectorise.
-    let raw = img.as_raw();
-    let mut planar: [Vec<f32>; 3] = [0, 1, 2].map(|_| Vec::with_capacity(width * height));
-    for px in raw.chunks_exact(3) {
-        for (plane, &v) in planar.iter_mut().zip(px) {
-            plane.push(f32::from(v));
-        }
-    }
+    let mut planar: [Vec<f32>; 3] = [0, 1, 2].map(|_| vec![0f32; width * height]);
+    pulp::Arch::new().dispatch(Planar {
+        raw: img.as_raw(),
+        planar: &mut planar,
+    });
     // Per row, for x = 1 .. visible_nc (index x - 1): the orientation bin
     // and the gradient's length.
     let n = visible_nc.saturating_sub(1);
@@ -142,26 +140,53 @@ fn histograms(img: &RgbImage, cell_size: usize, cells_nr: usize, cells_nc: usize
         let row0 = (iyp + 1.0) as usize;
         let (upper, lower) = hist.split_at_mut((row0 + 1) * hist_nc * 18);
         let upper = &mut upper[row0 * hist_nc * 18..];
-        for (i, (&bin, &v)) in rows.bins.iter().zip(&rows.lens).enumerate() {
-            let x = i + 1;
-            let (ixp, vx0) = columns[x];
+        // Columns 1 .. simd_end are in dlib's SIMD blocks, the rest after.
+        let split = simd_end.saturating_sub(1).min(n);
+        let pixels = rows.bins.iter().zip(&rows.lens).zip(&columns[1..]);
+        for (i, ((&bin, &v), &(ixp, vx0))) in pixels.enumerate() {
             let vx1 = 1.0 - vx0;
             // The products in dlib's order, which differs between its SIMD
             // blocks and the columns after them.
-            let votes = if x < simd_end {
+            let votes = if i < split {
                 let (a, b) = (vx1 * v, vx0 * v);
                 [vy1 * a, vy0 * a, vy1 * b, vy0 * b]
             } else {
                 [vy1 * vx1 * v, vy0 * vx1 * v, vy1 * vx0 * v, vy0 * vx0 * v]
             };
-            let at = ixp * 18 + bin as usize;
-            upper[at] += votes[0];
-            lower[at] += votes[1];
-            upper[at + 18] += votes[2];
-            lower[at + 18] += votes[3];
+            // The two cells side by side, in the row above and below.
+            // (Bins are 0 to 17: `min` only tells the compiler so.)
+            let at = ixp * 18;
+            let (up, down) = (&mut upper[at..at + 36], &mut lower[at..at + 36]);
+            let b = (bin as usize).min(17);
+            up[b] += votes[0];
+            down[b] += votes[1];
+            up[b + 18] += votes[2];
+            down[b + 18] += votes[3];
         }
     }
     hist
+}
+
+/// The interleaved RGB bytes of an image as three planes of floats, as a
+/// SIMD kernel (the compiler vectorises the loop with `S`'s features).
+struct Planar<'a> {
+    raw: &'a [u8],
+    planar: &'a mut [Vec<f32>; 3],
+}
+
+impl pulp::WithSimd for Planar<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let [r, g, b] = self.planar;
+        let px = self.raw.chunks_exact(3);
+        for (((px, r), g), b) in px.zip(r.iter_mut()).zip(g.iter_mut()).zip(b.iter_mut()) {
+            *r = f32::from(px[0]);
+            *g = f32::from(px[1]);
+            *b = f32::from(px[2]);
+        }
+    }
 }
 
 /// A row's orientation bins (0 to 17, as floats) and gradient lengths.
