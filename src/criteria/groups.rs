@@ -13,10 +13,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::paging::{encode_str, seal_key, unseal_key, SortKey};
+use super::paging::{encode_str, encode_string_test, seal_key, unseal_key, SortKey};
 use super::wire::{
-    bad, check_instance_id, required, string_op, violation, Lowering, WireError, WireErrorKind,
-    WireStringCondition, WireTagCondition, MAX_NEXT_TOKEN_CHARS,
+    bad, check_paging, required, string_op, violation, Lowering, WireError, WireErrorKind,
+    WireStringCondition, WireTagCondition,
 };
 use super::{
     fold, non_empty, RuleViolation, StringOp, TagCondition, MAX_ATTRIBUTE_TAGS, MAX_DEPTH,
@@ -304,12 +304,7 @@ impl GroupFilter {
             match f {
                 GroupFilter::And(parts) => group(b'&', parts, out),
                 GroupFilter::Or(parts) => group(b'|', parts, out),
-                GroupFilter::String(s) => {
-                    out.push(b's');
-                    encode_str(s.field.as_str(), out);
-                    encode_str(s.op.aws_name(), out);
-                    encode_str(&s.value, out);
-                }
+                GroupFilter::String(s) => encode_string_test(s.field.as_str(), s.op, &s.value, out),
                 GroupFilter::Tag(t) => {
                     out.push(b't');
                     encode_str(t.key(), out);
@@ -366,20 +361,13 @@ impl SearchUserHierarchyGroupsRequest {
     /// assert_eq!(e.to_string(), "MaxResults: must be 1..100, got 101");
     /// ```
     pub fn try_lower(&self) -> Result<GroupSearch, WireError> {
-        if let Some(id) = &self.instance_id {
-            check_instance_id(id).map_err(|e| bad("InstanceId", WireErrorKind::InstanceId(e)))?;
-        }
-        let max_results = match self.max_results {
-            None => MAX_GROUP_RESULTS,
-            Some(n) if (1..=i64::from(MAX_GROUP_RESULTS)).contains(&n) => n as u32,
-            Some(n) => return Err(bad("MaxResults", WireErrorKind::GroupMaxResults(n))),
-        };
-        if let Some(t) = &self.next_token {
-            let n = t.chars().count();
-            if !(1..=MAX_NEXT_TOKEN_CHARS).contains(&n) {
-                return Err(bad("NextToken", WireErrorKind::NextTokenLength(n)));
-            }
-        }
+        let max_results = check_paging(
+            self.instance_id.as_deref(),
+            self.max_results,
+            self.next_token.as_deref(),
+            (MAX_GROUP_RESULTS, MAX_GROUP_RESULTS),
+            WireErrorKind::GroupMaxResults,
+        )?;
         let mut lowering = Lowering::default();
         let mut parts = Vec::new();
         if let Some(c) = &self.search_criteria {

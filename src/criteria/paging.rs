@@ -78,7 +78,7 @@ pub(super) fn encode_str(s: &str, out: &mut Vec<u8>) {
 }
 
 /// A string test of a user field, or of a proficiency inside a `p` node.
-fn encode_string_test(field: &str, op: StringOp, value: &str, out: &mut Vec<u8>) {
+pub(super) fn encode_string_test(field: &str, op: StringOp, value: &str, out: &mut Vec<u8>) {
     out.push(b's');
     encode_str(field, out);
     encode_str(op.aws_name(), out);

@@ -846,6 +846,33 @@ fn number_condition(n: &NumberCondition, path: &str) -> Result<NumberTest, WireE
     test.map_err(|v| violation(path, v))
 }
 
+/// The members every paged search request has: `InstanceId` (when given),
+/// `MaxResults` (`limits`: its default and its largest value; out of range
+/// is `too_many`) and the `NextToken`'s length. Returns the page size.
+pub(crate) fn check_paging(
+    instance_id: Option<&str>,
+    max_results: Option<i64>,
+    next_token: Option<&str>,
+    (default, largest): (u32, u32),
+    too_many: fn(i64) -> WireErrorKind,
+) -> Result<u32, WireError> {
+    if let Some(id) = instance_id {
+        check_instance_id(id).map_err(|e| bad("InstanceId", WireErrorKind::InstanceId(e)))?;
+    }
+    let max_results = match max_results {
+        None => default,
+        Some(n) if (1..=i64::from(largest)).contains(&n) => n as u32,
+        Some(n) => return Err(bad("MaxResults", too_many(n))),
+    };
+    if let Some(t) = next_token {
+        let n = t.chars().count();
+        if !(1..=MAX_NEXT_TOKEN_CHARS).contains(&n) {
+            return Err(bad("NextToken", WireErrorKind::NextTokenLength(n)));
+        }
+    }
+    Ok(max_results)
+}
+
 impl SearchUsersRequest {
     /// Validates the request against every docs/semantics.md §2 rule and lowers it
     /// into one [`Filter`] (`SearchCriteria` AND `SearchFilter`); the error
@@ -857,20 +884,13 @@ impl SearchUsersRequest {
     /// [`lower`](Self::lower), with the broken rule as data: its path and
     /// kind.
     pub fn try_lower(&self) -> Result<Search, WireError> {
-        if let Some(id) = &self.instance_id {
-            check_instance_id(id).map_err(|e| bad("InstanceId", WireErrorKind::InstanceId(e)))?;
-        }
-        let max_results = match self.max_results {
-            None => DEFAULT_MAX_RESULTS,
-            Some(n) if (1..=i64::from(MAX_MAX_RESULTS)).contains(&n) => n as u32,
-            Some(n) => return Err(bad("MaxResults", WireErrorKind::MaxResults(n))),
-        };
-        if let Some(t) = &self.next_token {
-            let n = t.chars().count();
-            if !(1..=MAX_NEXT_TOKEN_CHARS).contains(&n) {
-                return Err(bad("NextToken", WireErrorKind::NextTokenLength(n)));
-            }
-        }
+        let max_results = check_paging(
+            self.instance_id.as_deref(),
+            self.max_results,
+            self.next_token.as_deref(),
+            (DEFAULT_MAX_RESULTS, MAX_MAX_RESULTS),
+            WireErrorKind::MaxResults,
+        )?;
         let mut lowering = Lowering::default();
         let mut parts = Vec::new();
         if let Some(c) = &self.search_criteria {
