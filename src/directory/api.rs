@@ -277,6 +277,13 @@ struct GroupInput {
 }
 
 impl GroupInput {
+    /// The `HierarchyGroupId` an operation on one group requires.
+    fn required_group_id(&self) -> Result<String, AwsError> {
+        self.hierarchy_group_id
+            .clone()
+            .ok_or_else(|| invalid("HierarchyGroupId: is required"))
+    }
+
     /// The group's `Name`: required, 1..100 characters (the model's limits).
     fn checked_name(&self) -> Result<String, AwsError> {
         let name = self
@@ -705,10 +712,7 @@ impl Engine {
 
     fn delete_group(&self, body: &str) -> Result<Value, AwsError> {
         let input: GroupInput = parse(body)?;
-        let gid = input
-            .hierarchy_group_id
-            .clone()
-            .ok_or_else(|| invalid("HierarchyGroupId: is required"))?;
+        let gid = input.required_group_id()?;
         let inst = self.open_checked(&input.instance_id)?;
         inst.write(|view| {
             let group = view
@@ -735,10 +739,7 @@ impl Engine {
 
     fn rename_group(&self, body: &str) -> Result<Value, AwsError> {
         let input: GroupInput = parse(body)?;
-        let gid = input
-            .hierarchy_group_id
-            .clone()
-            .ok_or_else(|| invalid("HierarchyGroupId: is required"))?;
+        let gid = input.required_group_id()?;
         let name = input.checked_name()?;
         let inst = self.open_checked(&input.instance_id)?;
         inst.write(|view| {
