@@ -523,17 +523,39 @@ impl Groups {
     /// assert_eq!(g.lineage("g-1"), vec!["g-1".to_string()]);
     /// ```
     pub fn lineage(&self, id: &str) -> Vec<String> {
-        let mut out = vec![id.to_string()];
-        if let Some(path) = self.by_id.get(id).and_then(|g| g.hierarchy_path.as_ref()) {
-            for s in path.levels() {
-                if let Some(gid) = &s.id {
-                    if !out.contains(gid) {
-                        out.push(gid.clone());
-                    }
-                }
+        let mut out: Vec<String> = Vec::new();
+        for g in self.lineage_ids(id) {
+            if !out.iter().any(|o| o == g) {
+                out.push(g.to_string());
             }
         }
         out
+    }
+
+    /// True when a user in group `id` is under group `ancestor`: `ancestor`
+    /// is in [`Groups::lineage`] of `id` (tested without building it).
+    ///
+    /// ```
+    /// use rollcall::records::Groups;
+    /// let g = Groups::default();
+    /// assert!(g.is_under("g-1", "g-1"));
+    /// assert!(!g.is_under("g-1", "g-2"));
+    /// ```
+    pub fn is_under(&self, id: &str, ancestor: &str) -> bool {
+        self.lineage_ids(id).any(|g| g == ancestor)
+    }
+
+    /// The group itself, then the ids its `HierarchyPath` names (repeats
+    /// possible): the one definition of a group's lineage.
+    fn lineage_ids<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a str> {
+        let path = self
+            .by_id
+            .get(id)
+            .and_then(|g| g.hierarchy_path.as_ref())
+            .into_iter()
+            .flat_map(|p| p.levels())
+            .filter_map(|s| s.id.as_deref());
+        std::iter::once(id).chain(path)
     }
 
     /// The group names from level one down to group `id` (for display).

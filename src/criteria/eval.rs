@@ -26,10 +26,74 @@ use crate::AwsError;
 /// assert!(matches(&q, &user, &Groups::default()));
 /// ```
 pub fn matches(filter: &Filter, user: &User, groups: &Groups) -> bool {
+    matches_folded(filter, user, &Folded::of(user), groups)
+}
+
+/// A user's caseless fields (Username, FirstName, LastName) case-folded
+/// with [`fold`]: what every string test on them compares. A store that
+/// tests the same user against many searches folds it once.
+///
+/// ```
+/// use rollcall::criteria::eval::Folded;
+/// use rollcall::records::User;
+/// let user: User = serde_json::from_value(serde_json::json!({
+///     "Id": "u1", "Username": "Straße", "IdentityInfo": {"FirstName": "ANN"}
+/// })).unwrap();
+/// let f = Folded::of(&user);
+/// assert_eq!((f.username.as_str(), f.first_name.as_deref(), f.last_name.as_deref()),
+///            ("strasse", Some("ann"), None));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folded {
+    /// `fold(Username)`.
+    pub username: String,
+    /// `fold(FirstName)`, when the user has one.
+    pub first_name: Option<String>,
+    /// `fold(LastName)`, when the user has one.
+    pub last_name: Option<String>,
+}
+
+impl Folded {
+    /// Folds the caseless fields of `user`.
+    pub fn of(user: &User) -> Folded {
+        Folded {
+            username: fold(&user.username),
+            first_name: user.first_name().map(fold),
+            last_name: user.last_name().map(fold),
+        }
+    }
+
+    /// The folded value of a caseless field (`None` for one the user lacks
+    /// and for a field that does not fold).
+    pub fn get(&self, field: StringField) -> Option<&str> {
+        match field {
+            StringField::Username => Some(&self.username),
+            StringField::FirstName => self.first_name.as_deref(),
+            StringField::LastName => self.last_name.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// [`matches`] with the user's caseless fields already folded (`folded`
+/// must be [`Folded::of`] `user`).
+///
+/// ```
+/// use rollcall::criteria::eval::{matches_folded, Folded};
+/// use rollcall::records::{Groups, User};
+/// let user: User = serde_json::from_value(serde_json::json!({"Id": "u1", "Username": "Jo"})).unwrap();
+/// let q = rollcall::syntax::parse(r#"username sw "J""#).unwrap();
+/// assert!(matches_folded(&q, &user, &Folded::of(&user), &Groups::default()));
+/// ```
+pub fn matches_folded(filter: &Filter, user: &User, folded: &Folded, groups: &Groups) -> bool {
     match filter {
-        Filter::And(children) => children.iter().all(|c| matches(c, user, groups)),
-        Filter::Or(children) => children.iter().any(|c| matches(c, user, groups)),
-        Filter::String(s) => string_matches(s, user),
+        Filter::And(children) => children
+            .iter()
+            .all(|c| matches_folded(c, user, folded, groups)),
+        Filter::Or(children) => children
+            .iter()
+            .any(|c| matches_folded(c, user, folded, groups)),
+        Filter::String(s) => string_matches(s, user, folded),
         Filter::Hierarchy(h) => hierarchy_matches(h, user, groups),
         Filter::Tag(t) => tag_matches(t, user),
         Filter::Proficiency(items) => user
@@ -57,17 +121,18 @@ pub fn field_values(user: &User, field: StringField) -> Vec<&str> {
     }
 }
 
-fn string_matches(s: &StringCondition, user: &User) -> bool {
-    let mut values = field_values(user, s.field());
-    if s.field() == StringField::ResourceId && s.op() == StringOp::Exact {
-        values.extend(user.arn.as_deref());
-    }
+fn string_matches(s: &StringCondition, user: &User, folded: &Folded) -> bool {
+    let (op, needle) = (s.op(), s.needle());
     if s.field().is_caseless() {
-        let needle = fold(s.value());
-        values.iter().any(|v| s.op().test(&fold(v), &needle))
-    } else {
-        values.iter().any(|v| s.op().test(v, s.value()))
+        return folded.get(s.field()).is_some_and(|v| op.test(v, needle));
     }
+    if s.field() == StringField::ResourceId && op == StringOp::Exact {
+        // An exact resource id names the user by Id or by ARN.
+        return user.id == needle || user.arn.as_deref() == Some(needle);
+    }
+    field_values(user, s.field())
+        .iter()
+        .any(|v| op.test(v, needle))
 }
 
 fn hierarchy_matches(h: &HierarchyCondition, user: &User, groups: &Groups) -> bool {
@@ -76,7 +141,7 @@ fn hierarchy_matches(h: &HierarchyCondition, user: &User, groups: &Groups) -> bo
     };
     match h.mode() {
         HierarchyMatch::Exact => group == h.group(),
-        HierarchyMatch::WithChildGroups => groups.lineage(group).iter().any(|g| g == h.group()),
+        HierarchyMatch::WithChildGroups => groups.is_under(group, h.group()),
     }
 }
 

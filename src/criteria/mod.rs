@@ -309,6 +309,9 @@ pub struct StringCondition {
     field: StringField,
     op: StringOp,
     value: String,
+    /// `value` as compared: case-folded on a caseless field, folded once
+    /// here instead of once per user tested.
+    needle: String,
 }
 
 /// A rule a single condition breaks; the front end adds where it stands.
@@ -364,7 +367,17 @@ impl StringCondition {
                 ));
             }
         }
-        Ok(StringCondition { field, op, value })
+        let needle = if field.is_caseless() {
+            fold(&value)
+        } else {
+            value.clone()
+        };
+        Ok(StringCondition {
+            field,
+            op,
+            value,
+            needle,
+        })
     }
 
     /// The field tested.
@@ -378,6 +391,17 @@ impl StringCondition {
     /// The value exactly as given.
     pub fn value(&self) -> &str {
         &self.value
+    }
+    /// The value as users' fields are compared with it: case-folded
+    /// ([`fold`]) when the field is caseless, else as given.
+    ///
+    /// ```
+    /// use rollcall::criteria::{StringCondition, StringField, StringOp};
+    /// let c = StringCondition::new(StringField::Username, StringOp::Exact, "STRASSE").unwrap();
+    /// assert_eq!(c.needle(), rollcall::criteria::fold("straße"));
+    /// ```
+    pub fn needle(&self) -> &str {
+        &self.needle
     }
 }
 

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use super::error::{failed, storage};
 use super::wal::{Change, LogRecord};
 use super::{Instance, InstanceInfo, COMMIT_FILE};
+use crate::criteria::eval::Folded;
+use crate::plan::sort_key_bytes;
 use crate::records::{Groups, HierarchyGroup, User};
 use crate::storage::{FileLock, FileStamp, LockMode};
 use crate::AwsError;
@@ -74,29 +76,63 @@ impl Meta {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Delta {
     /// Changed users by id; `None`: deleted.
-    pub users: BTreeMap<String, Option<User>>,
+    pub users: BTreeMap<String, Option<Arc<Pending>>>,
     /// The username of every present user of `users`, to its id.
     pub names: HashMap<String, String>,
+    /// The present users of `users` by sort key, the order searches give
+    /// them in: a search reads the key range its plan bounds, in order.
+    pub order: BTreeMap<String, Arc<Pending>>,
+}
+
+/// A present user of the delta, with what every search tests it by,
+/// computed once when it was written: its folded names and its sort key.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// The record.
+    pub user: User,
+    /// Its caseless fields, folded.
+    pub folded: Folded,
+    /// Its sort key ([`sort_key_bytes`]).
+    pub key: String,
 }
 
 impl Delta {
-    fn forget_name(&mut self, id: &str) {
+    fn forget(&mut self, id: &str) {
         if let Some(Some(old)) = self.users.get(id) {
-            if self.names.get(&old.username).is_some_and(|o| o == id) {
-                self.names.remove(&old.username);
+            if self.names.get(&old.user.username).is_some_and(|o| o == id) {
+                self.names.remove(&old.user.username);
             }
+            self.order.remove(&old.key);
         }
     }
 
     fn put(&mut self, user: User) {
-        self.forget_name(&user.id);
+        self.forget(&user.id);
+        let folded = Folded::of(&user);
+        let key = sort_key_bytes(&folded.username, &user.id);
         self.names.insert(user.username.clone(), user.id.clone());
-        self.users.insert(user.id.clone(), Some(user));
+        let id = user.id.clone();
+        let pending = Arc::new(Pending { user, folded, key });
+        self.order.insert(pending.key.clone(), Arc::clone(&pending));
+        self.users.insert(id, Some(pending));
     }
 
     fn delete(&mut self, id: &str) {
-        self.forget_name(id);
+        self.forget(id);
         self.users.insert(id.to_string(), None);
+    }
+
+    /// The record of a user the delta holds: `Some(None)` when deleted,
+    /// `None` when the delta does not hold it.
+    pub(crate) fn user(&self, id: &str) -> Option<Option<User>> {
+        self.users
+            .get(id)
+            .map(|u| u.as_ref().map(|p| p.user.clone()))
+    }
+
+    /// The present users, in sort-key order.
+    pub(crate) fn present(&self) -> impl Iterator<Item = &User> {
+        self.order.values().map(|p| &p.user)
     }
 }
 
@@ -268,8 +304,8 @@ pub(crate) struct View<'a> {
 impl View<'_> {
     /// The user with this `Id`, if any.
     pub(crate) fn user(&self, id: &str) -> Result<Option<User>, AwsError> {
-        match self.live.delta.users.get(id) {
-            Some(u) => Ok(u.clone()),
+        match self.live.delta.user(id) {
+            Some(u) => Ok(u),
             None => self.inst.indexed_user(self.searcher, id),
         }
     }
@@ -301,9 +337,9 @@ impl View<'_> {
     /// (found by the index's group term, not by a scan of the users).
     pub(crate) fn group_has_users(&self, group: &str) -> bool {
         let changed = &self.live.delta.users;
-        changed
-            .values()
-            .flatten()
+        self.live
+            .delta
+            .present()
             .any(|u| u.hierarchy_group_id.as_deref() == Some(group))
             || self
                 .inst
@@ -542,8 +578,8 @@ impl Instance {
             for id in delta.keys() {
                 st.delete(id);
             }
-            for user in delta.values().flatten() {
-                st.upsert(user)?;
+            for pending in delta.values().flatten() {
+                st.upsert(&pending.user)?;
             }
             st.imported = 0;
             st.replaced = 0;

@@ -50,9 +50,10 @@ pub use read::RecordPage;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::io::{BufRead, Write};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -62,7 +63,7 @@ use tantivy::query::{BooleanQuery, Occur, Query, TermSetQuery};
 use tantivy::schema::Value;
 use tantivy::{DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::criteria::eval::matches;
+use crate::criteria::eval::matches_folded;
 use crate::criteria::paging::{decode_token, encode_token, SortKey};
 use crate::criteria::wire::{Search, SearchUsersRequest, SearchUsersResponse, UserSearchSummary};
 use crate::plan::{self, sort_key_bytes, IndexField, Node};
@@ -1013,7 +1014,7 @@ impl Instance {
                 }
             }
         }
-        out.extend(live.delta.users.values().flatten().cloned());
+        out.extend(live.delta.present().cloned());
         Ok(out)
     }
 
@@ -1084,21 +1085,34 @@ impl Instance {
             shadow: shadow.unwrap_or_default(),
         };
         let page = searcher.search(&*query, &collector).map_err(storage)?;
-        let mut fresh: Vec<(String, &User)> = changed
-            .values()
-            .flatten()
-            .filter(|u| matches(&search.filter, u, &live.groups))
-            .map(|u| {
-                (
-                    sort_key_bytes(&crate::criteria::fold(&u.username), &u.id),
-                    u,
-                )
-            })
-            .collect();
-        let total = page.total + fresh.len() as u64;
-        fresh.retain(|(k, _)| after.as_ref().is_none_or(|a| k > a));
-        fresh.sort_by(|a, b| a.0.cmp(&b.0));
-        let remaining = page.remaining + fresh.len() as u64;
+        // The delta's present users, in sort-key order, those in the plan's
+        // key range only: each tested with the evaluator's predicate on the
+        // names folded at its write. All matches count; the first `limit`
+        // after the token make the delta's side of the page.
+        let order = &live.delta.order;
+        let in_range: Box<dyn Iterator<Item = (&String, &Arc<live::Pending>)>> = match plan.bounds()
+        {
+            Some(r) => {
+                let hi = r.hi.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+                Box::new(order.range::<str, _>((Bound::Included(r.lo.as_str()), hi)))
+            }
+            None => Box::new(order.iter()),
+        };
+        let (mut total, mut remaining) = (page.total, page.remaining);
+        let mut fresh: Vec<(&str, &User)> = Vec::new();
+        for (key, p) in in_range {
+            if !matches_folded(&search.filter, &p.user, &p.folded, &live.groups) {
+                continue;
+            }
+            total += 1;
+            if after.as_ref().is_some_and(|a| key <= a) {
+                continue;
+            }
+            remaining += 1;
+            if fresh.len() < limit {
+                fresh.push((key, &p.user));
+            }
+        }
         let mut users = Vec::with_capacity(limit.min(page.hits.len() + fresh.len()));
         let mut last = None;
         let (mut hits, mut fresh) = (page.hits.iter().peekable(), fresh.into_iter().peekable());

@@ -33,8 +33,8 @@ impl Instance {
     /// ```
     pub fn user(&self, id: &str) -> Result<Option<User>, AwsError> {
         let (searcher, live) = self.view()?;
-        match live.delta.users.get(id) {
-            Some(u) => Ok(u.clone()),
+        match live.delta.user(id) {
+            Some(u) => Ok(u),
             None => self.indexed_user(&searcher, id),
         }
     }

@@ -11,7 +11,8 @@ use tantivy::schema::{
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::TantivyDocument;
 
-use crate::criteria::{fold, StringField};
+use crate::criteria::eval::Folded;
+use crate::criteria::StringField;
 use crate::plan::{gram_tag, grams, proficiency_term, sort_key_bytes, tag_term, IndexField};
 use crate::records::{Groups, User};
 
@@ -78,11 +79,11 @@ impl Fields {
             add(&mut d, IndexField::Arn, arn);
         }
         add(&mut d, IndexField::Username, &user.username);
-        let uname_f = fold(&user.username);
+        let folded = Folded::of(user);
         add(
             &mut d,
             IndexField::SortKey,
-            &sort_key_bytes(&uname_f, &user.id),
+            &sort_key_bytes(&folded.username, &user.id),
         );
         let mut tokens = Vec::new();
         let mut push_grams = |tag: char, folded: &str| {
@@ -96,15 +97,13 @@ impl Fields {
                 });
             }
         };
-        let mut names = vec![(StringField::Username, uname_f.clone())];
-        if let Some(first) = user.first_name() {
-            let f = fold(first);
-            add(&mut d, IndexField::FirstNameFolded, &f);
+        let mut names = vec![(StringField::Username, folded.username.as_str())];
+        if let Some(f) = folded.first_name.as_deref() {
+            add(&mut d, IndexField::FirstNameFolded, f);
             names.push((StringField::FirstName, f));
         }
-        if let Some(last) = user.last_name() {
-            let f = fold(last);
-            add(&mut d, IndexField::LastNameFolded, &f);
+        if let Some(f) = folded.last_name.as_deref() {
+            add(&mut d, IndexField::LastNameFolded, f);
             names.push((StringField::LastName, f));
         }
         for (field, folded) in &names {
@@ -151,7 +150,7 @@ impl Fields {
 pub(crate) fn subtree(groups: &Groups, group: &str) -> Vec<String> {
     let mut out = vec![group.to_string()];
     for g in groups.iter() {
-        if g.id != group && groups.lineage(&g.id).iter().any(|a| a == group) {
+        if g.id != group && groups.is_under(&g.id, group) {
             out.push(g.id.clone());
         }
     }

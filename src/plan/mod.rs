@@ -23,7 +23,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::criteria::{
-    fold, Filter, HierarchyMatch, ProficiencyCondition, ProficiencyField, StringField, StringOp,
+    Filter, HierarchyMatch, ProficiencyCondition, ProficiencyField, StringCondition, StringField,
+    StringOp,
 };
 
 /// The indexed fields of a user document (see `crate::directory` for the schema).
@@ -185,6 +186,23 @@ pub struct Leaf {
     pub access: Access,
     /// The confirming check, when the access yields only candidates.
     pub residual: Option<Residual>,
+}
+
+impl Leaf {
+    /// The sort-key range a username `EXACT` / `STARTS_WITH` access reads
+    /// (its residual, if any, only narrows it).
+    fn key_range(&self) -> Option<KeyRange> {
+        match &self.access {
+            Access::Prefix {
+                field: IndexField::SortKey,
+                prefix,
+            } => Some(KeyRange {
+                lo: prefix.clone(),
+                hi: successor(prefix),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// A node of the plan tree.
@@ -398,7 +416,7 @@ fn node(filter: &Filter) -> Node {
 
 fn leaf_plan(filter: &Filter) -> Leaf {
     let (access, residual) = match filter {
-        Filter::String(s) => string_access(s.field(), s.op(), s.value()),
+        Filter::String(s) => string_access(s),
         Filter::Hierarchy(h) => match h.mode() {
             HierarchyMatch::Exact => (
                 Access::Term {
@@ -467,7 +485,8 @@ fn proficiency_prefix(items: &[ProficiencyCondition]) -> String {
     }
 }
 
-fn string_access(field: StringField, op: StringOp, value: &str) -> (Access, Option<Residual>) {
+fn string_access(s: &StringCondition) -> (Access, Option<Residual>) {
+    let (field, op, needle) = (s.field(), s.op(), s.needle().to_string());
     let index_field = match field {
         StringField::Username => IndexField::SortKey,
         StringField::FirstName => IndexField::FirstNameFolded,
@@ -475,11 +494,6 @@ fn string_access(field: StringField, op: StringOp, value: &str) -> (Access, Opti
         StringField::RoutingProfileId => IndexField::RoutingProfile,
         StringField::SecurityProfileId => IndexField::SecurityProfile,
         StringField::ResourceId => IndexField::Id,
-    };
-    let needle = if field.is_caseless() {
-        fold(value)
-    } else {
-        value.to_string()
     };
     match (op, gram_tag(field)) {
         (StringOp::Exact | StringOp::StartsWith, _) if field == StringField::Username => {
@@ -627,15 +641,30 @@ impl Plan {
                 lo: String::new(),
                 hi: None,
             }),
-            Access::Prefix {
-                field: IndexField::SortKey,
-                prefix,
-            } => Some(KeyRange {
-                lo: prefix.clone(),
-                hi: successor(prefix),
-            }),
-            _ => None,
+            _ => leaf.key_range(),
         }
+    }
+
+    /// A range of sort keys that holds every user the query can match,
+    /// when the plan implies one (a username `EXACT` / `STARTS_WITH` leaf,
+    /// alone or under an `And`); `None` when any key may match. Users
+    /// outside it need not be tested (a superset: those inside still are).
+    ///
+    /// ```
+    /// let q = rollcall::syntax::parse(r#"username sw "Jo" and tag.Team"#).unwrap();
+    /// let r = rollcall::plan::compile(&q).bounds().unwrap();
+    /// assert_eq!((r.lo.as_str(), r.hi.as_deref()), ("jo", Some("jp")));
+    /// assert!(rollcall::plan::compile(&rollcall::syntax::parse("*").unwrap()).bounds().is_none());
+    /// ```
+    pub fn bounds(&self) -> Option<KeyRange> {
+        fn of(node: &Node) -> Option<KeyRange> {
+            match node {
+                Node::Leaf(leaf) => leaf.key_range(),
+                Node::And(children) => children.iter().find_map(of),
+                Node::Or(_) => None,
+            }
+        }
+        of(&self.root)
     }
 
     /// The nodes in pre-order; the executor reports counts by this index.
