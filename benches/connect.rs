@@ -223,10 +223,10 @@ impl Conn {
             if h.is_empty() {
                 break;
             }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse().unwrap_or(0);
             }
         }
         let mut body = vec![0; len];
@@ -239,8 +239,8 @@ impl Conn {
 /// that none is taken in the instance, without proficiencies (which
 /// `CreateUser` does not set).
 fn new_users(count: usize) -> Vec<User> {
-    let h = rollcall::gen::hierarchy();
-    rollcall::gen::users(count, common::SEED + 1, &h)
+    let h = rollcall::r#gen::hierarchy();
+    rollcall::r#gen::users(count, common::SEED + 1, &h)
         .map(|mut u| {
             u.username = format!("new.{}", u.username);
             u.proficiencies = None;

@@ -257,8 +257,8 @@ fn ms(d: Duration) -> String {
 
 fn directory_bench(c: &mut Criterion) {
     let n = common::users_n();
-    let h = rollcall::gen::hierarchy();
-    let users: Vec<User> = rollcall::gen::users(n, common::SEED, &h).collect();
+    let h = rollcall::r#gen::hierarchy();
+    let users: Vec<User> = rollcall::r#gen::users(n, common::SEED, &h).collect();
     let groups = Groups::new(h.groups.clone());
     let mut dir = Directory::new(groups.clone());
     for u in &users {

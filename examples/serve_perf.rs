@@ -63,10 +63,10 @@ impl Conn {
             if h.is_empty() {
                 break;
             }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse().unwrap_or(0);
             }
         }
         let mut body = vec![0; len];
@@ -126,10 +126,10 @@ fn main() {
 
     // Connect: the demo directory.
     let t = Instant::now();
-    let h = rollcall::gen::hierarchy();
+    let h = rollcall::r#gen::hierarchy();
     let mut lines = Vec::new();
     let mut probe_name = String::new();
-    for (i, u) in rollcall::gen::users(users, 42, &h).enumerate() {
+    for (i, u) in rollcall::r#gen::users(users, 42, &h).enumerate() {
         if i == users / 3 {
             probe_name = u.username.clone();
         }

@@ -338,11 +338,13 @@ pub fn faces_snapshot(data: &[u8]) {
     assert_reloads(&snapshot_bytes(&coll));
     let _ = coll.list_faces(0, usize::MAX, None, None);
     let _ = coll.list_users(0, usize::MAX);
-    if coll.dim() > 0 && coll.dim() <= 1024 && !coll.vectors().is_empty() {
-        if let Ok(probe) = coll.probe_of_face(0) {
-            let _ = coll.search_faces(&probe, 3, 0.0, Some(0));
-            let _ = coll.search_users(&probe, 3, 0.0, None);
-        }
+    if coll.dim() > 0
+        && coll.dim() <= 1024
+        && !coll.vectors().is_empty()
+        && let Ok(probe) = coll.probe_of_face(0)
+    {
+        let _ = coll.search_faces(&probe, 3, 0.0, Some(0));
+        let _ = coll.search_users(&probe, 3, 0.0, None);
     }
     snapshot_loads(&mut coll);
 }

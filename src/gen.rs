@@ -203,7 +203,7 @@ fn group(path: &[(String, String)]) -> HierarchyGroup {
 /// teams a fifth level of shifts. Group ids read like `g-emea-de-north-tier-1`.
 ///
 /// ```
-/// let h = rollcall::gen::hierarchy();
+/// let h = rollcall::r#gen::hierarchy();
 /// assert!(h.groups.iter().any(|g| g.id == "g-emea"));
 /// assert!(h.groups.len() > 100);
 /// ```
@@ -272,9 +272,9 @@ fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
 /// no first name, and names come from a dozen scripts.
 ///
 /// ```
-/// let h = rollcall::gen::hierarchy();
-/// let a: Vec<_> = rollcall::gen::users(50, 7, &h).collect();
-/// let b: Vec<_> = rollcall::gen::users(50, 7, &h).collect();
+/// let h = rollcall::r#gen::hierarchy();
+/// let a: Vec<_> = rollcall::r#gen::users(50, 7, &h).collect();
+/// let b: Vec<_> = rollcall::r#gen::users(50, 7, &h).collect();
 /// assert_eq!(a, b);
 /// assert!(a.iter().all(|u| u.validate().is_ok()));
 /// ```

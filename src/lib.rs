@@ -44,7 +44,7 @@ pub mod directory;
 pub mod faces;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod gen;
+pub mod r#gen;
 pub mod plan;
 pub mod records;
 #[cfg(feature = "serve")]

@@ -340,18 +340,18 @@ impl User {
         if !(1..=100).contains(&n) {
             return Err(format!("Username: must be 1..100 characters, got {n}"));
         }
-        if let Some(ids) = &self.security_profile_ids {
-            if !(1..=10).contains(&ids.len()) {
-                return Err(format!(
-                    "SecurityProfileIds: must hold 1..10 ids, got {}",
-                    ids.len()
-                ));
-            }
+        if let Some(ids) = &self.security_profile_ids
+            && !(1..=10).contains(&ids.len())
+        {
+            return Err(format!(
+                "SecurityProfileIds: must hold 1..10 ids, got {}",
+                ids.len()
+            ));
         }
-        if let Some(tags) = &self.tags {
-            if tags.len() > 50 {
-                return Err(format!("Tags: at most 50 tags, got {}", tags.len()));
-            }
+        if let Some(tags) = &self.tags
+            && tags.len() > 50
+        {
+            return Err(format!("Tags: at most 50 tags, got {}", tags.len()));
         }
         for (i, p) in self.proficiencies.iter().flatten().enumerate() {
             if !(1.0..=5.0).contains(&p.level) {
@@ -402,12 +402,11 @@ fn parse_record<T: serde::de::DeserializeOwned>(
     let err = |message: String| RecordError { line, message };
     let mut value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| err(format!("not JSON: {e}")))?;
-    if let Some(obj) = value.as_object_mut() {
-        if obj.len() == 1 {
-            if let Some(inner) = obj.remove(wrapper) {
-                value = inner;
-            }
-        }
+    if let Some(obj) = value.as_object_mut()
+        && obj.len() == 1
+        && let Some(inner) = obj.remove(wrapper)
+    {
+        value = inner;
     }
     crate::json::from_value(value).map_err(|e| err(e.to_string()))
 }
@@ -621,13 +620,13 @@ impl Directory {
     /// assert_eq!(d.len(), 2);
     /// ```
     pub fn upsert(&mut self, user: User) -> Result<(), String> {
-        if let Some(owner) = self.usernames.get(&user.username) {
-            if *owner != user.id {
-                return Err(format!(
-                    "Username '{}' is already used by user '{owner}'",
-                    user.username
-                ));
-            }
+        if let Some(owner) = self.usernames.get(&user.username)
+            && *owner != user.id
+        {
+            return Err(format!(
+                "Username '{}' is already used by user '{owner}'",
+                user.username
+            ));
         }
         if let Some(old) = self.users.get(&user.id) {
             self.usernames.remove(&old.username);

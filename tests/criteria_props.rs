@@ -148,11 +148,10 @@ proptest! {
                     removed.insert(id);
                 }
             }
-            if let Some(u) = newcomers.next() {
-                if dir.id_of_username(&u.username).is_none() && dir.get(&u.id).is_none() {
+            if let Some(u) = newcomers.next()
+                && dir.id_of_username(&u.username).is_none() && dir.get(&u.id).is_none() {
                     dir.upsert(u).unwrap();
                 }
-            }
         }
         let unique: BTreeSet<String> = seen.iter().cloned().collect();
         prop_assert_eq!(unique.len(), seen.len(), "a page repeated a user");

@@ -57,7 +57,7 @@ fn upsert_delete_and_groups_persist() {
     assert!(inst.delete("1").expect("delete"));
     assert!(!inst.delete("1").expect("delete again"));
     inst.upsert(&user("3", "ann")).expect("name is free again");
-    let h = rollcall::gen::hierarchy();
+    let h = rollcall::r#gen::hierarchy();
     inst.replace_groups(h.groups.clone()).expect("groups");
     drop(inst);
     let inst = e.instance("i").expect("reopen");
@@ -67,9 +67,10 @@ fn upsert_delete_and_groups_persist() {
 
 #[test]
 fn explain_shows_index_parts_residuals_and_counts() {
-    let h = rollcall::gen::hierarchy();
-    let inst = rollcall::directory::instance_of(rollcall::gen::users(500, 1, &h), h.groups.clone())
-        .expect("inst");
+    let h = rollcall::r#gen::hierarchy();
+    let inst =
+        rollcall::directory::instance_of(rollcall::r#gen::users(500, 1, &h), h.groups.clone())
+            .expect("inst");
     let c = |f, op, v: &str| Filter::String(StringCondition::new(f, op, v).expect("condition"));
     let q = Filter::or(vec![
         c(StringField::FirstName, StringOp::Contains, "anna"),
@@ -108,11 +109,11 @@ fn kill_9_during_import_leaves_the_previous_state() {
         None,
     )
     .expect("first import");
-    let h = rollcall::gen::hierarchy();
+    let h = rollcall::r#gen::hierarchy();
     let big = d.path().join("big.jsonl");
     {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&big).expect("file"));
-        for u in rollcall::gen::users(200_000, 9, &h) {
+        for u in rollcall::r#gen::users(200_000, 9, &h) {
             serde_json::to_writer(&mut w, &u).expect("write");
             w.write_all(b"\n").expect("newline");
         }

@@ -517,10 +517,10 @@ fn kill_9_under_concurrent_writers_loses_no_acknowledged_write() {
                 groups, want,
                 "round {round}: groups are one whole generation (seed {seed})"
             );
-            let gen = gen_of.expect("groups present");
+            let generation = gen_of.expect("groups present");
             assert!(
-                gen == k || (gen > k && tried_groups.contains(&Some(gen))),
-                "round {round}: groups of generation {gen}, acknowledged {k} (seed {seed})"
+                generation == k || (generation > k && tried_groups.contains(&Some(generation))),
+                "round {round}: groups of generation {generation}, acknowledged {k} (seed {seed})"
             );
         }
         drop(inst);

@@ -2071,10 +2071,9 @@ fn kill_9_loses_no_acknowledged_write() {
                 .get("ExternalImageId")
                 .and_then(|x| x.as_str())
                 .and_then(|x| x.rsplit_once('-'))
+                && prefix.contains("-imp")
             {
-                if prefix.contains("-imp") {
-                    *per_import.entry(prefix.to_string()).or_default() += 1;
-                }
+                *per_import.entry(prefix.to_string()).or_default() += 1;
             }
         }
         assert!(
@@ -2197,7 +2196,7 @@ fn compact_codes_and_full_precision_give_identical_responses() {
     let doomed: Vec<&String> = ids
         .iter()
         .zip(&gone)
-        .filter(|(_, &g)| g)
+        .filter(|&(_, &g)| g)
         .map(|(id, _)| id)
         .collect();
     for part in doomed.chunks(1000) {

@@ -230,7 +230,7 @@ const NONE: &[&str] = &[];
 /// The table: `name: [case, ...];`. Each name becomes
 /// `rules::{evaluator,engine,cli}::name`.
 macro_rules! rules {
-    ($($(#[$doc:meta])* $name:ident: [$($case:expr),* $(,)?];)*) => {
+    ($($(#[$doc:meta])* $name:ident: [$($case:expr_2021),* $(,)?];)*) => {
         mod table {
             use super::*;
             $($(#[$doc])* pub fn $name() -> Vec<Case> { vec![$($case),*] })*

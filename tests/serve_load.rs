@@ -138,8 +138,8 @@ fn load_mixed_clients_lose_no_acknowledged_write() {
                             &[("X-Amz-Target", "RekognitionService.AssociateFaces")],
                             body.as_bytes(),
                         );
-                        if let Ok(resp) = &r {
-                            if resp.status == 200 {
+                        if let Ok(resp) = &r
+                            && resp.status == 200 {
                                 let v = resp.json();
                                 let ok = v["AssociatedFaces"]
                                     .as_array()
@@ -150,7 +150,6 @@ fn load_mixed_clients_lose_no_acknowledged_write() {
                                     failures.push(format!("AssociateFaces not associated: {v}"));
                                 }
                             }
-                        }
                         next_face += 1;
                         (2, r)
                     };

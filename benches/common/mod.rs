@@ -106,10 +106,10 @@ pub fn searches(sample_username: &str) -> Vec<(&'static str, String)> {
 pub fn users_file(n: usize) -> PathBuf {
     let p = bench_dir().join(format!("users-{n}-{SEED}.jsonl"));
     if !p.exists() {
-        let h = rollcall::gen::hierarchy();
+        let h = rollcall::r#gen::hierarchy();
         let tmp = p.with_extension("tmp");
         let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).expect("users file"));
-        for u in rollcall::gen::users(n, SEED, &h) {
+        for u in rollcall::r#gen::users(n, SEED, &h) {
             serde_json::to_writer(&mut w, &u).expect("write");
             w.write_all(b"\n").expect("write");
         }
@@ -126,7 +126,7 @@ pub fn engine_root(n: usize) -> PathBuf {
     let e = Engine::open(&root).expect("engine");
     if e.instance(INSTANCE).is_err() {
         let file = users_file(n);
-        let h = rollcall::gen::hierarchy();
+        let h = rollcall::r#gen::hierarchy();
         let t = Instant::now();
         let reader =
             std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file).expect("open"));

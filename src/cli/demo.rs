@@ -42,11 +42,11 @@ pub fn run(args: DemoArgs) -> ExitCode {
     let result = (|| {
         std::fs::create_dir_all(&args.out)
             .map_err(|e| AwsError::internal(format!("{}: {e}", args.out.display())))?;
-        let h = rollcall::gen::hierarchy();
+        let h = rollcall::r#gen::hierarchy();
         let groups = write_lines(&args.out.join("groups.jsonl"), h.groups.iter())?;
         let users = write_lines(
             &args.out.join("users.jsonl"),
-            rollcall::gen::users(args.users, args.seed, &h),
+            rollcall::r#gen::users(args.users, args.seed, &h),
         )?;
         Ok::<_, AwsError>((users, groups))
     })();

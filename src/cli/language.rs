@@ -153,9 +153,9 @@ const DEMO_QUERIES: &[&str] = &[
 /// each shown as canonical text, as its AWS request, and with its first
 /// results from the reference evaluator.
 pub fn demo() -> ExitCode {
-    let h = rollcall::gen::hierarchy();
+    let h = rollcall::r#gen::hierarchy();
     let mut dir = Directory::new(Groups::new(h.groups.clone()));
-    for u in rollcall::gen::users(5_000, 42, &h) {
+    for u in rollcall::r#gen::users(5_000, 42, &h) {
         if let Err(e) = dir.upsert(u) {
             return aws_fail(&AwsError::internal(e));
         }

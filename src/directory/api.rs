@@ -465,12 +465,12 @@ impl Engine {
 
     fn create_user(&self, body: &str) -> Result<Value, AwsError> {
         let input: CreateUserInput = parse(body)?;
-        if let Some(p) = &input.password {
-            if !password_allowed(p) {
-                return Err(invalid(
+        if let Some(p) = &input.password
+            && !password_allowed(p)
+        {
+            return Err(invalid(
                     "Password: must be 8..64 characters without spaces, with a lower-case and an upper-case letter and a digit",
                 ));
-            }
         }
         if let Some(t) = &input.tags {
             check_tags("Tags", t)?;
@@ -501,12 +501,12 @@ impl Engine {
         };
         user.validate().map_err(invalid)?;
         inst.write(|view| {
-            if let Some(g) = &user.hierarchy_group_id {
-                if view.groups().get(g).is_none() {
-                    return Err(AwsError::not_found(format!(
-                        "HierarchyGroupId: group '{g}' does not exist"
-                    )));
-                }
+            if let Some(g) = &user.hierarchy_group_id
+                && view.groups().get(g).is_none()
+            {
+                return Err(AwsError::not_found(format!(
+                    "HierarchyGroupId: group '{g}' does not exist"
+                )));
             }
             if view.owner_of(&user.username).is_some() {
                 return Err(duplicate(format!(
@@ -572,12 +572,12 @@ impl Engine {
             "UpdateUserHierarchy" => {
                 let g = input.hierarchy_group_id.clone();
                 Box::new(move |u, groups| {
-                    if let Some(id) = &g {
-                        if groups.get(id).is_none() {
-                            return Err(AwsError::not_found(format!(
-                                "HierarchyGroupId: group '{id}' does not exist"
-                            )));
-                        }
+                    if let Some(id) = &g
+                        && groups.get(id).is_none()
+                    {
+                        return Err(AwsError::not_found(format!(
+                            "HierarchyGroupId: group '{id}' does not exist"
+                        )));
                     }
                     u.hierarchy_group_id = g.clone();
                     Ok(())
@@ -794,13 +794,13 @@ impl Engine {
         .map(|l| l.map(|l| l.name))
         .collect();
         for (i, n) in names.iter().enumerate() {
-            if let Some(n) = n {
-                if !(1..=50).contains(&n.chars().count()) {
-                    return Err(invalid(format!(
-                        "HierarchyStructure: level {} name must be 1..50 characters",
-                        i + 1
-                    )));
-                }
+            if let Some(n) = n
+                && !(1..=50).contains(&n.chars().count())
+            {
+                return Err(invalid(format!(
+                    "HierarchyStructure: level {} name must be 1..50 characters",
+                    i + 1
+                )));
             }
         }
         let inst = self.open_checked(&input.instance_id)?;
@@ -1071,13 +1071,13 @@ impl Engine {
         }
         let mut out = serde_json::Map::new();
         out.insert("InstanceSummaryList".into(), Value::Array(list));
-        if ids.len() > max as usize {
-            if let Some(last) = ids.get(max as usize - 1) {
-                out.insert(
-                    "NextToken".into(),
-                    json!(crate::criteria::paging::seal(CONTEXT, last.as_bytes())),
-                );
-            }
+        if ids.len() > max as usize
+            && let Some(last) = ids.get(max as usize - 1)
+        {
+            out.insert(
+                "NextToken".into(),
+                json!(crate::criteria::paging::seal(CONTEXT, last.as_bytes())),
+            );
         }
         Ok(Value::Object(out))
     }

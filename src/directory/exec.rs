@@ -61,10 +61,10 @@ impl Ctx<'_> {
             }
             let mut stream = builder.into_stream()?;
             while stream.advance() {
-                if let Ok(t) = std::str::from_utf8(stream.key()) {
-                    if keep(t) {
-                        out.insert(t.to_string());
-                    }
+                if let Ok(t) = std::str::from_utf8(stream.key())
+                    && keep(t)
+                {
+                    out.insert(t.to_string());
                 }
             }
         }
@@ -405,10 +405,10 @@ impl Collector for PageCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<Page> {
         let shadow = self.shadow.get(&reader.segment_id()).map(Arc::as_ref);
-        if let Some(walk) = &self.walk {
-            if reader.alive_bitset().is_none() {
-                return self.walk_segment(walk, segment, reader, shadow);
-            }
+        if let Some(walk) = &self.walk
+            && reader.alive_bitset().is_none()
+        {
+            return self.walk_segment(walk, segment, reader, shadow);
         }
         let mut child = self.for_segment(segment, reader)?;
         match (reader.alive_bitset(), shadow) {

@@ -172,10 +172,10 @@ impl ShadowSegment {
     /// `None`: unbounded).
     pub(crate) fn keys_in(&self, lo: Bound<&[u8]>, hi: Option<&[u8]>) -> u64 {
         let hi = hi.map_or(Bound::Unbounded, Bound::Excluded);
-        if let (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h)) = (lo, hi) {
-            if l >= h {
-                return 0;
-            }
+        if let (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h)) = (lo, hi)
+            && l >= h
+        {
+            return 0;
         }
         self.keys.range::<[u8], _>((lo, hi)).count() as u64
     }

@@ -274,10 +274,10 @@ impl Engine {
                 return Err(instance_not_found(id));
             }
         };
-        if let Some((i, inst)) = live::lock(&self.open, "instance cache")?.get(id) {
-            if *i == ino {
-                return Ok(inst.clone());
-            }
+        if let Some((i, inst)) = live::lock(&self.open, "instance cache")?.get(id)
+            && *i == ino
+        {
+            return Ok(inst.clone());
         }
         // Opened outside the lock: other instances stay available meanwhile.
         let inst = std::sync::Arc::new(Instance::open(&dir)?);
@@ -561,10 +561,10 @@ impl Stager<'_> {
                 .map(|id| self.hasher.h(&id))
                 .filter(|o| !self.ids.contains_key(o)),
         };
-        if let Some(o) = owner {
-            if o != i {
-                return Err(StageError::UsernameTaken(user.username.clone()));
-            }
+        if let Some(o) = owner
+            && o != i
+        {
+            return Err(StageError::UsernameTaken(user.username.clone()));
         }
         let existed = match self.ids.get(&i) {
             Some(prev) => prev.is_some(),
@@ -979,11 +979,11 @@ impl Instance {
                 .fast_fields()
                 .str(IndexField::SortKey.name())
                 .map_err(storage)?;
-            if let Some(col) = column {
-                if let Some(ord) = col.ords().first(addr.doc_id) {
-                    col.ord_to_bytes(ord, &mut key)
-                        .map_err(|e| storage(tantivy::TantivyError::from(e)))?;
-                }
+            if let Some(col) = column
+                && let Some(ord) = col.ords().first(addr.doc_id)
+            {
+                col.ord_to_bytes(ord, &mut key)
+                    .map_err(|e| storage(tantivy::TantivyError::from(e)))?;
             }
             shadow.add(
                 generation,

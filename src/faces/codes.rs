@@ -161,7 +161,7 @@ impl Codes {
     /// Keeps the rows whose `keep` is true, in order.
     pub(crate) fn retain(&mut self, keep: &[bool]) {
         let mut kept = 0;
-        for (row, _) in keep.iter().enumerate().filter(|(_, &k)| k) {
+        for (row, _) in keep.iter().enumerate().filter(|&(_, &k)| k) {
             if row != kept {
                 self.codes.copy_within(
                     row * self.stride..(row + 1) * self.stride,

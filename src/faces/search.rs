@@ -329,10 +329,10 @@ impl<K: Ord + Copy> TopK<K> {
     pub(crate) fn push(&mut self, hit: Hit<K>) {
         if self.heap.len() < self.k {
             self.heap.push(Worst(hit));
-        } else if let Some(mut top) = self.heap.peek_mut() {
-            if Worst(hit) < *top {
-                *top = Worst(hit);
-            }
+        } else if let Some(mut top) = self.heap.peek_mut()
+            && Worst(hit) < *top
+        {
+            *top = Worst(hit);
         }
     }
     /// The kept hits, best first.
@@ -411,10 +411,10 @@ impl Pending {
         }
         if self.lows.len() < self.k {
             self.lows.push(Reverse(Sim(lo)));
-        } else if let Some(mut top) = self.lows.peek_mut() {
-            if lo > top.0 .0 {
-                *top = Reverse(Sim(lo));
-            }
+        } else if let Some(mut top) = self.lows.peek_mut()
+            && lo > top.0 .0
+        {
+            *top = Reverse(Sim(lo));
         }
         self.cands.push((Sim(hi), index));
         if self.cands.len() >= 2 * self.k.max(512) {
@@ -433,10 +433,10 @@ impl Pending {
         for Reverse(lo) in other.lows {
             if self.lows.len() < self.k {
                 self.lows.push(Reverse(lo));
-            } else if let Some(mut top) = self.lows.peek_mut() {
-                if lo > top.0 {
-                    *top = Reverse(lo);
-                }
+            } else if let Some(mut top) = self.lows.peek_mut()
+                && lo > top.0
+            {
+                *top = Reverse(lo);
             }
         }
         self.cands.extend(other.cands);
@@ -460,10 +460,10 @@ impl Pending {
                 break;
             }
             let sim = exact(index)?;
-            if sim >= self.threshold {
-                if let Some(key) = key(index) {
-                    top.push(Hit { sim, key, index });
-                }
+            if sim >= self.threshold
+                && let Some(key) = key(index)
+            {
+                top.push(Hit { sim, key, index });
             }
         }
         Ok(top.into_sorted())

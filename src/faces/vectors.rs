@@ -118,7 +118,7 @@ impl Vectors {
         }
         let dim = self.dim;
         let mut kept = 0;
-        for (row, _) in keep_memory.iter().enumerate().filter(|(_, &k)| k) {
+        for (row, _) in keep_memory.iter().enumerate().filter(|&(_, &k)| k) {
             if row != kept {
                 self.memory
                     .copy_within(row * dim..(row + 1) * dim, kept * dim);
@@ -218,7 +218,7 @@ mod tests {
         let want: Vec<f32> = values
             .chunks(dim)
             .zip(&keep)
-            .filter(|(_, &k)| k)
+            .filter(|&(_, &k)| k)
             .flat_map(|(r, _)| r.iter().copied())
             .collect();
         let mut buf = Vec::new();

@@ -306,10 +306,10 @@ impl ConnectState {
                 let page: Vec<Value> = rest.iter().take(q.max).map(|g| group_summary(g)).collect();
                 let mut out = Map::new();
                 out.insert("UserHierarchyGroupSummaryList".into(), Value::Array(page));
-                if rest.len() > q.max {
-                    if let Some(last) = rest.get(q.max - 1) {
-                        out.insert("NextToken".into(), json!(key_token(&context, &last.id)));
-                    }
+                if rest.len() > q.max
+                    && let Some(last) = rest.get(q.max - 1)
+                {
+                    out.insert("NextToken".into(), json!(key_token(&context, &last.id)));
                 }
                 Ok(Value::Object(out))
             }
@@ -664,10 +664,10 @@ fn structure(groups: &[&HierarchyGroup], level_names: &[Option<String>]) -> Valu
             .hierarchy_path
             .as_ref()
             .map_or(1, |p| p.levels().count().max(1));
-        if let (Some(slot), Some(level)) = (levels.get_mut(depth - 1), &g.level_id) {
-            if slot.is_none() {
-                *slot = Some(level.clone());
-            }
+        if let (Some(slot), Some(level)) = (levels.get_mut(depth - 1), &g.level_id)
+            && slot.is_none()
+        {
+            *slot = Some(level.clone());
         }
     }
     let mut out = Map::new();

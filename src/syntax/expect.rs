@@ -103,16 +103,14 @@ pub(crate) fn from_pest(err: &Error<Rule>, src: &str, scan: &Scan) -> SyntaxErro
     };
     let content_end = scan.content().end;
     let at_end = pos >= content_end;
-    if at_end {
-        if let Some(&(open, b)) = scan.open.last() {
-            let what = if b == b'(' { "parenthesis" } else { "bracket" };
-            return SyntaxError::new(
-                SyntaxErrorKind::Unclosed,
-                open..open + 1,
-                format!("unclosed {what}: the input ended before its match"),
-                src,
-            );
-        }
+    if at_end && let Some(&(open, b)) = scan.open.last() {
+        let what = if b == b'(' { "parenthesis" } else { "bracket" };
+        return SyntaxError::new(
+            SyntaxErrorKind::Unclosed,
+            open..open + 1,
+            format!("unclosed {what}: the input ended before its match"),
+            src,
+        );
     }
     let mut expected: Vec<&str> = Vec::new();
     if let ErrorVariant::ParsingError { positives, .. } = &err.variant {

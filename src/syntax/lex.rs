@@ -45,10 +45,10 @@ impl Scan {
     /// The text just before `pos`: the part of a token cut at `pos`, or the
     /// last whole token ending at or before `pos`.
     pub fn before(&self, pos: usize) -> Option<Range<usize>> {
-        if let Some(t) = self.token_at(pos) {
-            if t.start < pos {
-                return Some(t.start..pos);
-            }
+        if let Some(t) = self.token_at(pos)
+            && t.start < pos
+        {
+            return Some(t.start..pos);
         }
         self.tokens.iter().rev().find(|t| t.end <= pos).cloned()
     }

@@ -39,8 +39,8 @@ fn bare(id: &str, username: &str) -> User {
 /// the bits of `extras`; `drop_groups` removes some groups so that users
 /// point at unknown groups.
 pub fn make_dir(n: usize, seed: u64, extras: u32, drop_groups: bool) -> Dir {
-    let h = rollcall::gen::hierarchy();
-    let mut users: Vec<User> = rollcall::gen::users(n, seed, &h).collect();
+    let h = rollcall::r#gen::hierarchy();
+    let mut users: Vec<User> = rollcall::r#gen::users(n, seed, &h).collect();
     let mut special = Vec::new();
     let with_names = |id: &str, uname: &str, first: Option<&str>, last: Option<&str>| {
         let mut u = bare(id, uname);

@@ -235,10 +235,10 @@ impl Conn {
 /// Seeds `DIR` with a Connect instance `demo` of `users` generated users
 /// and its groups (through the library, as `rollcall connect import` does).
 pub fn seed_connect(dir: &Path, users: usize) {
-    let h = rollcall::gen::hierarchy();
+    let h = rollcall::r#gen::hierarchy();
     let engine = rollcall::directory::Engine::open(dir).expect("open");
     let mut lines = Vec::new();
-    for u in rollcall::gen::users(users, 42, &h) {
+    for u in rollcall::r#gen::users(users, 42, &h) {
         lines.extend_from_slice(serde_json::to_string(&u).unwrap().as_bytes());
         lines.push(b'\n');
     }

@@ -23,9 +23,9 @@ pub fn ids(dir: &Directory, f: &Filter) -> BTreeSet<String> {
 /// A random directory of 0..=max users from the realistic generator.
 pub fn directory(max: usize) -> impl Strategy<Value = Directory> {
     (0..=max, any::<u64>()).prop_map(|(n, seed)| {
-        let h = rollcall::gen::hierarchy();
+        let h = rollcall::r#gen::hierarchy();
         let mut dir = Directory::new(Groups::new(h.groups.clone()));
-        for u in rollcall::gen::users(n, seed, &h) {
+        for u in rollcall::r#gen::users(n, seed, &h) {
             dir.upsert(u).expect("generated usernames are unique");
         }
         dir

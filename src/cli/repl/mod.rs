@@ -235,9 +235,9 @@ impl Session {
 /// Builds the demo directory in memory: the generator's users with a
 /// fixed seed, imported into a temporary index.
 fn demo_instance() -> Result<Instance, AwsError> {
-    let h = rollcall::gen::hierarchy();
+    let h = rollcall::r#gen::hierarchy();
     let mut lines = Vec::new();
-    for u in rollcall::gen::users(DEMO_USERS, DEMO_SEED, &h) {
+    for u in rollcall::r#gen::users(DEMO_USERS, DEMO_SEED, &h) {
         serde_json::to_writer(&mut lines, &u).map_err(|e| AwsError::internal(e.to_string()))?;
         lines.push(b'\n');
     }
@@ -389,10 +389,10 @@ fn interactive_loop(session: &mut Session) -> ExitCode {
                 let before = session.instance_name.clone();
                 let (next, result) = session.execute(&line);
                 report(result);
-                if session.instance_name != before {
-                    if let Some(h) = editor.helper_mut() {
-                        h.vocabulary = session.vocabulary();
-                    }
+                if session.instance_name != before
+                    && let Some(h) = editor.helper_mut()
+                {
+                    h.vocabulary = session.vocabulary();
                 }
                 if let Next::Quit = next {
                     return ExitCode::SUCCESS;

@@ -153,10 +153,10 @@ impl Engine {
         f: impl FnOnce(&Collection) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let h = self.handle(id)?;
-        if let Ok(g) = h.state.read() {
-            if let Some(l) = g.as_ref().filter(|l| l.store.is_current()) {
-                return f(&l.coll);
-            }
+        if let Ok(g) = h.state.read()
+            && let Some(l) = g.as_ref().filter(|l| l.store.is_current())
+        {
+            return f(&l.coll);
         }
         // Not loaded, or changed by another process: bring it up to date.
         let mut g = h.write();
