@@ -626,21 +626,25 @@ mod tests {
 
     #[test]
     fn kernel_matches_portable_for_any_probe_count() {
-        let dim = 100;
-        let rows: Vec<f32> = (0..37 * dim)
-            .map(|i| ((i * 7919) % 199) as f32 / 99.0 - 1.0)
-            .collect();
-        let mut codes = Codes::new(dim);
-        codes.extend(&rows);
-        for np in 1..=9 {
-            let probes: Vec<Probe> = (0..np)
-                .map(|j| Probe::new(&codes, &rows[j * dim..(j + 1) * dim]))
+        // Four, seven and sixteen kernel steps a row (128-d and 512-d
+        // collections take four and sixteen); 37 rows leave a row over
+        // after the kernel's pairs and fours of rows.
+        for dim in [100, 200, 512] {
+            let rows: Vec<f32> = (0..37 * dim)
+                .map(|i| ((i * 7919) % 199) as f32 / 99.0 - 1.0)
                 .collect();
-            let mut a = vec![0; 37 * np];
-            let mut b = vec![0; 37 * np];
-            kernel::dots(&codes.codes, codes.stride, &probes, &mut a);
-            kernel::portable(&codes.codes, codes.stride, &probes, &mut b);
-            assert_eq!(a, b, "{np} probes");
+            let mut codes = Codes::new(dim);
+            codes.extend(&rows);
+            for np in 1..=9 {
+                let probes: Vec<Probe> = (0..np)
+                    .map(|j| Probe::new(&codes, &rows[j * dim..(j + 1) * dim]))
+                    .collect();
+                let mut a = vec![0; 37 * np];
+                let mut b = vec![0; 37 * np];
+                kernel::dots(&codes.codes, codes.stride, &probes, &mut a);
+                kernel::portable(&codes.codes, codes.stride, &probes, &mut b);
+                assert_eq!(a, b, "dim {dim}, {np} probes");
+            }
         }
     }
 }
