@@ -743,11 +743,8 @@ pub(crate) fn pyramid_down6(img: &RgbImage) -> RgbImage {
 /// dlib's `resize_image` of an RGB image with bilinear interpolation, the
 /// corners mapped onto the corners, computed as dlib's: four columns at a
 /// time in `f32` with the sampling position stepped in `f32` and the
-/// value truncated, then the columns left over in `f64`.
-/// dlib's `resize_image` of an RGB image with bilinear interpolation, the
-/// corners mapped onto the corners, computed as dlib's: four columns at a
-/// time in `f32` with the sampling position stepped in `f32` and the
-/// value truncated, then the columns left over in `f64`.
+/// value truncated, then the columns left over in `f64`. The rows are
+/// independent and split over the threads.
 fn resize_bilinear(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
     let (in_w, in_h) = (img.width() as usize, img.height() as usize);
     let (ow, oh) = (out_w as usize, out_h as usize);
@@ -787,9 +784,16 @@ fn resize_bilinear(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
     }
     let simd_end = simd_cols.len();
 
-    let mut y = -y_scale;
-    for row in out.chunks_exact_mut(ow * 3) {
-        y += y_scale;
+    // Each row's sampling position, stepped as dlib's; then the rows in
+    // parallel.
+    let ys: Vec<f64> = (0..oh)
+        .scan(-y_scale, |y, _| {
+            *y += y_scale;
+            Some(*y)
+        })
+        .collect();
+    let rows = out.par_chunks_exact_mut(ow * 3).zip(ys.par_iter());
+    rows.with_min_len(RESIZE_ROWS).for_each(|(row, &y)| {
         let top = y.floor().max(0.0) as usize;
         let bottom = (top + 1).min(in_h - 1);
         let tb = y - top as f64;
@@ -831,9 +835,12 @@ fn resize_bilinear(img: &RgbImage, out_w: u32, out_h: u32) -> RgbImage {
                 row[c * 3 + k] = v as u8;
             }
         }
-    }
+    });
     RgbImage::from_raw(out_w, out_h, out).unwrap_or_default()
 }
+
+/// Rows of a resized image a thread takes at least at a time.
+const RESIZE_ROWS: usize = 32;
 
 #[cfg(test)]
 mod tests {

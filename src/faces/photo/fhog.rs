@@ -108,70 +108,60 @@ fn histograms(img: &RgbImage, cell_size: usize, cells_nr: usize, cells_nc: usize
             (ixp, xp - ixp as f32)
         })
         .collect();
-    // The image as three planes of floats (the values and differences
-    // are small integers, exact in f32), so that a row's gradients
-    // vectorise.
-    let mut planar: [Vec<f32>; 3] = [0, 1, 2].map(|_| vec![0f32; width * height]);
-    pulp::Arch::new().dispatch(Planar {
-        raw: img.as_raw(),
-        planar: &mut planar,
-    });
-    // Per row, for x = 1 .. visible_nc (index x - 1): the orientation bin
-    // and the gradient's length.
-    let n = visible_nc.saturating_sub(1);
-    let mut rows = RowScratch {
-        bins: vec![0.0; n],
-        lens: vec![0.0; n],
-    };
+    // Three rows of the image at a time (above, this, below), each as
+    // three planes of floats (the values and differences are small
+    // integers, exact in f32), so that a row's gradients vectorise: row
+    // `r` is `ring[r % 3]`, converted once, when it is first below.
+    let raw = img.as_raw();
+    let mut ring: [Vec<f32>; 3] = [0, 1, 2].map(|_| vec![0f32; 3 * width]);
     let arch = pulp::Arch::new();
+    let convert = |ring: &mut [Vec<f32>; 3], r: usize| {
+        arch.dispatch(Planar {
+            raw: &raw[r * width * 3..(r + 1) * width * 3],
+            planar: &mut ring[r % 3],
+        })
+    };
+    convert(&mut ring, 0);
+    convert(&mut ring, 1);
+    // Per row, for x = 1 .. visible_nc (index x - 1): the orientation bin
+    // and the gradient's length, then where each pixel votes and its four
+    // votes.
+    let n = visible_nc.saturating_sub(1);
+    // Columns 1 .. simd_end are in dlib's SIMD blocks, the rest after.
+    let split = simd_end.saturating_sub(1).min(n);
+    let cols = &columns[1..=n];
+    let mut row = RowVotes::new(n);
     for y in 1..visible_nr {
+        convert(&mut ring, y + 1);
         arch.dispatch(RowGradients {
-            planar: &planar,
+            window: [&ring[(y - 1) % 3], &ring[y % 3], &ring[(y + 1) % 3]],
             width,
-            y,
             simd_end,
-            out: &mut rows,
+            bins: &mut row.bins,
+            lens: &mut row.lens,
         });
-        let yp = ((y as f64 + 0.5) / f64::from(cs) - 0.5) as f32;
-        let iyp = yp.floor();
-        let vy0 = yp - iyp;
-        let vy1 = 1.0 - vy0;
-        // `iyp + 1` is at least 0: `yp >= 1.5 / cell_size - 0.5 > -1`.
-        let row0 = (iyp + 1.0) as usize;
-        let (upper, lower) = hist.split_at_mut((row0 + 1) * hist_nc * 18);
-        let upper = &mut upper[row0 * hist_nc * 18..];
-        // Columns 1 .. simd_end are in dlib's SIMD blocks, the rest after.
-        let split = simd_end.saturating_sub(1).min(n);
-        let pixels = rows.bins.iter().zip(&rows.lens).zip(&columns[1..]);
-        for (i, ((&bin, &v), &(ixp, vx0))) in pixels.enumerate() {
-            let vx1 = 1.0 - vx0;
-            // The products in dlib's order, which differs between its SIMD
-            // blocks and the columns after them.
-            let votes = if i < split {
-                let (a, b) = (vx1 * v, vx0 * v);
-                [vy1 * a, vy0 * a, vy1 * b, vy0 * b]
-            } else {
-                [vy1 * vx1 * v, vy0 * vx1 * v, vy1 * vx0 * v, vy0 * vx0 * v]
-            };
+        row.weigh(y, cs, split, cols);
+        let (upper, lower) = hist.split_at_mut((row.row0 + 1) * hist_nc * 18);
+        let upper = &mut upper[row.row0 * hist_nc * 18..];
+        let [v0, v1, v2, v3] = &row.votes;
+        let votes = row.at.iter().zip(v0).zip(v1).zip(v2).zip(v3);
+        for ((((&at, &a), &b), &c), &d) in votes {
             // The two cells side by side, in the row above and below.
-            // (Bins are 0 to 17: `min` only tells the compiler so.)
-            let at = ixp * 18;
-            let (up, down) = (&mut upper[at..at + 36], &mut lower[at..at + 36]);
-            let b = (bin as usize).min(17);
-            up[b] += votes[0];
-            down[b] += votes[1];
-            up[b + 18] += votes[2];
-            down[b + 18] += votes[3];
+            upper[at] += a;
+            lower[at] += b;
+            upper[at + 18] += c;
+            lower[at + 18] += d;
         }
     }
     hist
 }
 
-/// The interleaved RGB bytes of an image as three planes of floats, as a
-/// SIMD kernel (the compiler vectorises the loop with `S`'s features).
+/// The interleaved RGB bytes of a row of pixels as three planes of
+/// floats, one after another, as a SIMD kernel (the compiler vectorises
+/// the loop with `S`'s features).
 struct Planar<'a> {
     raw: &'a [u8],
-    planar: &'a mut [Vec<f32>; 3],
+    planar: &'a mut [f32],
 }
 
 impl pulp::WithSimd for Planar<'_> {
@@ -179,7 +169,9 @@ impl pulp::WithSimd for Planar<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let [r, g, b] = self.planar;
+        let w = self.raw.len() / 3;
+        let (r, gb) = self.planar.split_at_mut(w);
+        let (g, b) = gb.split_at_mut(w);
         let px = self.raw.chunks_exact(3);
         for (((px, r), g), b) in px.zip(r.iter_mut()).zip(g.iter_mut()).zip(b.iter_mut()) {
             *r = f32::from(px[0]);
@@ -189,34 +181,91 @@ impl pulp::WithSimd for Planar<'_> {
     }
 }
 
-/// A row's orientation bins (0 to 17, as floats) and gradient lengths.
-struct RowScratch {
+/// One row's votes: per pixel (columns 1 ..), its orientation bin (0 to
+/// 17, as a float), gradient length, the bin's index in the row of cells
+/// above (and below) it, and its four bilinear votes.
+#[derive(Debug, Clone)]
+struct RowVotes {
     bins: Vec<f32>,
     lens: Vec<f32>,
+    /// The histogram row above the pixel (with the margin).
+    row0: usize,
+    /// `cell * 18 + bin` of the left cell the pixel votes into.
+    at: Vec<usize>,
+    /// The votes: left cell above and below, right cell above and below.
+    votes: [Vec<f32>; 4],
 }
 
-/// The gradients of row `y` (columns 1 .. visible_nc) of the planar
-/// image, as a SIMD kernel.
+impl RowVotes {
+    /// Room for `n` pixels.
+    fn new(n: usize) -> RowVotes {
+        RowVotes {
+            bins: vec![0.0; n],
+            lens: vec![0.0; n],
+            row0: 0,
+            at: vec![0; n],
+            votes: [0, 1, 2, 3].map(|_| vec![0.0; n]),
+        }
+    }
+
+    /// The votes of row `y` from its bins and lengths: `cols` holds each
+    /// column's first cell and the weight of the next, and the first
+    /// `split` pixels are in dlib's SIMD blocks, whose products are in
+    /// another order than the columns' after them.
+    fn weigh(&mut self, y: usize, cs: f32, split: usize, cols: &[(usize, f32)]) {
+        let yp = ((y as f64 + 0.5) / f64::from(cs) - 0.5) as f32;
+        let iyp = yp.floor();
+        let vy0 = yp - iyp;
+        let vy1 = 1.0 - vy0;
+        // `iyp + 1` is at least 0: `yp >= 1.5 / cell_size - 0.5 > -1`.
+        self.row0 = (iyp + 1.0) as usize;
+        // (Bins are 0 to 17: `min` only tells the compiler so.)
+        for ((at, &bin), &(ixp, _)) in self.at.iter_mut().zip(&self.bins).zip(cols) {
+            *at = ixp * 18 + (bin as usize).min(17);
+        }
+        let [a0, a1, a2, a3] = &mut self.votes;
+        let px = a0
+            .iter_mut()
+            .zip(a1.iter_mut())
+            .zip(a2.iter_mut())
+            .zip(a3.iter_mut());
+        let px = px.zip(&self.lens).zip(cols);
+        for (i, (((((o0, o1), o2), o3), &v), &(_, vx0))) in px.enumerate() {
+            let vx1 = 1.0 - vx0;
+            if i < split {
+                let (a, b) = (vx1 * v, vx0 * v);
+                (*o0, *o1, *o2, *o3) = (vy1 * a, vy0 * a, vy1 * b, vy0 * b);
+            } else {
+                (*o0, *o1, *o2, *o3) = (vy1 * vx1 * v, vy0 * vx1 * v, vy1 * vx0 * v, vy0 * vx0 * v);
+            }
+        }
+    }
+}
+
+/// The gradients of one row (columns 1 .. visible_nc) from three rows
+/// of planar floats, as a SIMD kernel.
 struct RowGradients<'a> {
-    planar: &'a [Vec<f32>; 3],
+    /// The rows above, at and below, each three planes of `width` values.
+    window: [&'a [f32]; 3],
     width: usize,
-    y: usize,
     simd_end: usize,
-    out: &'a mut RowScratch,
+    bins: &'a mut [f32],
+    lens: &'a mut [f32],
 }
 
 /// A channel's neighbours of columns 1 ..: left, right, above, below.
 type Neighbours<'a> = [&'a [f32]; 4];
 
-/// The neighbours of each channel for the `n` columns from 1 of row `y`.
-fn neighbours(planar: &[Vec<f32>; 3], w: usize, y: usize, n: usize) -> [Neighbours<'_>; 3] {
+/// The neighbours of each channel for the `n` columns from 1 of the
+/// middle row of `window` (rows of `w` pixels, as in [`RowGradients`]).
+fn neighbours<'a>(window: &[&'a [f32]; 3], w: usize, n: usize) -> [Neighbours<'a>; 3] {
     [0, 1, 2].map(|k| {
-        let p = &planar[k];
+        let at = k * w;
         [
-            &p[y * w..y * w + n],
-            &p[y * w + 2..y * w + 2 + n],
-            &p[(y - 1) * w + 1..(y - 1) * w + 1 + n],
-            &p[(y + 1) * w + 1..(y + 1) * w + 1 + n],
+            &window[1][at..at + n],
+            &window[1][at + 2..at + 2 + n],
+            &window[0][at + 1..at + 1 + n],
+            &window[2][at + 1..at + 1 + n],
         ]
     })
 }
@@ -270,14 +319,14 @@ impl pulp::WithSimd for RowGradients<'_> {
     fn with_simd<S: pulp::Simd>(self, simd: S) {
         let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
         let RowGradients {
-            planar,
+            window,
             width,
-            y,
             simd_end,
-            out,
+            bins,
+            lens,
         } = self;
-        let n = out.bins.len();
-        let ch = neighbours(planar, width, y, n);
+        let n = bins.len();
+        let ch = neighbours(&window, width, n);
         // Pixels before this index are in dlib's SIMD blocks.
         let simd_n = simd_end.saturating_sub(1).min(n);
         let mut i = 0;
@@ -286,7 +335,7 @@ impl pulp::WithSimd for RowGradients<'_> {
             if !block && i < simd_n {
                 // A block across the boundary: one pixel at a time.
                 for j in i..i + lanes {
-                    (out.bins[j], out.lens[j]) = pixel(&ch, j, j < simd_n);
+                    (bins[j], lens[j]) = pixel(&ch, j, j < simd_n);
                 }
                 i += lanes;
                 continue;
@@ -318,12 +367,12 @@ impl pulp::WithSimd for RowGradients<'_> {
                 best_dot = simd.select_f32s(m, neg, best_dot);
                 best = simd.select_f32s(m, simd.splat_f32s((o + 9) as f32), best);
             }
-            S::as_mut_simd_f32s(&mut out.bins[i..i + lanes]).0[0] = best;
-            S::as_mut_simd_f32s(&mut out.lens[i..i + lanes]).0[0] = simd.sqrt_f32s(len);
+            S::as_mut_simd_f32s(&mut bins[i..i + lanes]).0[0] = best;
+            S::as_mut_simd_f32s(&mut lens[i..i + lanes]).0[0] = simd.sqrt_f32s(len);
             i += lanes;
         }
         for j in i..n {
-            (out.bins[j], out.lens[j]) = pixel(&ch, j, j < simd_n);
+            (bins[j], lens[j]) = pixel(&ch, j, j < simd_n);
         }
     }
 }
@@ -477,29 +526,29 @@ mod tests {
             ])
         });
         let w = img.width() as usize;
-        let raw = img.as_raw();
-        let planar: [Vec<f32>; 3] = [0, 1, 2].map(|k| {
-            raw.iter()
-                .skip(k)
-                .step_by(3)
-                .map(|&v| f32::from(v))
-                .collect()
-        });
+        // Each row as three planes of floats, one after another.
+        let planar: Vec<Vec<f32>> = img
+            .as_raw()
+            .chunks_exact(w * 3)
+            .map(|row| {
+                (0..3)
+                    .flat_map(|k| row.iter().skip(k).step_by(3).map(|&v| f32::from(v)))
+                    .collect()
+            })
+            .collect();
         let n = w - 2;
         let simd_end = 41;
-        let mut rows = RowScratch {
-            bins: vec![0.0; n],
-            lens: vec![0.0; n],
-        };
+        let mut rows = RowVotes::new(n);
         for y in 1..19 {
+            let window = [&planar[y - 1][..], &planar[y][..], &planar[y + 1][..]];
             pulp::Arch::new().dispatch(RowGradients {
-                planar: &planar,
+                window,
                 width: w,
-                y,
                 simd_end,
-                out: &mut rows,
+                bins: &mut rows.bins,
+                lens: &mut rows.lens,
             });
-            let ch = neighbours(&planar, w, y, n);
+            let ch = neighbours(&window, w, n);
             for i in 0..n {
                 let want = pixel(&ch, i, i + 1 < simd_end);
                 assert_eq!(
