@@ -17,10 +17,11 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use serde::{Deserialize, Serialize};
 
 use super::error::{failed, storage};
+use super::schema::{index_terms, subtree};
 use super::wal::{Change, LogRecord};
 use super::{Instance, InstanceInfo, COMMIT_FILE};
 use crate::criteria::eval::Folded;
-use crate::plan::sort_key_bytes;
+use crate::plan::{sort_key_bytes, successor, Access, IndexField, Node};
 use crate::records::{Groups, HierarchyGroup, User};
 use crate::storage::{FileLock, FileStamp, LockMode};
 use crate::AwsError;
@@ -82,6 +83,10 @@ pub(crate) struct Delta {
     /// The present users of `users` by sort key, the order searches give
     /// them in: a search reads the key range its plan bounds, in order.
     pub order: BTreeMap<String, Arc<Pending>>,
+    /// The present users' index terms ([`super::schema::index_terms`]), to
+    /// their sort keys: the delta's own small inverted index, so a search
+    /// tests only the pending users its plan's access paths can reach.
+    postings: BTreeMap<(IndexField, String), BTreeMap<String, Arc<Pending>>>,
 }
 
 /// A present user of the delta, with what every search tests it by,
@@ -103,6 +108,14 @@ impl Delta {
                 self.names.remove(&old.user.username);
             }
             self.order.remove(&old.key);
+            for term in index_terms(&old.user, &old.folded) {
+                if let Some(users) = self.postings.get_mut(&term) {
+                    users.remove(&old.key);
+                    if users.is_empty() {
+                        self.postings.remove(&term);
+                    }
+                }
+            }
         }
     }
 
@@ -112,7 +125,14 @@ impl Delta {
         let key = sort_key_bytes(&folded.username, &user.id);
         self.names.insert(user.username.clone(), user.id.clone());
         let id = user.id.clone();
+        let terms = index_terms(&user, &folded);
         let pending = Arc::new(Pending { user, folded, key });
+        for term in terms {
+            self.postings
+                .entry(term)
+                .or_default()
+                .insert(pending.key.clone(), Arc::clone(&pending));
+        }
         self.order.insert(pending.key.clone(), Arc::clone(&pending));
         self.users.insert(id, Some(pending));
     }
@@ -134,6 +154,91 @@ impl Delta {
     pub(crate) fn present(&self) -> impl Iterator<Item = &User> {
         self.order.values().map(|p| &p.user)
     }
+
+    /// The present users that plan node `node` can match, with their sort
+    /// keys, found the way the index finds its documents (the same access
+    /// paths over the delta's postings), in sort-key order; `None` when the
+    /// node reaches every user (`All`, a dictionary scan). A superset: a
+    /// residual check and the rest of the condition are left to the
+    /// caller's exact test.
+    pub(crate) fn candidates(&self, node: &Node, groups: &Groups) -> Option<Reached<'_>> {
+        match node {
+            Node::And(children) => children
+                .iter()
+                .filter_map(|c| self.candidates(c, groups))
+                .min_by_key(Vec::len),
+            Node::Or(children) => {
+                let mut all = Vec::new();
+                for c in children {
+                    all.extend(self.candidates(c, groups)?);
+                }
+                Some(sorted_set(all))
+            }
+            Node::Leaf(leaf) => self.reached(&leaf.access, groups),
+        }
+    }
+
+    fn reached(&self, access: &Access, groups: &Groups) -> Option<Reached<'_>> {
+        let holding = |field: IndexField, term: &str| -> Reached<'_> {
+            self.postings
+                .get(&(field, term.to_string()))
+                .into_iter()
+                .flatten()
+                .map(|(k, p)| (k.as_str(), &**p))
+                .collect()
+        };
+        Some(match access {
+            Access::All | Access::DictionaryScan { .. } => return None,
+            Access::Term { field, term } => holding(*field, term),
+            Access::AnyTerm(terms) => {
+                sorted_set(terms.iter().flat_map(|(f, t)| holding(*f, t)).collect())
+            }
+            Access::Prefix { field, prefix } => self.under_prefix(*field, prefix),
+            Access::ProficiencyTuples { prefix, .. } => {
+                self.under_prefix(IndexField::Proficiency, prefix)
+            }
+            Access::Grams(grams) => {
+                let mut sets = grams.iter().map(|g| holding(IndexField::Grams, g));
+                let mut acc = sets.next()?;
+                for s in sets {
+                    acc.retain(|(k, _)| s.binary_search_by(|(o, _)| o.cmp(k)).is_ok());
+                }
+                acc
+            }
+            Access::Subtree { group } => sorted_set(
+                subtree(groups, group)
+                    .iter()
+                    .flat_map(|g| holding(IndexField::Group, g))
+                    .collect(),
+            ),
+        })
+    }
+
+    /// The users holding a term of `field` that starts with `prefix`.
+    fn under_prefix(&self, field: IndexField, prefix: &str) -> Reached<'_> {
+        let lo = Bound::Included((field, prefix.to_string()));
+        let hi = match successor(prefix) {
+            Some(h) => Bound::Excluded((field, h)),
+            None => Bound::Unbounded,
+        };
+        sorted_set(
+            self.postings
+                .range((lo, hi))
+                .take_while(|((f, _), _)| *f == field)
+                .flat_map(|(_, users)| users.iter().map(|(k, p)| (k.as_str(), &**p)))
+                .collect(),
+        )
+    }
+}
+
+/// Pending users by sort key, in order, each once.
+pub(crate) type Reached<'a> = Vec<(&'a str, &'a Pending)>;
+
+/// `users` sorted by key, repeats dropped.
+fn sorted_set(mut users: Reached<'_>) -> Reached<'_> {
+    users.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    users.dedup_by(|a, b| a.0 == b.0);
+    users
 }
 
 /// The index documents of the delta's users (their records as the index

@@ -50,10 +50,9 @@ pub use read::RecordPage;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::io::{BufRead, Write};
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -1085,27 +1084,25 @@ impl Instance {
             shadow: shadow.unwrap_or_default(),
         };
         let page = searcher.search(&*query, &collector).map_err(storage)?;
-        // The delta's present users, in sort-key order, those in the plan's
-        // key range only: each tested with the evaluator's predicate on the
-        // names folded at its write. All matches count; the first `limit`
-        // after the token make the delta's side of the page.
+        // The delta's present users its plan can reach (found by the same
+        // access paths over the delta's postings), in sort-key order, each
+        // tested with the evaluator's predicate on the names folded at its
+        // write. All matches count; the first `limit` after the token make
+        // the delta's side of the page.
         let order = &live.delta.order;
-        let in_range: Box<dyn Iterator<Item = (&String, &Arc<live::Pending>)>> = match plan.bounds()
-        {
-            Some(r) => {
-                let hi = r.hi.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-                Box::new(order.range::<str, _>((Bound::Included(r.lo.as_str()), hi)))
-            }
-            None => Box::new(order.iter()),
-        };
+        let reached: Box<dyn Iterator<Item = (&str, &live::Pending)>> =
+            match live.delta.candidates(&plan.root, &live.groups) {
+                Some(users) => Box::new(users.into_iter()),
+                None => Box::new(order.iter().map(|(k, p)| (k.as_str(), &**p))),
+            };
         let (mut total, mut remaining) = (page.total, page.remaining);
         let mut fresh: Vec<(&str, &User)> = Vec::new();
-        for (key, p) in in_range {
+        for (key, p) in reached {
             if !matches_folded(&search.filter, &p.user, &p.folded, &live.groups) {
                 continue;
             }
             total += 1;
-            if after.as_ref().is_some_and(|a| key <= a) {
+            if after.as_deref().is_some_and(|a| key <= a) {
                 continue;
             }
             remaining += 1;

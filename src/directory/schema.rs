@@ -69,46 +69,23 @@ impl Fields {
         self.fields[f.index()]
     }
 
-    /// The document of a user: its index terms and the user as JSON.
+    /// The document of a user: its index terms ([`index_terms`]) and the
+    /// user as JSON.
     pub(crate) fn document(&self, user: &User) -> Result<TantivyDocument, serde_json::Error> {
         let json = serde_json::to_string(user)?;
         let mut d = TantivyDocument::new();
-        let add = |d: &mut TantivyDocument, f: IndexField, v: &str| d.add_text(self.get(f), v);
-        add(&mut d, IndexField::Id, &user.id);
-        if let Some(arn) = &user.arn {
-            add(&mut d, IndexField::Arn, arn);
-        }
-        add(&mut d, IndexField::Username, &user.username);
-        let folded = Folded::of(user);
-        add(
-            &mut d,
-            IndexField::SortKey,
-            &sort_key_bytes(&folded.username, &user.id),
-        );
         let mut tokens = Vec::new();
-        let mut push_grams = |tag: char, folded: &str| {
-            for g in grams(tag, folded) {
+        for (field, term) in index_terms(user, &Folded::of(user)) {
+            if field == IndexField::Grams {
                 tokens.push(Token {
                     offset_from: 0,
                     offset_to: 0,
                     position: tokens.len(),
-                    text: g,
+                    text: term,
                     position_length: 1,
                 });
-            }
-        };
-        let mut names = vec![(StringField::Username, folded.username.as_str())];
-        if let Some(f) = folded.first_name.as_deref() {
-            add(&mut d, IndexField::FirstNameFolded, f);
-            names.push((StringField::FirstName, f));
-        }
-        if let Some(f) = folded.last_name.as_deref() {
-            add(&mut d, IndexField::LastNameFolded, f);
-            names.push((StringField::LastName, f));
-        }
-        for (field, folded) in &names {
-            if let Some(tag) = gram_tag(*field) {
-                push_grams(tag, folded);
+            } else {
+                d.add_text(self.get(field), term);
             }
         }
         if !tokens.is_empty() {
@@ -120,29 +97,59 @@ impl Fields {
                 },
             );
         }
-        if let Some(rp) = &user.routing_profile_id {
-            add(&mut d, IndexField::RoutingProfile, rp);
-        }
-        for sp in user.security_profile_ids.iter().flatten() {
-            add(&mut d, IndexField::SecurityProfile, sp);
-        }
-        if let Some(g) = &user.hierarchy_group_id {
-            add(&mut d, IndexField::Group, g);
-        }
-        for (k, v) in user.tags.iter().flatten() {
-            add(&mut d, IndexField::TagKey, k);
-            add(&mut d, IndexField::TagKeyValue, &tag_term(k, v));
-        }
-        for p in user.proficiencies.iter().flatten() {
-            add(
-                &mut d,
-                IndexField::Proficiency,
-                &proficiency_term(&p.attribute_name, &p.attribute_value, p.level),
-            );
-        }
         d.add_text(self.user, json);
         Ok(d)
     }
+}
+
+/// Every (field, term) a user's index document holds, the one definition
+/// of what the planner's access paths find a user by: the index documents
+/// are built from it, and so are the delta's postings of the users written
+/// since the last fold. `folded` is [`Folded::of`] `user`.
+pub(crate) fn index_terms(user: &User, folded: &Folded) -> Vec<(IndexField, String)> {
+    let mut t = vec![(IndexField::Id, user.id.clone())];
+    if let Some(arn) = &user.arn {
+        t.push((IndexField::Arn, arn.clone()));
+    }
+    t.push((IndexField::Username, user.username.clone()));
+    t.push((
+        IndexField::SortKey,
+        sort_key_bytes(&folded.username, &user.id),
+    ));
+    let mut names = vec![(StringField::Username, folded.username.as_str())];
+    if let Some(f) = folded.first_name.as_deref() {
+        t.push((IndexField::FirstNameFolded, f.to_string()));
+        names.push((StringField::FirstName, f));
+    }
+    if let Some(f) = folded.last_name.as_deref() {
+        t.push((IndexField::LastNameFolded, f.to_string()));
+        names.push((StringField::LastName, f));
+    }
+    for (field, name) in names {
+        if let Some(tag) = gram_tag(field) {
+            t.extend(grams(tag, name).into_iter().map(|g| (IndexField::Grams, g)));
+        }
+    }
+    if let Some(rp) = &user.routing_profile_id {
+        t.push((IndexField::RoutingProfile, rp.clone()));
+    }
+    for sp in user.security_profile_ids.iter().flatten() {
+        t.push((IndexField::SecurityProfile, sp.clone()));
+    }
+    if let Some(g) = &user.hierarchy_group_id {
+        t.push((IndexField::Group, g.clone()));
+    }
+    for (k, v) in user.tags.iter().flatten() {
+        t.push((IndexField::TagKey, k.clone()));
+        t.push((IndexField::TagKeyValue, tag_term(k, v)));
+    }
+    for p in user.proficiencies.iter().flatten() {
+        t.push((
+            IndexField::Proficiency,
+            proficiency_term(&p.attribute_name, &p.attribute_value, p.level),
+        ));
+    }
+    t
 }
 
 /// Every group a `WITH_CHILD_GROUPS` condition on `group` reaches: the group

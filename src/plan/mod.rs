@@ -28,7 +28,7 @@ use crate::criteria::{
 };
 
 /// The indexed fields of a user document (see `crate::directory` for the schema).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum IndexField {
     /// `Id`, exact.
     Id,
@@ -643,28 +643,6 @@ impl Plan {
             }),
             _ => leaf.key_range(),
         }
-    }
-
-    /// A range of sort keys that holds every user the query can match,
-    /// when the plan implies one (a username `EXACT` / `STARTS_WITH` leaf,
-    /// alone or under an `And`); `None` when any key may match. Users
-    /// outside it need not be tested (a superset: those inside still are).
-    ///
-    /// ```
-    /// let q = rollcall::syntax::parse(r#"username sw "Jo" and tag.Team"#).unwrap();
-    /// let r = rollcall::plan::compile(&q).bounds().unwrap();
-    /// assert_eq!((r.lo.as_str(), r.hi.as_deref()), ("jo", Some("jp")));
-    /// assert!(rollcall::plan::compile(&rollcall::syntax::parse("*").unwrap()).bounds().is_none());
-    /// ```
-    pub fn bounds(&self) -> Option<KeyRange> {
-        fn of(node: &Node) -> Option<KeyRange> {
-            match node {
-                Node::Leaf(leaf) => leaf.key_range(),
-                Node::And(children) => children.iter().find_map(of),
-                Node::Or(_) => None,
-            }
-        }
-        of(&self.root)
     }
 
     /// The nodes in pre-order; the executor reports counts by this index.
