@@ -81,11 +81,12 @@ pub(crate) struct Delta {
     /// The username of every present user of `users`, to its id.
     pub names: HashMap<String, String>,
     /// The present users of `users` by sort key, the order searches give
-    /// them in: a search reads the key range its plan bounds, in order.
+    /// them in (a search whose plan reaches every user walks this).
     pub order: BTreeMap<String, Arc<Pending>>,
     /// The present users' index terms ([`super::schema::index_terms`]), to
-    /// their sort keys: the delta's own small inverted index, so a search
-    /// tests only the pending users its plan's access paths can reach.
+    /// the users holding them by sort key: the delta's own small inverted
+    /// index, so a search tests only the pending users its plan's access
+    /// paths can reach.
     postings: BTreeMap<(IndexField, String), BTreeMap<String, Arc<Pending>>>,
 }
 

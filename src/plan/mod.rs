@@ -188,23 +188,6 @@ pub struct Leaf {
     pub residual: Option<Residual>,
 }
 
-impl Leaf {
-    /// The sort-key range a username `EXACT` / `STARTS_WITH` access reads
-    /// (its residual, if any, only narrows it).
-    fn key_range(&self) -> Option<KeyRange> {
-        match &self.access {
-            Access::Prefix {
-                field: IndexField::SortKey,
-                prefix,
-            } => Some(KeyRange {
-                lo: prefix.clone(),
-                hi: successor(prefix),
-            }),
-            _ => None,
-        }
-    }
-}
-
 /// A node of the plan tree.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
@@ -641,7 +624,14 @@ impl Plan {
                 lo: String::new(),
                 hi: None,
             }),
-            _ => leaf.key_range(),
+            Access::Prefix {
+                field: IndexField::SortKey,
+                prefix,
+            } => Some(KeyRange {
+                lo: prefix.clone(),
+                hi: successor(prefix),
+            }),
+            _ => None,
         }
     }
 
