@@ -511,7 +511,10 @@ impl Filter {
 /// One rank-one term of a filter over one plane, as a SIMD kernel:
 /// `scratch[r][c] = sum_n plane[r][c + n] * row[n]`, then
 /// `out[r][c] += sum_m scratch[r + m][c] * col[m]` (`out` starting at the
-/// first valid position), for the valid rows and columns.
+/// first valid position), for the valid rows and columns. Every value is
+/// the same chain of fused multiply-adds, in tap order, whether its column
+/// falls in a vector or in the scalar tail, so the responses do not depend
+/// on the vector width the CPU dispatches to (AVX2 or AVX-512).
 struct Separable<'a> {
     plane: &'a [f32],
     cols: usize,
@@ -563,7 +566,10 @@ fn separable<S: pulp::Simd>(simd: S, k: Separable<'_>, row: &[f32], col: &[f32])
             S::as_mut_simd_f32s(&mut dst[c..c + lanes]).0[0] = acc;
         }
         for c in simd_cols..vc {
-            dst[c] = row.iter().enumerate().map(|(n, &w)| src[c + n] * w).sum();
+            dst[c] = row
+                .iter()
+                .enumerate()
+                .fold(0.0, |acc, (n, &w)| src[c + n].mul_add(w, acc));
         }
     }
     for r in 0..k.valid_rows {
@@ -580,12 +586,9 @@ fn separable<S: pulp::Simd>(simd: S, k: Separable<'_>, row: &[f32], col: &[f32])
             S::as_mut_simd_f32s(&mut dst[c..c + lanes]).0[0] = acc;
         }
         for (c, d) in dst.iter_mut().enumerate().skip(simd_cols) {
-            let sum: f32 = col
-                .iter()
-                .enumerate()
-                .map(|(m, &w)| k.scratch[(r + m) * cols + c] * w)
-                .sum();
-            *d += sum;
+            *d = col.iter().enumerate().fold(*d, |acc, (m, &w)| {
+                k.scratch[(r + m) * cols + c].mul_add(w, acc)
+            });
         }
     }
 }
