@@ -265,10 +265,10 @@ impl FaceColumns {
     pub(crate) fn retain(&mut self, keep: &[bool]) {
         let mut kept = FaceColumns::default();
         for row in 0..self.len {
-            if keep.get(row) == Some(&true) {
-                if let Some(meta) = self.get(row) {
-                    kept.push(meta);
-                }
+            if keep.get(row) == Some(&true)
+                && let Some(meta) = self.get(row)
+            {
+                kept.push(meta);
             }
         }
         *self = kept;
