@@ -8,7 +8,6 @@
 //! deleted user slots once they make up a quarter of the rows.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -17,6 +16,7 @@ use super::codec::CodecError;
 use super::codes::{Codes, FaceCodes};
 use super::error::Error;
 use super::model::FaceModel;
+use super::rows::{FaceColumns, FaceIndex, FaceMeta};
 use super::search::{
     best_per_user, exact_cos, similarity, top_faces, top_users, FullRows, Matrix, RowInfo,
     BATCH_MIN_PROBES, DELETED, NO_USER,
@@ -32,43 +32,6 @@ use super::wire::{
 pub const MAX_FACES_PER_USER: usize = 100;
 /// How long a `ClientRequestToken` is remembered, in seconds.
 pub const TOKEN_TTL_SECS: u64 = 24 * 3600;
-
-/// Hashes face ids by folding their 128 bits. Every id in the index is a
-/// random v4 UUID made here (callers only look ids up, never choose them),
-/// so the bits are already uniform and no keyed hash is needed; this makes
-/// loading a million faces several times faster than SipHash.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct FaceIdHasher(u64);
-
-impl Hasher for FaceIdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(29) ^ u64::from_le_bytes(b))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 ^= (v as u64) ^ ((v >> 64) as u64).rotate_left(32);
-    }
-}
-
-/// Face id -> row.
-pub(crate) type FaceIndex = HashMap<u128, u32, BuildHasherDefault<FaceIdHasher>>;
-
-/// A face's metadata (its vector is row `i` of the matrix).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct FaceRow {
-    pub(crate) image: u128,
-    pub(crate) seq: u64,
-    pub(crate) ext: Option<Box<str>>,
-    /// Where the face was found in its photo; `None` for a vector.
-    pub(crate) found: Option<FoundAt>,
-}
 
 /// Where a face was found in its photo: the box as AWS gives it (ratios
 /// of the image's width and height) and the detector's confidence.
@@ -183,9 +146,11 @@ pub(crate) struct Collection {
     /// a collection with codes: see [`Vectors`]).
     vectors: Vectors,
     owner: Vec<u32>,
-    faces: Vec<FaceRow>,
+    /// Image, sequence number, external id and box of each row.
+    faces: FaceColumns,
     /// Face id per row (beside `faces` so the scan reads it as a flat array).
     ids: Vec<u128>,
+    /// The live rows by face id (tombstoned rows are not in it).
     face_index: FaceIndex,
     users: Vec<UserSlot>,
     user_index: HashMap<String, u32>,
@@ -212,7 +177,7 @@ pub(crate) struct SnapshotParts {
     pub(crate) last_record: u64,
     /// Per row: face id, metadata, owner.
     pub(crate) ids: Vec<u128>,
-    pub(crate) faces: Vec<FaceRow>,
+    pub(crate) faces: FaceColumns,
     pub(crate) owner: Vec<u32>,
     /// Per user slot: id, sequence number, face rows.
     pub(crate) users: Vec<(String, u64, Vec<u32>)>,
@@ -271,10 +236,10 @@ impl Collection {
         if p.faces.len() != n || p.owner.len() != n {
             return Err(CodecError("rows disagree"));
         }
-        c.face_index.reserve(n);
-        for (row, &id) in p.ids.iter().enumerate() {
-            let row = u32::try_from(row).map_err(|_| CodecError("too many faces"))?;
-            if c.face_index.insert(id, row).is_some() {
+        u32::try_from(n).map_err(|_| CodecError("too many faces"))?;
+        c.face_index.reserve(n, &p.ids);
+        for row in 0..n as u32 {
+            if c.face_index.insert(&p.ids, row).is_err() {
                 return Err(CodecError("face id twice"));
             }
         }
@@ -394,12 +359,20 @@ impl Collection {
     }
 
     /// Every row (dead ones included): face id, metadata, owner.
-    pub(crate) fn rows(&self) -> impl ExactSizeIterator<Item = (u128, &FaceRow, u32)> {
+    pub(crate) fn rows(&self) -> impl ExactSizeIterator<Item = (u128, FaceMeta<'_>, u32)> {
         self.ids
             .iter()
-            .zip(&self.faces)
             .zip(&self.owner)
-            .map(|((&id, f), &o)| (id, f, o))
+            .enumerate()
+            .map(|(row, (&id, &o))| {
+                let meta = self.faces.get(row).unwrap_or(FaceMeta {
+                    image: 0,
+                    seq: 0,
+                    ext: None,
+                    found: None,
+                });
+                (id, meta, o)
+            })
     }
 
     /// Every user slot, in slot order.
@@ -486,8 +459,8 @@ impl Collection {
     /// and `SearchUsers`): `InvalidParameterException`.
     pub(crate) fn face_row(&self, field: &str, id: u128) -> Result<usize, Error> {
         self.face_index
-            .get(&id)
-            .map(|&r| r as usize)
+            .get(&self.ids, id)
+            .map(|r| r as usize)
             .ok_or_else(|| {
                 Error::invalid(format!(
                     "{field}: face '{}' was not found in collection '{}'",
@@ -507,7 +480,7 @@ impl Collection {
                 .map(|&id| face_id_string(id))
                 .unwrap_or_default(),
             image_id: meta.map(|m| face_id_string(m.image)).unwrap_or_default(),
-            external_image_id: meta.and_then(|m| m.ext.as_deref().map(str::to_string)),
+            external_image_id: meta.and_then(|m| m.ext.map(str::to_string)),
             bounding_box: meta.and_then(|m| m.found).map(|f| f.bounding_box()),
             confidence: meta
                 .and_then(|m| m.found)
@@ -597,25 +570,22 @@ impl Collection {
                     } else {
                         self.vectors.extend(vectors);
                     }
+                    self.face_index.reserve(ids.len(), &self.ids);
                     for ((id, ext), found) in ids.into_iter().zip(exts).zip(found) {
                         let row = self.faces.len() as u32;
-                        let ext = ext.map(String::into_boxed_str);
-                        self.faces.push(FaceRow {
+                        self.faces.push(FaceMeta {
                             image,
                             seq: self.next_seq,
-                            ext,
+                            ext: ext.as_deref(),
                             found,
                         });
                         self.ids.push(id);
                         // Ids are fresh v4 UUIDs; one seen before (only in
                         // a forged log) is a dead row, so that no state
                         // holds an id twice (its snapshot would not load).
-                        let owner = match self.face_index.insert(id, row) {
-                            None => NO_USER,
-                            Some(old) => {
-                                self.face_index.insert(id, old);
-                                DELETED
-                            }
+                        let owner = match self.face_index.insert(&self.ids, row) {
+                            Ok(()) => NO_USER,
+                            Err(_) => DELETED,
                         };
                         self.owner.push(owner);
                         self.next_seq += 1;
@@ -625,7 +595,7 @@ impl Collection {
             }
             Op::DeleteFaces(ids) => {
                 for id in ids {
-                    if let Some(row) = self.face_index.remove(&id) {
+                    if let Some(row) = self.face_index.remove(&self.ids, id) {
                         self.release(row);
                         if let Some(o) = self.owner.get_mut(row as usize) {
                             *o = DELETED;
@@ -664,7 +634,7 @@ impl Collection {
             Op::Associate(user, ids) => {
                 if let Some(&slot) = self.user_index.get(&user) {
                     for id in ids {
-                        let Some(&row) = self.face_index.get(&id) else {
+                        let Some(row) = self.face_index.get(&self.ids, id) else {
                             continue;
                         };
                         if self.owner.get(row as usize) == Some(&NO_USER) {
@@ -679,7 +649,7 @@ impl Collection {
             Op::Disassociate(user, ids) => {
                 if let Some(&slot) = self.user_index.get(&user) {
                     for id in ids {
-                        let Some(&row) = self.face_index.get(&id) else {
+                        let Some(row) = self.face_index.get(&self.ids, id) else {
                             continue;
                         };
                         if self.owner.get(row as usize) == Some(&slot) {
@@ -733,7 +703,8 @@ impl Collection {
             codes.retain(&keep);
         }
         self.vectors.retain(&keep);
-        let mut row_map = vec![u32::MAX; self.faces.len()];
+        self.faces.retain(&keep);
+        let mut row_map = vec![u32::MAX; self.ids.len()];
         let mut kept = 0usize;
         for (row, new_row) in row_map.iter_mut().enumerate() {
             let o = self.owner[row];
@@ -741,14 +712,12 @@ impl Collection {
                 continue;
             }
             if kept != row {
-                self.faces.swap(kept, row);
                 self.ids.swap(kept, row);
             }
             self.owner[kept] = slot_map.get(o as usize).copied().unwrap_or(NO_USER);
             *new_row = kept as u32;
             kept += 1;
         }
-        self.faces.truncate(kept);
         self.ids.truncate(kept);
         self.owner.truncate(kept);
         for u in &mut users {
@@ -757,12 +726,7 @@ impl Collection {
             }
         }
         self.users = users;
-        self.face_index = self
-            .ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i as u32))
-            .collect();
+        self.face_index = FaceIndex::of_all(&self.ids);
         self.user_index = self
             .users
             .iter()
@@ -798,7 +762,7 @@ impl Collection {
         let mut resp = DeleteFacesResponse::default();
         let mut gone = Vec::new();
         for &id in ids {
-            if self.face_index.contains_key(&id) {
+            if self.face_index.get(&self.ids, id).is_some() {
                 gone.push(id);
                 resp.deleted_faces.push(face_id_string(id));
             } else {
@@ -834,7 +798,7 @@ impl Collection {
             reasons: vec![reason],
         };
         for &id in ids {
-            let Some(&row) = self.face_index.get(&id) else {
+            let Some(row) = self.face_index.get(&self.ids, id) else {
                 resp.unsuccessful_face_associations.push(fail(
                     id,
                     user,
@@ -909,7 +873,7 @@ impl Collection {
                 user_id: owner.to_string(),
                 reasons: vec![reason],
             };
-            let Some(&row) = self.face_index.get(&id) else {
+            let Some(row) = self.face_index.get(&self.ids, id) else {
                 resp.unsuccessful_face_disassociations
                     .push(fail(user, FaceReason::FaceNotFound));
                 continue;
@@ -1089,7 +1053,7 @@ impl Collection {
         user: Option<u32>,
         only: Option<&[u128]>,
     ) -> (Vec<Face>, Option<String>) {
-        let first = self.faces.partition_point(|f| f.seq < start);
+        let first = self.faces.first_from_seq(start);
         let mut out = Vec::new();
         for row in first..self.faces.len() {
             let owner = self.owner[row];
@@ -1100,7 +1064,8 @@ impl Collection {
                 continue;
             }
             if out.len() == max {
-                return (out, Some(self.page_token('f', self.faces[row].seq)));
+                let seq = self.faces.seq(row).unwrap_or_default();
+                return (out, Some(self.page_token('f', seq)));
             }
             out.push(self.face(row));
         }
@@ -1286,22 +1251,5 @@ mod tests {
         assert!(read_page_token("d", 'f', Some(&t)).is_err());
         assert!(read_page_token("c", 'u', Some(&t)).is_err());
         assert!(read_page_token("c", 'f', Some("f2a.00000000")).is_err());
-    }
-}
-
-#[cfg(test)]
-mod hasher_tests {
-    use super::*;
-
-    #[test]
-    fn face_id_hasher_spreads_ids() {
-        let mut index = FaceIndex::default();
-        for i in 0..1000u32 {
-            index.insert(uuid::Uuid::new_v4().as_u128(), i);
-        }
-        assert_eq!(index.len(), 1000);
-        let mut h = FaceIdHasher::default();
-        h.write(b"bytes also hash");
-        assert_ne!(h.finish(), 0);
     }
 }

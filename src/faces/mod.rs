@@ -35,7 +35,8 @@
 //! - `collection`: one collection in memory (planning and applying
 //!   changes); `search`: the matrix scan; `codes`: the compact codes it
 //!   scans in large collections; `vectors`: the full-precision rows, in
-//!   memory or read back from the snapshot file.
+//!   memory or read back from the snapshot file; `rows`: the other
+//!   per-face columns and the face-id index.
 //! - `store`: the log and snapshots on disk (`store::log`,
 //!   `store::snapshot`; the file locks are the crate's `storage`).
 //! - `random`: reproducible random vectors for demos and benchmarks.
@@ -53,6 +54,7 @@ mod npy;
 mod operation;
 pub(crate) mod photo;
 mod random;
+mod rows;
 mod search;
 mod store;
 mod vectors;

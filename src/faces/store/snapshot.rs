@@ -12,8 +12,9 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use super::log::{read_found, read_token, write_found, write_token};
 use crate::faces::codec::{copy_f32_from_bytes, extend_f32_bytes, CodecError, Reader, Writer};
 use crate::faces::codes::{Codes, FaceCodes};
-use crate::faces::collection::{Collection, FaceRow, SnapshotParts};
+use crate::faces::collection::{Collection, SnapshotParts};
 use crate::faces::model::FaceModel;
+use crate::faces::rows::FaceMeta;
 use crate::faces::vectors::Vectors;
 
 /// The magic of a snapshot of a collection of vectors (the layout
@@ -154,7 +155,7 @@ pub(crate) fn encode_snapshot<W: Write>(coll: &Collection, out: W) -> io::Result
         w.u128(f.image);
         w.u64(f.seq);
         w.u32(owner);
-        w.opt_str(f.ext.as_deref());
+        w.opt_str(f.ext);
     }
     w.len(coll.user_slots().len());
     for u in coll.user_slots() {
@@ -381,7 +382,6 @@ fn decode_snapshot_meta(meta: &[u8], photos: bool) -> Result<Collection, CodecEr
         ..Default::default()
     };
     let n = r.count(16 + 16 + 8 + 4 + 1)?;
-    p.faces.reserve_exact(n);
     p.ids.reserve_exact(n);
     p.owner.reserve_exact(n);
     for _ in 0..n {
@@ -389,11 +389,11 @@ fn decode_snapshot_meta(meta: &[u8], photos: bool) -> Result<Collection, CodecEr
         let image = r.u128()?;
         let seq = r.u64()?;
         p.owner.push(r.u32()?);
-        let ext = r.opt_str()?.map(String::into_boxed_str);
-        p.faces.push(FaceRow {
+        let ext = r.opt_str()?;
+        p.faces.push(FaceMeta {
             image,
             seq,
-            ext,
+            ext: ext.as_deref(),
             found: None,
         });
     }
@@ -410,8 +410,8 @@ fn decode_snapshot_meta(meta: &[u8], photos: bool) -> Result<Collection, CodecEr
         p.tokens.push(read_token(&mut r)?);
     }
     if photos {
-        for f in &mut p.faces {
-            f.found = read_found(&mut r)?;
+        for row in 0..p.faces.len() {
+            p.faces.set_found(row, read_found(&mut r)?);
         }
     }
     if !r.is_empty() {
@@ -476,7 +476,7 @@ mod tests {
             assert_eq!(back.model_version(), coll.model_version());
             let rows = |c: &Collection| {
                 c.rows()
-                    .map(|(id, f, o)| (id, f.clone(), o))
+                    .map(|(id, f, o)| (id, format!("{f:?}"), o))
                     .collect::<Vec<_>>()
             };
             assert_eq!(rows(&back), rows(&coll));
@@ -487,6 +487,84 @@ mod tests {
                 assert!(decode_snapshot(&mut &bytes[..cut], cut as u64).is_err());
             }
         }
+    }
+
+    /// Deletions that compact the rows renumber them: every surviving
+    /// face keeps its id, external id (an empty one stays empty, a missing
+    /// one missing), box and owner, is found at its new row, and the
+    /// collection reopened from its snapshot answers the same.
+    #[test]
+    fn compaction_and_reopen_keep_each_faces_metadata() {
+        let at = |i: usize| FoundAt {
+            left: 0.01 * i as f32,
+            top: 0.125,
+            width: 0.5,
+            height: 0.375,
+            confidence: 90.0 + i as f32,
+        };
+        let n = 12;
+        let mut rec = index(
+            FaceModel::DlibResnetV1,
+            (0..n).map(|i| (i % 3 != 0).then(|| at(i))).collect(),
+        );
+        if let Op::Index { exts, .. } = &mut rec.op {
+            *exts = (0..n)
+                .map(|i| match i % 3 {
+                    0 => None,
+                    1 => Some(String::new()),
+                    _ => Some(format!("ext-{i}")),
+                })
+                .collect();
+        }
+        let mut coll = Collection::new("c".into(), 1, 0);
+        coll.apply(rec);
+        coll.apply(Record {
+            seq: 2,
+            op: Op::CreateUser("u".into()),
+            token: None,
+        });
+        let ids: Vec<u128> = (1..=n as u128).collect();
+        coll.apply(Record {
+            seq: 3,
+            op: Op::Associate("u".into(), vec![ids[7], ids[10]]),
+            token: None,
+        });
+        let face_of =
+            |c: &Collection, id: u128| c.face_row("FaceId", id).ok().map(|row| c.face(row));
+        let before: Vec<_> = ids.iter().map(|&id| face_of(&coll, id)).collect();
+        let gone = [ids[0], ids[2], ids[3], ids[5]];
+        coll.apply(Record {
+            seq: 4,
+            op: Op::DeleteFaces(gone.to_vec()),
+            token: None,
+        });
+        assert_eq!(coll.rows().len(), n - gone.len(), "compacted");
+        let (bytes, len) = encode_snapshot(&coll, Vec::new()).unwrap();
+        let back = decode_snapshot(&mut &bytes[..], len).unwrap();
+        for c in [&coll, &back] {
+            assert_eq!(c.face_count(), n - gone.len());
+            for (id, want) in ids.iter().zip(&before) {
+                let got = face_of(c, *id);
+                if gone.contains(id) {
+                    assert_eq!(got, None);
+                } else {
+                    assert_eq!(got.as_ref(), want.as_ref());
+                }
+            }
+        }
+        let ext = |i: usize| before[i].as_ref().and_then(|f| f.external_image_id.clone());
+        assert_eq!(
+            (ext(1), ext(4), ext(8)),
+            (
+                Some(String::new()),
+                Some(String::new()),
+                Some("ext-8".into())
+            )
+        );
+        assert_eq!(
+            before[7].as_ref().and_then(|f| f.user_id.clone()),
+            Some("u".into())
+        );
     }
 
     fn peek_head_bytes(bytes: &[u8]) -> Option<SnapshotHead> {
