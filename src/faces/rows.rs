@@ -212,14 +212,7 @@ impl FaceColumns {
 
     /// The metadata of `row`.
     pub(crate) fn get(&self, row: usize) -> Option<FaceMeta<'_>> {
-        if row >= self.len {
-            return None;
-        }
-        let run = self.run_first.partition_point(|&f| f as usize <= row);
-        let run = run.checked_sub(1)?;
-        let first = *self.run_first.get(run)? as usize;
-        let image = *self.run_image.get(run)?;
-        let seq = self.run_seq.get(run)? + (row - first) as u64;
+        let (image, seq) = self.run_of(row)?;
         let ext = self
             .ext_rows
             .binary_search(&(row as u32))
@@ -241,9 +234,22 @@ impl FaceColumns {
         })
     }
 
-    /// The sequence number of `row`.
+    /// The image and sequence number of `row`, from its run.
+    fn run_of(&self, row: usize) -> Option<(u128, u64)> {
+        if row >= self.len {
+            return None;
+        }
+        let run = self.run_first.partition_point(|&f| f as usize <= row);
+        let run = run.checked_sub(1)?;
+        let first = *self.run_first.get(run)? as usize;
+        let image = *self.run_image.get(run)?;
+        Some((image, self.run_seq.get(run)? + (row - first) as u64))
+    }
+
+    /// The sequence number of `row` (its run alone: no external id or box
+    /// lookup, as paging's binary search asks it for many rows).
     pub(crate) fn seq(&self, row: usize) -> Option<u64> {
-        self.get(row).map(|m| m.seq)
+        self.run_of(row).map(|(_, seq)| seq)
     }
 
     /// The first row whose sequence number is `start` or more (sequence
