@@ -1,6 +1,7 @@
 //! Compact codes: every unit row as one signed byte a component with a
-//! per-row scale, and what bounds the code's error, so that a scan over the
-//! codes gives each cosine as an interval that contains the exact one.
+//! per-row scale, held as two planes of four bits, and what bounds the
+//! codes' error, so that a scan over the codes gives each cosine as an
+//! interval that contains the exact one.
 //!
 //! A row `x` is coded as `x ≈ s·q` with `q` in `[-127, 127]^d`; a probe `p`
 //! as `p ≈ t·u` with `u` 16-bit. Their integer dot product `q·u` is exact
@@ -16,6 +17,31 @@
 //! random 512-d unit vector the bound is about 0.01 in cosine (one point of
 //! similarity), so only rows within that distance of the answer's edge are
 //! looked at again at full precision.
+//!
+//! Each code is split as `q = 16·h + l` (`h = q >> 4` in `[-8, 7]`, `l` in
+//! `[0, 15]`), and the `h + 8` and the `l` are kept in two planes of four
+//! bits a code. The *high* plane alone is a coarser code of the same row,
+//! `q̂ = 16·h + 7.5` (within 7.5 of `q`), with its own residual
+//! `‖x − s·q̂‖` kept per row, so the same inequality bounds a *coarse* score
+//! of a probe coded to 8 bits (`p ≈ t'·w`) against the high plane:
+//!
+//! ```text
+//! |x·p − s·t'·(q̂·w)| ≤ ‖s·q̂‖·‖p − t'·w‖ + ‖x − s·q̂‖·‖p‖
+//! ```
+//!
+//! with `‖s·q̂‖ ≤ ‖s·q‖ + ‖x − s·q‖ + ‖x − s·q̂‖`. That bound is about 0.11
+//! for a random 128-d unit vector, ten times the full code's, but a coarse
+//! scan reads half the bytes: a single-probe search scans the high plane
+//! and *refines* (reads the low plane of, and scores at the full code's
+//! precision) only the rows whose coarse interval can still reach the
+//! answer; on random data that is a few rows in ten thousand. Searches of
+//! many probes, where the products cost more than the reads, and searches
+//! for users, which keep no per-row intervals, read both planes.
+//!
+//! The planes are laid out in groups of [`GROUP`] components a row: byte
+//! `b` of a row's group `g` holds component `GROUP·g + b` in its low four
+//! bits and component `GROUP·g + GROUP/2 + b` in its high four, so that a
+//! vector of bytes splits into two vectors of components in order.
 
 use rayon::prelude::*;
 
@@ -54,22 +80,59 @@ impl FaceCodes {
 
 /// Largest absolute code value of a row.
 const ROW_MAX: f64 = 127.0;
-/// Rows are padded with zero codes to a multiple of this many components,
-/// the width of the kernel's inner step.
+/// Rows are padded with zero codes to a multiple of this many components:
+/// one group of the two planes (64 bytes of each).
+const GROUP: usize = 128;
+/// The full code's kernel takes this many components a step.
 const LANES: usize = 32;
 
 /// The compact codes of a matrix of rows.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Codes {
     dim: usize,
-    /// Codes per row in memory: `dim` rounded up to [`LANES`].
+    /// Components per row in memory: `dim` rounded up to [`GROUP`].
     stride: usize,
-    codes: Vec<i8>,
+    /// `h + 8` of every code, two a byte (see the module's layout).
+    high: Vec<u8>,
+    /// `l` of every code, laid out as `high`.
+    low: Vec<u8>,
     scale: Vec<f32>,
     /// `‖x − s·q‖` per row, rounded up.
     resid: Vec<f32>,
     /// `‖s·q‖` per row, rounded up.
     norm: Vec<f32>,
+    /// `‖x − s·q̂‖` per row (the high plane's residual), rounded up.
+    coarse: Vec<f32>,
+    /// The largest `resid`, `norm` and `coarse` of any row, which bound
+    /// every row's quick score.
+    most: Most,
+}
+
+/// The largest error norms of any row.
+#[derive(Debug, Clone, Copy, Default)]
+struct Most {
+    resid: f32,
+    norm: f32,
+    coarse: f32,
+}
+
+impl Most {
+    fn of(resid: &[f32], norm: &[f32], coarse: &[f32]) -> Most {
+        let max = |v: &[f32]| v.iter().fold(0f32, |m, &x| m.max(x));
+        Most {
+            resid: max(resid),
+            norm: max(norm),
+            coarse: max(coarse),
+        }
+    }
+
+    fn max(self, o: Most) -> Most {
+        Most {
+            resid: self.resid.max(o.resid),
+            norm: self.norm.max(o.norm),
+            coarse: self.coarse.max(o.coarse),
+        }
+    }
 }
 
 /// Rounds an `f64` up to an `f32` no smaller than it.
@@ -102,7 +165,7 @@ impl Codes {
     pub(crate) fn new(dim: usize) -> Self {
         Codes {
             dim,
-            stride: dim.div_ceil(LANES) * LANES,
+            stride: dim.div_ceil(GROUP) * GROUP,
             ..Codes::default()
         }
     }
@@ -112,13 +175,20 @@ impl Codes {
         self.scale.len()
     }
 
+    /// Bytes of one row in one plane.
+    fn plane_stride(&self) -> usize {
+        self.stride / 2
+    }
+
     /// Makes room for `rows` more rows, exactly (a collection's codes are
     /// sized once when it is loaded).
     pub(crate) fn reserve_exact(&mut self, rows: usize) {
-        self.codes.reserve_exact(rows * self.stride);
+        self.high.reserve_exact(rows * self.plane_stride());
+        self.low.reserve_exact(rows * self.plane_stride());
         self.scale.reserve_exact(rows);
         self.resid.reserve_exact(rows);
         self.norm.reserve_exact(rows);
+        self.coarse.reserve_exact(rows);
     }
 
     /// Codes row-major `rows` (`dim` components each) and appends them;
@@ -127,61 +197,139 @@ impl Codes {
         let Some(n) = rows.len().checked_div(self.dim) else {
             return;
         };
-        let (start, stride) = (self.len(), self.stride);
-        self.codes.resize((start + n) * stride, 0);
-        self.scale.resize(start + n, 0.0);
-        self.resid.resize(start + n, 0.0);
-        self.norm.resize(start + n, 0.0);
+        let (start, half) = (self.len(), self.plane_stride());
+        self.high.resize((start + n) * half, 0);
+        self.low.resize((start + n) * half, 0);
+        for v in [
+            &mut self.scale,
+            &mut self.resid,
+            &mut self.norm,
+            &mut self.coarse,
+        ] {
+            v.resize(start + n, 0.0);
+        }
         // 1024 rows a task; each task's loop compiled for the best
         // instruction set the CPU has (AVX2 where it can), as the kernel is.
         const TASK: usize = 1024;
-        let (dim, arch) = (self.dim, pulp::Arch::new());
+        let (dim, stride, arch) = (self.dim, self.stride, pulp::Arch::new());
         let rows_in = rows.par_chunks(TASK * dim);
-        let out = self.codes[start * stride..].par_chunks_mut(TASK * stride);
+        let planes = self.high[start * half..]
+            .par_chunks_mut(TASK * half)
+            .zip(self.low[start * half..].par_chunks_mut(TASK * half));
         let meta = self.scale[start..]
             .par_chunks_mut(TASK)
             .zip(self.resid[start..].par_chunks_mut(TASK))
-            .zip(self.norm[start..].par_chunks_mut(TASK));
+            .zip(self.norm[start..].par_chunks_mut(TASK))
+            .zip(self.coarse[start..].par_chunks_mut(TASK));
         rows_in
-            .zip(out)
+            .zip(planes)
             .zip(meta)
-            .for_each(|((xs, qs), ((ss, rs), ms))| {
+            .for_each(|((xs, (hs, ls)), (((ss, rs), ms), cs))| {
+                let mut q = vec![0i8; stride];
                 arch.dispatch(
                     #[inline(always)]
                     || {
-                        let rows = xs.chunks_exact(dim).zip(qs.chunks_exact_mut(stride));
-                        for ((x, q), ((s, r), m)) in rows.zip(ss.iter_mut().zip(rs).zip(ms)) {
-                            (*s, *r, *m) = encode(x, q);
+                        let rows = xs
+                            .chunks_exact(dim)
+                            .zip(hs.chunks_exact_mut(half).zip(ls.chunks_exact_mut(half)));
+                        let meta = ss.iter_mut().zip(rs).zip(ms).zip(cs);
+                        for ((x, (h, l)), (((s, r), m), c)) in rows.zip(meta) {
+                            (*s, *r, *m) = encode(x, &mut q);
+                            *c = coarse_resid(x, &q[..dim], *s);
+                            split(&q, h, l);
                         }
                     },
                 )
             });
+        let most = Most::of(
+            &self.resid[start..],
+            &self.norm[start..],
+            &self.coarse[start..],
+        );
+        self.most = self.most.max(most);
     }
 
     /// Keeps the rows whose `keep` is true, in order.
     pub(crate) fn retain(&mut self, keep: &[bool]) {
-        let mut kept = 0;
+        let (mut kept, half) = (0, self.plane_stride());
         for (row, _) in keep.iter().enumerate().filter(|&(_, &k)| k) {
             if row != kept {
-                self.codes.copy_within(
-                    row * self.stride..(row + 1) * self.stride,
-                    kept * self.stride,
-                );
+                let (from, to) = (row * half..(row + 1) * half, kept * half);
+                self.high.copy_within(from.clone(), to);
+                self.low.copy_within(from, to);
                 self.scale[kept] = self.scale[row];
                 self.resid[kept] = self.resid[row];
                 self.norm[kept] = self.norm[row];
+                self.coarse[kept] = self.coarse[row];
             }
             kept += 1;
         }
-        self.codes.truncate(kept * self.stride);
-        self.scale.truncate(kept);
-        self.resid.truncate(kept);
-        self.norm.truncate(kept);
+        self.high.truncate(kept * half);
+        self.low.truncate(kept * half);
+        for v in [
+            &mut self.scale,
+            &mut self.resid,
+            &mut self.norm,
+            &mut self.coarse,
+        ] {
+            v.truncate(kept);
+        }
+        self.most = Most::of(&self.resid, &self.norm, &self.coarse);
     }
 
-    /// The codes of rows `first..first + n`.
-    fn block(&self, first: usize, n: usize) -> &[i8] {
-        &self.codes[first * self.stride..(first + n) * self.stride]
+    /// Row `row`'s high and low planes.
+    fn planes(&self, row: usize) -> (&[u8], &[u8]) {
+        let half = self.plane_stride();
+        let at = row * half..(row + 1) * half;
+        (&self.high[at.clone()], &self.low[at])
+    }
+
+    /// The full codes of rows `first..first + n`, row-major, `stride`
+    /// wide, into `out`.
+    fn unpack(&self, first: usize, n: usize, out: &mut Vec<i8>) {
+        out.resize(n * self.stride, 0);
+        let half = self.plane_stride();
+        let (high, low) = (
+            &self.high[first * half..(first + n) * half],
+            &self.low[first * half..(first + n) * half],
+        );
+        for ((q, h), l) in out
+            .chunks_exact_mut(GROUP)
+            .zip(high.chunks_exact(GROUP / 2))
+            .zip(low.chunks_exact(GROUP / 2))
+        {
+            join(h, l, q);
+        }
+    }
+}
+
+/// Splits one row's full codes `q` (`stride` wide) into its two planes.
+#[inline(always)]
+fn split(q: &[i8], high: &mut [u8], low: &mut [u8]) {
+    const HALF: usize = GROUP / 2;
+    for ((q, h), l) in q
+        .chunks_exact(GROUP)
+        .zip(high.chunks_exact_mut(HALF))
+        .zip(low.chunks_exact_mut(HALF))
+    {
+        let (a, b) = q.split_at(HALF);
+        for i in 0..HALF {
+            let (ha, hb) = (((a[i] >> 4) + 8) as u8, ((b[i] >> 4) + 8) as u8);
+            h[i] = ha | hb << 4;
+            l[i] = (a[i] as u8 & 15) | (b[i] as u8) << 4;
+        }
+    }
+}
+
+/// One group's full codes (`q`, [`GROUP`] long) from its two planes.
+#[inline(always)]
+fn join(high: &[u8], low: &[u8], q: &mut [i8]) {
+    const HALF: usize = GROUP / 2;
+    let (a, b) = q.split_at_mut(HALF);
+    for i in 0..HALF {
+        let (h, l) = (high[i], low[i]);
+        a[i] = (((h & 15) as i8 - 8) << 4) | (l & 15) as i8;
+        b[i] = (((h >> 4) as i8 - 8) << 4) | (l >> 4) as i8;
     }
 }
 
@@ -261,7 +409,45 @@ fn encode(x: &[f32], q: &mut [i8]) -> (f32, f32, f32) {
     (scale, up(resid), up(norm))
 }
 
-/// A probe coded for [`Codes`]: 16-bit components and its error norms.
+/// Codes row `x` coarsely from its full codes `q` and scale `s`: gives
+/// `‖x − s·q̂‖` rounded up (`q̂ = 16·(q >> 4) + 7.5`, the high plane's
+/// value).
+#[inline(always)]
+fn coarse_resid(x: &[f32], q: &[i8], s: f32) -> f32 {
+    let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if s == 0.0 {
+        // All-zero codes: a row of zeros, or one that is not finite (whose
+        // scores `encode`'s infinite residual already leaves unbounded).
+        let n = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+        return up(n * NORM_SLACK);
+    }
+    let mut r2 = [0f32; L];
+    let (xs, qs) = (x.chunks_exact(L), q.chunks_exact(L));
+    let (x_rest, q_rest) = (xs.remainder(), qs.remainder());
+    let mut lanes = |x: &[f32], q: &[i8]| {
+        for i in 0..x.len().min(L) {
+            let d = x[i] - s * (f32::from(q[i] >> 4) * 16.0 + 7.5);
+            r2[i] += d * d;
+        }
+    };
+    for (x, q) in xs.zip(qs) {
+        lanes(x, q);
+    }
+    lanes(x_rest, q_rest);
+    // As in `encode`: each `v − fl(s·q̂)` is within 2u·max of the exact
+    // difference (|s·q̂| <= s·120.5 < max, and the difference is at most
+    // 8·s), and the f32 sum of squares within γ_{d+2} of its exact value.
+    let u = f64::from(f32::EPSILON) / 2.0;
+    let dim = x.len() as f64;
+    let gamma = (dim + 2.0) * u / (1.0 - (dim + 2.0) * u);
+    let rel = (1.0 + gamma) * (1.0 + u) * NORM_SLACK;
+    let lost = (dim * f64::from(f32::MIN_POSITIVE)).sqrt();
+    let r2: f32 = r2.iter().sum();
+    up(f64::from(r2).sqrt() * rel + dim.sqrt() * 2.0 * u * f64::from(max) + lost)
+}
+
+/// A probe coded for [`Codes`]: 16-bit components for the full codes,
+/// 8-bit ones for the high plane, and their error norms.
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
     /// Components, padded like the rows.
@@ -271,6 +457,14 @@ pub(crate) struct Probe {
     resid: f64,
     /// `‖p‖`, rounded up.
     norm: f64,
+    /// 8-bit components `w`, padded like the rows.
+    w: Vec<i8>,
+    /// `t'`, the 8-bit components' scale.
+    wscale: f64,
+    /// `‖p − t'·w‖`, rounded up.
+    wresid: f64,
+    /// `Σ w`.
+    wsum: i64,
 }
 
 impl Probe {
@@ -280,37 +474,53 @@ impl Probe {
         f64::from(norm) * self.resid + f64::from(resid) * self.norm + SLACK
     }
 
+    /// The bound on a coarse score's error for a row with `‖s·q‖ <= norm`,
+    /// `‖x − s·q‖ <= resid` and `‖x − s·q̂‖ <= coarse`, plus [`SLACK`].
+    fn coarse_error(&self, norm: f32, resid: f32, coarse: f32) -> f64 {
+        let rows = f64::from(norm) + f64::from(resid) + f64::from(coarse);
+        rows * NORM_SLACK * self.wresid + f64::from(coarse) * self.norm + SLACK
+    }
+
     /// Codes probe `p` for rows of `codes`' width.
     pub(crate) fn new(codes: &Codes, p: &[f32]) -> Probe {
         // |q·u| <= 127 * max|u| * stride must fit an i32, and so must the
         // pairwise sums of the kernel's multiply-add (2 * 127 * max|u|).
         let fit = (f64::from(i32::MAX) / (ROW_MAX * codes.stride.max(1) as f64)).floor();
         let umax = fit.min(f64::from(i16::MAX / 2)).max(1.0);
-        let max = p.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let scale = if max > 0.0 {
-            f64::from(max) / umax
+        let max = f64::from(p.iter().fold(0f32, |m, v| m.max(v.abs())));
+        let (q, scale, resid) = quantise(p, codes.stride, max / umax, umax);
+        let (w, wscale, wresid) = quantise(p, codes.stride, max / ROW_MAX, ROW_MAX);
+        let norm = p.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+        Probe {
+            q: q.into_iter().map(|v| v as i16).collect(),
+            scale,
+            resid,
+            norm: norm * NORM_SLACK,
+            wsum: w.iter().map(|&v| v as i64).sum(),
+            w: w.into_iter().map(|v| v as i8).collect(),
+            wscale,
+            wresid,
+        }
+    }
+}
+
+/// Rounds `p / scale` to integers in `[-top, top]` (`stride` of them, the
+/// padding zero): gives them, the scale (0 for a zero probe) and
+/// `‖p − scale·q‖` rounded up.
+fn quantise(p: &[f32], stride: usize, scale: f64, top: f64) -> (Vec<i32>, f64, f64) {
+    let scale = if scale > 0.0 { scale } else { 0.0 };
+    let mut q = vec![0i32; stride];
+    let mut r2 = 0f64;
+    for (c, &v) in q.iter_mut().zip(p) {
+        let u = if scale > 0.0 {
+            (f64::from(v) / scale).round().clamp(-top, top)
         } else {
             0.0
         };
-        let (mut r2, mut n2) = (0f64, 0f64);
-        let mut q = vec![0i16; codes.stride];
-        for (c, &v) in q.iter_mut().zip(p) {
-            let u = if scale > 0.0 {
-                (f64::from(v) / scale).round().clamp(-umax, umax)
-            } else {
-                0.0
-            };
-            *c = u as i16;
-            r2 += (f64::from(v) - scale * f64::from(*c)).powi(2);
-            n2 += f64::from(v) * f64::from(v);
-        }
-        Probe {
-            q,
-            scale,
-            resid: r2.sqrt() * NORM_SLACK,
-            norm: n2.sqrt() * NORM_SLACK,
-        }
+        *c = u as i32;
+        r2 += (f64::from(v) - scale * u).powi(2);
     }
+    (q, scale, r2.sqrt() * NORM_SLACK)
 }
 
 /// Absolute slack added to every interval: the `f64` products of the
@@ -318,63 +528,100 @@ impl Probe {
 /// exact cosine to `f32` (at most half an ulp of a number below 2).
 const SLACK: f64 = 2.5e-7;
 
+/// A quick cosine is four f32 roundings (the probe's scale, the integer
+/// product, two products) away from its exact value `s·t·d`, whose
+/// magnitude is at most `‖s·q‖·‖t·u‖ < 2` (`< 1.3` for a coarse one); 4
+/// ulps of 2 cover it twice over.
+const QUICK: f64 = 4.0 * 2.0 * f32::EPSILON as f64;
+
+/// How a block is scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Pass {
+    /// Both planes: every quick cosine within the full codes' bound.
+    #[default]
+    Full,
+    /// The high plane: coarse quick cosines; a row's tight interval is
+    /// computed when asked for, from both planes.
+    Coarse,
+}
+
 /// Scores of a block of rows against coded probes: exact integer products,
-/// from which [`Scored::approx`] gives quick `f32` cosines and
+/// from which [`Scored::score`] gives quick `f32` cosines and
 /// [`Scored::interval`] each row's tight interval.
 #[derive(Debug, Default)]
 pub(crate) struct Scored {
     first: usize,
     rows: usize,
+    pass: Pass,
     dots: Vec<i32>,
+    /// The block's full codes ([`Pass::Full`]).
+    unpacked: Vec<i8>,
 }
 
 impl Scored {
-    /// Scores rows `first..first + rows` of `codes` against `probes`; the
-    /// quick cosines go column-major into `approx`, and `reach[j]` bounds
-    /// how far any of probe `j`'s is from the exact cosine.
+    /// Scores rows `first..first + rows` of `codes` against `probes` in
+    /// `pass`; the quick cosines go column-major into `approx`, and
+    /// `reach[j]` bounds how far any of probe `j`'s is from the exact
+    /// cosine.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn score(
         &mut self,
         codes: &Codes,
         first: usize,
         rows: usize,
         probes: &[Probe],
+        pass: Pass,
         approx: &mut [f32],
         reach: &mut [f32],
     ) {
         self.first = first;
         self.rows = rows;
+        self.pass = pass;
         self.dots.resize(rows * probes.len(), 0);
-        kernel::dots(
-            codes.block(first, rows),
-            codes.stride,
-            probes,
-            &mut self.dots,
-        );
-        let range = first..first + rows;
-        let scale = &codes.scale[range.clone()];
-        let norm = codes.norm[range.clone()]
-            .iter()
-            .fold(0f32, |m, &v| m.max(v));
-        let resid = codes.resid[range].iter().fold(0f32, |m, &v| m.max(v));
-        for (j, p) in probes.iter().enumerate() {
-            let t = p.scale as f32;
-            let col = j * rows..(j + 1) * rows;
-            for ((a, &d), &s) in approx[col.clone()]
-                .iter_mut()
-                .zip(&self.dots[col])
-                .zip(scale)
-            {
-                *a = d as f32 * (s * t);
+        let scale = &codes.scale[first..first + rows];
+        let most = codes.most;
+        match pass {
+            Pass::Full => {
+                codes.unpack(first, rows, &mut self.unpacked);
+                kernel::dots(&self.unpacked, codes.stride, probes, &mut self.dots);
+                for (j, p) in probes.iter().enumerate() {
+                    let t = p.scale as f32;
+                    let col = j * rows..(j + 1) * rows;
+                    for ((a, &d), &s) in approx[col.clone()]
+                        .iter_mut()
+                        .zip(&self.dots[col])
+                        .zip(scale)
+                    {
+                        *a = d as f32 * (s * t);
+                    }
+                    reach[j] = up(p.error(most.norm, most.resid) + QUICK);
+                }
             }
-            // The quick cosine is three f32 roundings (|d| < 2^31 is
-            // rounded once, then two products) away from s·t·d, whose
-            // magnitude is at most ‖s·q‖·‖t·u‖ < 2; 4 ulps of 2 cover it.
-            let quick = 4.0 * 2.0 * f64::from(f32::EPSILON);
-            reach[j] = up(p.error(norm, resid) + quick);
+            Pass::Coarse => {
+                let half = codes.plane_stride();
+                let high = &codes.high[first * half..(first + rows) * half];
+                for (j, p) in probes.iter().enumerate() {
+                    let col = j * rows..(j + 1) * rows;
+                    kernel::coarse(high, half, &p.w, &mut self.dots[col.clone()]);
+                    // q̂·w = 16·Σ(h + 8)·w − 120.5·Σw, so 2·q̂·w is an
+                    // integer (at most 241·127·stride in magnitude).
+                    let t = (p.wscale / 2.0) as f32;
+                    for ((a, &d), &s) in approx[col.clone()]
+                        .iter_mut()
+                        .zip(&self.dots[col])
+                        .zip(scale)
+                    {
+                        let twice = 32 * i64::from(d) - 241 * p.wsum;
+                        *a = twice as f32 * (s * t);
+                    }
+                    reach[j] = up(p.coarse_error(most.norm, most.resid, most.coarse) + QUICK);
+                }
+            }
         }
     }
 
-    /// The interval of row `first + i`'s cosine with probe `j`.
+    /// The interval of row `first + i`'s cosine with probe `j`, from the
+    /// full codes whichever pass scored the block.
     pub(crate) fn interval(
         &self,
         codes: &Codes,
@@ -383,7 +630,13 @@ impl Scored {
         i: usize,
     ) -> (f32, f32) {
         let (p, row) = (&probes[j], self.first + i);
-        let d = self.dots[j * self.rows + i];
+        let d = match self.pass {
+            Pass::Full => self.dots[j * self.rows + i],
+            Pass::Coarse => {
+                let (high, low) = codes.planes(row);
+                kernel::refine(high, low, &p.q)
+            }
+        };
         let approx = f64::from(codes.scale[row]) * p.scale * f64::from(d);
         let err = p.error(codes.norm[row], codes.resid[row]);
         (down(approx - err), up(approx + err))
@@ -393,7 +646,7 @@ impl Scored {
 mod kernel {
     //! Integer dot products of code rows with coded probes.
 
-    use super::{Probe, LANES};
+    use super::{Probe, GROUP, LANES};
 
     /// `out[j * rows + i] = codes_row_i · probe_j`, rows `stride` wide.
     pub(super) fn dots(codes: &[i8], stride: usize, probes: &[Probe], out: &mut [i32]) {
@@ -418,6 +671,57 @@ mod kernel {
         }
     }
 
+    /// `out[i] = Σ (h + 8)·w` over row `i` of the high plane `high`
+    /// (`half` bytes a row) and the 8-bit probe `w`.
+    pub(super) fn coarse(high: &[u8], half: usize, w: &[i8], out: &mut [i32]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            return avx2::coarse(simd, high, half, w, out);
+        }
+        coarse_portable(high, half, w, out)
+    }
+
+    /// The same products in plain Rust, for CPUs without AVX2.
+    pub(super) fn coarse_portable(high: &[u8], half: usize, w: &[i8], out: &mut [i32]) {
+        const HALF: usize = GROUP / 2;
+        for (row, o) in high.chunks_exact(half.max(1)).zip(out) {
+            *o = row
+                .chunks_exact(HALF)
+                .zip(w.chunks_exact(GROUP))
+                .map(|(h, w)| {
+                    let (a, b) = w.split_at(HALF);
+                    h.iter()
+                        .zip(a.iter().zip(b))
+                        .map(|(&h, (&a, &b))| {
+                            i32::from(h & 15) * i32::from(a) + i32::from(h >> 4) * i32::from(b)
+                        })
+                        .sum::<i32>()
+                })
+                .sum();
+        }
+    }
+
+    /// One row's full codes (from its `high` and `low` planes) against the
+    /// 16-bit probe `q`: the product [`dots`] gives for that row.
+    pub(super) fn refine(high: &[u8], low: &[u8], q: &[i16]) -> i32 {
+        const HALF: usize = GROUP / 2;
+        let mut codes = [0i8; GROUP];
+        let mut sum = 0;
+        for ((h, l), q) in high
+            .chunks_exact(HALF)
+            .zip(low.chunks_exact(HALF))
+            .zip(q.chunks_exact(GROUP))
+        {
+            super::join(h, l, &mut codes);
+            sum += codes
+                .iter()
+                .zip(q)
+                .map(|(&a, &b)| i32::from(a) * i32::from(b))
+                .sum::<i32>();
+        }
+        sum
+    }
+
     #[cfg(target_arch = "x86_64")]
     mod avx2 {
         use std::arch::x86_64::{__m128i, __m256i};
@@ -425,7 +729,7 @@ mod kernel {
         use pulp::bytemuck::cast;
         use pulp::x86::V3;
 
-        use super::{Probe, LANES};
+        use super::{Probe, GROUP, LANES};
 
         /// One step of a row: 32 codes widened to two vectors of 16-bit.
         #[inline(always)]
@@ -457,6 +761,68 @@ mod kernel {
             let lo = simd.avx._mm256_castsi256_si128(c);
             let hi = simd.avx2._mm256_extracti128_si256::<1>(c);
             cast(simd.sse2._mm_add_epi32(lo, hi))
+        }
+
+        /// One step of the high plane: 32 bytes (64 codes) against the
+        /// probe's components for their low and high halves.
+        #[inline(always)]
+        fn coarse_step(simd: V3, acc: __m256i, c: &[u8], p: [__m256i; 2]) -> __m256i {
+            let x: __m256i = cast(<[u8; 32]>::try_from(&c[..32]).unwrap_or([0; 32]));
+            let nibble = simd.avx._mm256_set1_epi8(15);
+            let lo = simd.avx2._mm256_and_si256(x, nibble);
+            let hi = simd
+                .avx2
+                ._mm256_and_si256(simd.avx2._mm256_srli_epi16::<4>(x), nibble);
+            // Each pair of u8·i8 products is at most 2·15·127 in magnitude,
+            // and so the sum of the two is far from i16's saturation.
+            let m = simd.avx2._mm256_add_epi16(
+                simd.avx2._mm256_maddubs_epi16(lo, p[0]),
+                simd.avx2._mm256_maddubs_epi16(hi, p[1]),
+            );
+            let ones = simd.avx._mm256_set1_epi16(1);
+            simd.avx2
+                ._mm256_add_epi32(acc, simd.avx2._mm256_madd_epi16(m, ones))
+        }
+
+        /// [`super::coarse`]: four rows at a time, each probe step loaded
+        /// once for the four.
+        pub(super) fn coarse(simd: V3, high: &[u8], half: usize, w: &[i8], out: &mut [i32]) {
+            const STEP: usize = 32;
+            let packed: Vec<[__m256i; 2]> = (0..half / STEP)
+                .map(|s| {
+                    let at = GROUP * (s * STEP / (GROUP / 2)) + s * STEP % (GROUP / 2);
+                    let a: [i8; STEP] = w[at..at + STEP].try_into().unwrap_or([0; STEP]);
+                    let b: [i8; STEP] = w[at + GROUP / 2..][..STEP].try_into().unwrap_or([0; STEP]);
+                    [cast(a), cast(b)]
+                })
+                .collect();
+            simd.vectorize(
+                #[inline(always)]
+                || {
+                    let zero = simd.avx._mm256_setzero_si256();
+                    let fours = high.chunks_exact(4 * half);
+                    let rest = fours.remainder();
+                    let mut i = 0;
+                    for four in fours {
+                        let mut acc = [zero; 4];
+                        for (s, &p) in packed.iter().enumerate() {
+                            for (r, a) in acc.iter_mut().enumerate() {
+                                *a = coarse_step(simd, *a, &four[r * half + s * STEP..], p);
+                            }
+                        }
+                        out[i..i + 4].copy_from_slice(&sums(simd, acc));
+                        i += 4;
+                    }
+                    for row in rest.chunks_exact(half) {
+                        let mut acc = [zero; 4];
+                        for (s, &p) in packed.iter().enumerate() {
+                            acc[0] = coarse_step(simd, acc[0], &row[s * STEP..], p);
+                        }
+                        out[i] = sums(simd, acc)[0];
+                        i += 1;
+                    }
+                },
+            );
         }
 
         /// Probes are taken four at a time against two rows at a time, each
@@ -578,40 +944,58 @@ mod kernel {
 mod tests {
     use super::*;
 
-    /// The stored `‖x − s·q‖` and `‖s·q‖` are upper bounds of the exact
-    /// values (computed here in f64 from the codes), and tight ones.
+    /// Rows of `dim` components with tiny, huge and spiky ones among them.
+    fn awkward_rows(n: usize, dim: usize) -> Vec<f32> {
+        (0..n * dim)
+            .map(|i| {
+                let v = ((i as u64 * 2_654_435_761) % 10_007) as f32 / 5_003.5 - 1.0;
+                match (i / dim) % 5 {
+                    0 => v * 1e-30,
+                    1 => v * 1e15,
+                    2 if i % dim == 3 => 50.0,
+                    _ => v,
+                }
+            })
+            .collect()
+    }
+
+    /// The full codes of every row, row-major, `stride` wide.
+    fn full_codes(codes: &Codes) -> Vec<i8> {
+        let mut q = Vec::new();
+        codes.unpack(0, codes.len(), &mut q);
+        q
+    }
+
+    /// The stored `‖x − s·q‖`, `‖s·q‖` and `‖x − s·q̂‖` are upper bounds of
+    /// the exact values (computed here in f64 from the codes), and tight
+    /// ones; the planes give back the full codes, zero past `dim`.
     #[test]
     fn stored_norms_bound_the_exact_norms() {
         for dim in [1, 7, 128, 512, 1000] {
-            let rows: Vec<f32> = (0..50 * dim)
-                .map(|i| {
-                    let v = ((i as u64 * 2_654_435_761) % 10_007) as f32 / 5_003.5 - 1.0;
-                    // Some rows of tiny or huge values, some with one spike.
-                    match (i / dim) % 5 {
-                        0 => v * 1e-30,
-                        1 => v * 1e15,
-                        2 if i % dim == 3 => 50.0,
-                        _ => v,
-                    }
-                })
-                .collect();
+            let rows = awkward_rows(50, dim);
             let mut codes = Codes::new(dim);
             codes.extend(&rows);
+            let all = full_codes(&codes);
             for (r, x) in rows.chunks(dim).enumerate() {
-                let q = &codes.codes[r * codes.stride..r * codes.stride + dim];
-                let s = f64::from(codes.scale[r]);
-                let resid: f64 = x
-                    .iter()
-                    .zip(q)
-                    .map(|(&v, &c)| (f64::from(v) - s * f64::from(c)).powi(2))
-                    .sum::<f64>()
-                    .sqrt();
+                let row = &all[r * codes.stride..(r + 1) * codes.stride];
+                assert!(row[dim..].iter().all(|&c| c == 0), "padding of row {r}");
+                let (q, s) = (&row[..dim], f64::from(codes.scale[r]));
+                let dist = |value: &dyn Fn(i8) -> f64| -> f64 {
+                    x.iter()
+                        .zip(q)
+                        .map(|(&v, &c)| (f64::from(v) - s * value(c)).powi(2))
+                        .sum::<f64>()
+                        .sqrt()
+                };
+                let resid = dist(&|c| f64::from(c));
+                let coarse = dist(&|c| f64::from(c >> 4) * 16.0 + 7.5);
                 let norm: f64 = q
                     .iter()
                     .map(|&c| (s * f64::from(c)).powi(2))
                     .sum::<f64>()
                     .sqrt();
                 let (rb, nb) = (f64::from(codes.resid[r]), f64::from(codes.norm[r]));
+                let cb = f64::from(codes.coarse[r]);
                 assert!(
                     rb >= resid && rb <= resid * 1.001 + 1e-5 * norm + 1e-17,
                     "dim {dim} row {r}: resid {rb} vs {resid}"
@@ -620,30 +1004,109 @@ mod tests {
                     nb >= norm && nb <= norm * 1.001 + 1e-17,
                     "dim {dim} row {r}: norm {nb} vs {norm}"
                 );
+                assert!(
+                    cb >= coarse && cb <= coarse * 1.001 + 1e-5 * norm + 1e-17,
+                    "dim {dim} row {r}: coarse {cb} vs {coarse}"
+                );
             }
         }
     }
 
+    /// Every code value survives the split into planes.
+    #[test]
+    fn planes_hold_every_code() {
+        let q: Vec<i8> = (0..GROUP).map(|i| (i as i32 * 2 - 127) as i8).collect();
+        let (mut high, mut low) = ([0u8; GROUP / 2], [0u8; GROUP / 2]);
+        split(&q, &mut high, &mut low);
+        let mut back = [0i8; GROUP];
+        join(&high, &low, &mut back);
+        assert_eq!(&back[..], &q[..]);
+    }
+
     #[test]
     fn kernel_matches_portable_for_any_probe_count() {
-        // Four, seven and sixteen kernel steps a row (128-d and 512-d
-        // collections take four and sixteen); 37 rows leave a row over
-        // after the kernel's pairs and fours of rows.
+        // 37 rows leave rows over after the kernels' pairs and fours.
         for dim in [100, 200, 512] {
             let rows: Vec<f32> = (0..37 * dim)
                 .map(|i| ((i * 7919) % 199) as f32 / 99.0 - 1.0)
                 .collect();
             let mut codes = Codes::new(dim);
             codes.extend(&rows);
+            let all = full_codes(&codes);
             for np in 1..=9 {
                 let probes: Vec<Probe> = (0..np)
                     .map(|j| Probe::new(&codes, &rows[j * dim..(j + 1) * dim]))
                     .collect();
                 let mut a = vec![0; 37 * np];
                 let mut b = vec![0; 37 * np];
-                kernel::dots(&codes.codes, codes.stride, &probes, &mut a);
-                kernel::portable(&codes.codes, codes.stride, &probes, &mut b);
+                kernel::dots(&all, codes.stride, &probes, &mut a);
+                kernel::portable(&all, codes.stride, &probes, &mut b);
                 assert_eq!(a, b, "dim {dim}, {np} probes");
+                // A refined row is the product the full pass gives it.
+                for (i, &d) in a[..37].iter().enumerate() {
+                    let (high, low) = codes.planes(i);
+                    assert_eq!(kernel::refine(high, low, &probes[0].q), d);
+                }
+            }
+            let half = codes.plane_stride();
+            let (mut a, mut b) = (vec![0; 37], vec![0; 37]);
+            kernel::coarse(&codes.high, half, &probes_w(&codes, &rows[..dim]), &mut a);
+            kernel::coarse_portable(&codes.high, half, &probes_w(&codes, &rows[..dim]), &mut b);
+            assert_eq!(a, b, "dim {dim}: coarse");
+        }
+    }
+
+    fn probes_w(codes: &Codes, p: &[f32]) -> Vec<i8> {
+        Probe::new(codes, p).w
+    }
+
+    /// Each pass's quick cosine is within its reach of the exact cosine,
+    /// and each row's tight interval holds it, on unit rows with near
+    /// duplicates, sign flips and spikes among them.
+    #[test]
+    fn intervals_hold_the_exact_cosine() {
+        for dim in [3, 128, 300, 512] {
+            let mut rows = awkward_rows(40, dim);
+            for r in rows.chunks_mut(dim) {
+                let n = r.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+                r.iter_mut().for_each(|v| *v = (f64::from(*v) / n) as f32);
+            }
+            let mut codes = Codes::new(dim);
+            codes.extend(&rows);
+            let probes: Vec<Probe> = rows
+                .chunks(dim)
+                .take(5)
+                .map(|p| Probe::new(&codes, p))
+                .collect();
+            for pass in [Pass::Full, Pass::Coarse] {
+                let (mut approx, mut reach) = (vec![0f32; 40 * 5], vec![0f32; 5]);
+                let mut scored = Scored::default();
+                scored.score(&codes, 0, 40, &probes, pass, &mut approx, &mut reach);
+                for (j, p) in rows.chunks(dim).take(5).enumerate() {
+                    for (i, x) in rows.chunks(dim).enumerate() {
+                        let exact: f64 = x
+                            .iter()
+                            .zip(p)
+                            .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                            .sum();
+                        let quick = f64::from(approx[j * 40 + i]);
+                        assert!(
+                            (quick - exact).abs() <= f64::from(reach[j]),
+                            "{pass:?} dim {dim}: {quick} vs {exact} (reach {})",
+                            reach[j]
+                        );
+                        let (lo, hi) = scored.interval(&codes, &probes, j, i);
+                        assert!(
+                            f64::from(lo) <= exact && exact <= f64::from(hi),
+                            "{pass:?} dim {dim}: {exact} outside {lo}..{hi}"
+                        );
+                        // Rows without spikes get tight intervals (a spike
+                        // takes the code's range from the other components).
+                        if i % 5 != 2 {
+                            assert!(hi - lo < 0.05, "{pass:?} dim {dim}: {lo}..{hi} is loose");
+                        }
+                    }
+                }
             }
         }
     }

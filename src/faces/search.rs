@@ -33,7 +33,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
-use super::codes::{self, Codes, Probe};
+use super::codes::{self, Codes, Pass, Probe};
 
 /// Row owner marker: the row belongs to no user.
 pub(crate) const NO_USER: u32 = u32::MAX;
@@ -203,11 +203,16 @@ struct Scratch {
 
 /// Runs one fused pass over `matrix` scoring every row against the
 /// `probes` (row-major unit vectors): `visit` folds each scored block into
-/// a worker's accumulator, `merge` joins workers.
+/// a worker's accumulator, `merge` joins workers. With `coarse`, the
+/// visitor asks for the tight interval of every row whose quick cosine
+/// matters, so compact codes may score few probes by their high plane
+/// alone ([`Pass::Coarse`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn scan<A, I, V, M>(
     matrix: Matrix<'_>,
     dim: usize,
     probes: &[f32],
+    coarse: bool,
     init: I,
     visit: V,
     merge: M,
@@ -226,6 +231,11 @@ where
     let coded: Vec<Probe> = match matrix {
         Matrix::Compact(c) => probes.chunks_exact(dim).map(|p| Probe::new(c, p)).collect(),
         Matrix::Dense { .. } => Vec::new(),
+    };
+    let pass = if coarse && nprobes < BATCH_MIN_PROBES {
+        Pass::Coarse
+    } else {
+        Pass::Full
     };
     let err = dense_error(dim);
     let step = |(mut acc, mut s): (A, Scratch), first: usize| {
@@ -247,7 +257,7 @@ where
             }
             Matrix::Compact(c) => {
                 s.scored
-                    .score(c, first, rows, &coded, &mut s.approx, &mut s.reach);
+                    .score(c, first, rows, &coded, pass, &mut s.approx, &mut s.reach);
                 Tight::Compact(&s.scored, c, &coded)
             }
         };
@@ -497,6 +507,7 @@ pub(crate) fn top_faces(
         matrix,
         dim,
         probes,
+        true,
         || vec![Pending::new(k, threshold); nprobes],
         |pending: &mut Vec<Pending>, block| {
             for (j, p) in pending.iter_mut().enumerate() {
@@ -546,6 +557,7 @@ pub(crate) fn best_per_user(
         matrix,
         dim,
         probes,
+        false,
         || (vec![f32::NEG_INFINITY; users], 0f32),
         |(best, reach): &mut (Vec<f32>, f32), block| {
             for j in 0..nprobes {
