@@ -83,8 +83,6 @@ const ROW_MAX: f64 = 127.0;
 /// Rows are padded with zero codes to a multiple of this many components:
 /// one group of the two planes (64 bytes of each).
 const GROUP: usize = 128;
-/// The full code's kernel takes this many components a step.
-const LANES: usize = 32;
 
 /// The compact codes of a matrix of rows.
 #[derive(Debug, Clone, Default)]
@@ -646,13 +644,15 @@ impl Scored {
 mod kernel {
     //! Integer dot products of code rows with coded probes.
 
-    use super::{Probe, GROUP, LANES};
+    use super::{Probe, GROUP};
 
     /// `out[j * rows + i] = codes_row_i · probe_j`, rows `stride` wide.
     pub(super) fn dots(codes: &[i8], stride: usize, probes: &[Probe], out: &mut [i32]) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(simd) = pulp::x86::V3::try_new() {
-            return avx2::dots(simd, codes, stride, probes, out);
+        if let Some(simd) = pulp::x86::V4::try_new() {
+            return x86::dots(simd, codes, stride, probes, out);
+        } else if let Some(simd) = pulp::x86::V3::try_new() {
+            return x86::dots(simd, codes, stride, probes, out);
         }
         portable(codes, stride, probes, out)
     }
@@ -675,8 +675,10 @@ mod kernel {
     /// (`half` bytes a row) and the 8-bit probe `w`.
     pub(super) fn coarse(high: &[u8], half: usize, w: &[i8], out: &mut [i32]) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(simd) = pulp::x86::V3::try_new() {
-            return avx2::coarse(simd, high, half, w, out);
+        if let Some(simd) = pulp::x86::V4::try_new() {
+            return x86::coarse(simd, high, half, w, out);
+        } else if let Some(simd) = pulp::x86::V3::try_new() {
+            return x86::coarse(simd, high, half, w, out);
         }
         coarse_portable(high, half, w, out)
     }
@@ -723,141 +725,198 @@ mod kernel {
     }
 
     #[cfg(target_arch = "x86_64")]
-    mod avx2 {
-        use std::arch::x86_64::{__m128i, __m256i};
+    pub(super) mod x86 {
+        //! The kernels once, over a [`Width`]: AVX2 (`V3`, 256-bit) and
+        //! AVX-512 (`V4`, 512-bit) vectors of integers.
+
+        use std::arch::x86_64::{__m128i, __m256i, __m512i};
 
         use pulp::bytemuck::cast;
-        use pulp::x86::V3;
+        use pulp::x86::{V3, V4};
+        use pulp::Simd;
 
-        use super::{Probe, GROUP, LANES};
+        use super::super::{Probe, GROUP};
 
-        /// One step of a row: 32 codes widened to two vectors of 16-bit.
-        #[inline(always)]
-        fn widen(simd: V3, c: &[i8]) -> [__m256i; 2] {
-            let a: [i8; 16] = c[..16].try_into().unwrap_or([0; 16]);
-            let b: [i8; 16] = c[16..LANES].try_into().unwrap_or([0; 16]);
-            [
-                simd.avx2._mm256_cvtepi8_epi16(cast::<_, __m128i>(a)),
-                simd.avx2._mm256_cvtepi8_epi16(cast::<_, __m128i>(b)),
-            ]
+        /// One vector width's integer operations.
+        pub(in super::super) trait Width: Simd {
+            /// A vector of 32-bit (or 16-bit, or 8-bit) lanes.
+            type V: Copy;
+            /// Bytes in a vector: codes in a step of the full kernel, and
+            /// bytes of the high plane in a step of the coarse one.
+            const BYTES: usize;
+            fn zero(self) -> Self::V;
+            /// `BYTES` codes widened to two vectors of 16-bit.
+            fn widen(self, c: &[i8]) -> [Self::V; 2];
+            /// A probe's `BYTES` 16-bit components, as two vectors.
+            fn pack16(c: &[i16]) -> [Self::V; 2];
+            /// A probe's components for one step of the high plane: the
+            /// `BYTES` for its bytes' low halves and those for their high.
+            fn pack8(lo: &[i8], hi: &[i8]) -> [Self::V; 2];
+            /// `acc + w·p` over one step, in 32-bit lanes.
+            fn step(self, acc: Self::V, w: [Self::V; 2], p: [Self::V; 2]) -> Self::V;
+            /// `acc + Σ (h + 8)·w` over `BYTES` bytes of the high plane.
+            fn coarse_step(self, acc: Self::V, c: &[u8], p: [Self::V; 2]) -> Self::V;
+            /// The four sums of four accumulators' lanes.
+            fn sums(self, acc: [Self::V; 4]) -> [i32; 4];
         }
 
-        /// `acc + w·p` over one step, in 32-bit lanes.
-        #[inline(always)]
-        fn step(simd: V3, acc: __m256i, w: [__m256i; 2], p: [__m256i; 2]) -> __m256i {
-            let m = simd.avx2._mm256_add_epi32(
-                simd.avx2._mm256_madd_epi16(w[0], p[0]),
-                simd.avx2._mm256_madd_epi16(w[1], p[1]),
-            );
-            simd.avx2._mm256_add_epi32(acc, m)
+        impl Width for V3 {
+            type V = __m256i;
+            const BYTES: usize = 32;
+            #[inline(always)]
+            fn zero(self) -> __m256i {
+                self.avx._mm256_setzero_si256()
+            }
+            #[inline(always)]
+            fn widen(self, c: &[i8]) -> [__m256i; 2] {
+                let a: [i8; 16] = c[..16].try_into().unwrap_or([0; 16]);
+                let b: [i8; 16] = c[16..32].try_into().unwrap_or([0; 16]);
+                [
+                    self.avx2._mm256_cvtepi8_epi16(cast::<_, __m128i>(a)),
+                    self.avx2._mm256_cvtepi8_epi16(cast::<_, __m128i>(b)),
+                ]
+            }
+            #[inline(always)]
+            fn pack16(c: &[i16]) -> [__m256i; 2] {
+                let a: [i16; 16] = c[..16].try_into().unwrap_or([0; 16]);
+                let b: [i16; 16] = c[16..32].try_into().unwrap_or([0; 16]);
+                [cast(a), cast(b)]
+            }
+            #[inline(always)]
+            fn pack8(lo: &[i8], hi: &[i8]) -> [__m256i; 2] {
+                let a: [i8; 32] = lo[..32].try_into().unwrap_or([0; 32]);
+                let b: [i8; 32] = hi[..32].try_into().unwrap_or([0; 32]);
+                [cast(a), cast(b)]
+            }
+            #[inline(always)]
+            fn step(self, acc: __m256i, w: [__m256i; 2], p: [__m256i; 2]) -> __m256i {
+                let m = self.avx2._mm256_add_epi32(
+                    self.avx2._mm256_madd_epi16(w[0], p[0]),
+                    self.avx2._mm256_madd_epi16(w[1], p[1]),
+                );
+                self.avx2._mm256_add_epi32(acc, m)
+            }
+            #[inline(always)]
+            fn coarse_step(self, acc: __m256i, c: &[u8], p: [__m256i; 2]) -> __m256i {
+                let x: __m256i = cast(<[u8; 32]>::try_from(&c[..32]).unwrap_or([0; 32]));
+                let nibble = self.avx._mm256_set1_epi8(15);
+                let lo = self.avx2._mm256_and_si256(x, nibble);
+                let hi = self
+                    .avx2
+                    ._mm256_and_si256(self.avx2._mm256_srli_epi16::<4>(x), nibble);
+                // Each pair of u8·i8 products is at most 2·15·127 in
+                // magnitude, and so the sum of two pairs is far from i16's
+                // saturation.
+                let m = self.avx2._mm256_add_epi16(
+                    self.avx2._mm256_maddubs_epi16(lo, p[0]),
+                    self.avx2._mm256_maddubs_epi16(hi, p[1]),
+                );
+                let ones = self.avx._mm256_set1_epi16(1);
+                self.avx2
+                    ._mm256_add_epi32(acc, self.avx2._mm256_madd_epi16(m, ones))
+            }
+            #[inline(always)]
+            fn sums(self, acc: [__m256i; 4]) -> [i32; 4] {
+                let a = self.avx2._mm256_hadd_epi32(acc[0], acc[1]);
+                let b = self.avx2._mm256_hadd_epi32(acc[2], acc[3]);
+                let c = self.avx2._mm256_hadd_epi32(a, b);
+                let lo = self.avx._mm256_castsi256_si128(c);
+                let hi = self.avx2._mm256_extracti128_si256::<1>(c);
+                cast(self.sse2._mm_add_epi32(lo, hi))
+            }
         }
 
-        /// The four sums of four accumulators' lanes.
-        #[inline(always)]
-        fn sums(simd: V3, acc: [__m256i; 4]) -> [i32; 4] {
-            let a = simd.avx2._mm256_hadd_epi32(acc[0], acc[1]);
-            let b = simd.avx2._mm256_hadd_epi32(acc[2], acc[3]);
-            let c = simd.avx2._mm256_hadd_epi32(a, b);
-            let lo = simd.avx._mm256_castsi256_si128(c);
-            let hi = simd.avx2._mm256_extracti128_si256::<1>(c);
-            cast(simd.sse2._mm_add_epi32(lo, hi))
+        impl Width for V4 {
+            type V = __m512i;
+            const BYTES: usize = 64;
+            #[inline(always)]
+            fn zero(self) -> __m512i {
+                self.avx512f._mm512_setzero_si512()
+            }
+            #[inline(always)]
+            fn widen(self, c: &[i8]) -> [__m512i; 2] {
+                let a: [i8; 32] = c[..32].try_into().unwrap_or([0; 32]);
+                let b: [i8; 32] = c[32..64].try_into().unwrap_or([0; 32]);
+                [
+                    self.avx512bw._mm512_cvtepi8_epi16(cast::<_, __m256i>(a)),
+                    self.avx512bw._mm512_cvtepi8_epi16(cast::<_, __m256i>(b)),
+                ]
+            }
+            #[inline(always)]
+            fn pack16(c: &[i16]) -> [__m512i; 2] {
+                let a: [i16; 32] = c[..32].try_into().unwrap_or([0; 32]);
+                let b: [i16; 32] = c[32..64].try_into().unwrap_or([0; 32]);
+                [cast(a), cast(b)]
+            }
+            #[inline(always)]
+            fn pack8(lo: &[i8], hi: &[i8]) -> [__m512i; 2] {
+                let a: [i8; 64] = lo[..64].try_into().unwrap_or([0; 64]);
+                let b: [i8; 64] = hi[..64].try_into().unwrap_or([0; 64]);
+                [cast(a), cast(b)]
+            }
+            #[inline(always)]
+            fn step(self, acc: __m512i, w: [__m512i; 2], p: [__m512i; 2]) -> __m512i {
+                let m = self.avx512f._mm512_add_epi32(
+                    self.avx512bw._mm512_madd_epi16(w[0], p[0]),
+                    self.avx512bw._mm512_madd_epi16(w[1], p[1]),
+                );
+                self.avx512f._mm512_add_epi32(acc, m)
+            }
+            #[inline(always)]
+            fn coarse_step(self, acc: __m512i, c: &[u8], p: [__m512i; 2]) -> __m512i {
+                let x: __m512i = cast(<[u8; 64]>::try_from(&c[..64]).unwrap_or([0; 64]));
+                let nibble = self.avx512f._mm512_set1_epi8(15);
+                let lo = self.avx512f._mm512_and_si512(x, nibble);
+                let hi = self
+                    .avx512f
+                    ._mm512_and_si512(self.avx512bw._mm512_srli_epi16::<4>(x), nibble);
+                // As for AVX2: far from i16's saturation.
+                let m = self.avx512bw._mm512_add_epi16(
+                    self.avx512bw._mm512_maddubs_epi16(lo, p[0]),
+                    self.avx512bw._mm512_maddubs_epi16(hi, p[1]),
+                );
+                let ones = self.avx512f._mm512_set1_epi16(1);
+                self.avx512f
+                    ._mm512_add_epi32(acc, self.avx512bw._mm512_madd_epi16(m, ones))
+            }
+            #[inline(always)]
+            fn sums(self, acc: [__m512i; 4]) -> [i32; 4] {
+                // Each accumulator folded to 256 bits, then as AVX2 does.
+                let fold = |a: __m512i| {
+                    let lo = self.avx512f._mm512_castsi512_si256(a);
+                    let hi = self.avx512f._mm512_extracti64x4_epi64::<1>(a);
+                    self.avx2._mm256_add_epi32(lo, hi)
+                };
+                (*self).sums(acc.map(fold))
+            }
         }
 
-        /// One step of the high plane: 32 bytes (64 codes) against the
-        /// probe's components for their low and high halves.
-        #[inline(always)]
-        fn coarse_step(simd: V3, acc: __m256i, c: &[u8], p: [__m256i; 2]) -> __m256i {
-            let x: __m256i = cast(<[u8; 32]>::try_from(&c[..32]).unwrap_or([0; 32]));
-            let nibble = simd.avx._mm256_set1_epi8(15);
-            let lo = simd.avx2._mm256_and_si256(x, nibble);
-            let hi = simd
-                .avx2
-                ._mm256_and_si256(simd.avx2._mm256_srli_epi16::<4>(x), nibble);
-            // Each pair of u8·i8 products is at most 2·15·127 in magnitude,
-            // and so the sum of the two is far from i16's saturation.
-            let m = simd.avx2._mm256_add_epi16(
-                simd.avx2._mm256_maddubs_epi16(lo, p[0]),
-                simd.avx2._mm256_maddubs_epi16(hi, p[1]),
-            );
-            let ones = simd.avx._mm256_set1_epi16(1);
-            simd.avx2
-                ._mm256_add_epi32(acc, simd.avx2._mm256_madd_epi16(m, ones))
-        }
-
-        /// [`super::coarse`]: four rows at a time, each probe step loaded
-        /// once for the four.
-        pub(super) fn coarse(simd: V3, high: &[u8], half: usize, w: &[i8], out: &mut [i32]) {
-            const STEP: usize = 32;
-            let packed: Vec<[__m256i; 2]> = (0..half / STEP)
-                .map(|s| {
-                    let at = GROUP * (s * STEP / (GROUP / 2)) + s * STEP % (GROUP / 2);
-                    let a: [i8; STEP] = w[at..at + STEP].try_into().unwrap_or([0; STEP]);
-                    let b: [i8; STEP] = w[at + GROUP / 2..][..STEP].try_into().unwrap_or([0; STEP]);
-                    [cast(a), cast(b)]
-                })
-                .collect();
-            simd.vectorize(
-                #[inline(always)]
-                || {
-                    let zero = simd.avx._mm256_setzero_si256();
-                    let fours = high.chunks_exact(4 * half);
-                    let rest = fours.remainder();
-                    let mut i = 0;
-                    for four in fours {
-                        let mut acc = [zero; 4];
-                        for (s, &p) in packed.iter().enumerate() {
-                            for (r, a) in acc.iter_mut().enumerate() {
-                                *a = coarse_step(simd, *a, &four[r * half + s * STEP..], p);
-                            }
-                        }
-                        out[i..i + 4].copy_from_slice(&sums(simd, acc));
-                        i += 4;
-                    }
-                    for row in rest.chunks_exact(half) {
-                        let mut acc = [zero; 4];
-                        for (s, &p) in packed.iter().enumerate() {
-                            acc[0] = coarse_step(simd, acc[0], &row[s * STEP..], p);
-                        }
-                        out[i] = sums(simd, acc)[0];
-                        i += 1;
-                    }
-                },
-            );
-        }
-
-        /// Probes are taken four at a time against two rows at a time, each
-        /// row's codes widened to 16 bits once for all four probes and each
-        /// probe step loaded once for both rows; a probe left over is taken
-        /// against four rows at a time.
-        pub(super) fn dots(
-            simd: V3,
+        /// Probes are taken four at a time against two rows at a time,
+        /// each row's codes widened to 16 bits once for all four probes
+        /// and each probe step loaded once for both rows; a probe left
+        /// over is taken against four rows at a time.
+        pub(in super::super) fn dots<S: Width>(
+            simd: S,
             codes: &[i8],
             stride: usize,
             probes: &[Probe],
             out: &mut [i32],
         ) {
             let rows = codes.len() / stride.max(1);
-            let steps = stride / LANES;
-            let packed: Vec<Vec<[__m256i; 2]>> = probes
+            let lanes = S::BYTES;
+            let steps = stride / lanes;
+            let packed: Vec<Vec<[S::V; 2]>> = probes
                 .iter()
-                .map(|p| {
-                    p.q.chunks_exact(LANES)
-                        .map(|c| {
-                            let a: [i16; 16] = c[..16].try_into().unwrap_or([0; 16]);
-                            let b: [i16; 16] = c[16..].try_into().unwrap_or([0; 16]);
-                            [cast(a), cast(b)]
-                        })
-                        .collect()
-                })
+                .map(|p| p.q.chunks_exact(lanes).map(S::pack16).collect())
                 .collect();
-            let zero = simd.avx._mm256_setzero_si256();
+            let zero = simd.zero();
             let quads = packed.chunks_exact(4);
             let singles = quads.remainder();
             for (q, ps) in quads.enumerate() {
                 simd.vectorize(
                     #[inline(always)]
                     || {
-                        let ps: [&[[__m256i; 2]]; 4] = [&ps[0], &ps[1], &ps[2], &ps[3]];
+                        let ps: [&[[S::V; 2]]; 4] = [&ps[0], &ps[1], &ps[2], &ps[3]];
                         // Two rows at a time: each probe step loaded once
                         // serves both (eight accumulators).
                         let pairs = codes.chunks_exact(2 * stride);
@@ -866,16 +925,16 @@ mod kernel {
                         for two in pairs {
                             let (r0, r1) = two.split_at(stride);
                             let (mut a0, mut a1) = ([zero; 4], [zero; 4]);
-                            let steps = r0.chunks_exact(LANES).zip(r1.chunks_exact(LANES));
+                            let steps = r0.chunks_exact(lanes).zip(r1.chunks_exact(lanes));
                             for (s, (c0, c1)) in steps.enumerate() {
-                                let (w0, w1) = (widen(simd, c0), widen(simd, c1));
+                                let (w0, w1) = (simd.widen(c0), simd.widen(c1));
                                 for g in 0..4 {
-                                    a0[g] = step(simd, a0[g], w0, ps[g][s]);
-                                    a1[g] = step(simd, a1[g], w1, ps[g][s]);
+                                    a0[g] = simd.step(a0[g], w0, ps[g][s]);
+                                    a1[g] = simd.step(a1[g], w1, ps[g][s]);
                                 }
                             }
                             for (r, acc) in [a0, a1].into_iter().enumerate() {
-                                for (g, v) in sums(simd, acc).into_iter().enumerate() {
+                                for (g, v) in simd.sums(acc).into_iter().enumerate() {
                                     out[(4 * q + g) * rows + i + r] = v;
                                 }
                             }
@@ -884,12 +943,12 @@ mod kernel {
                         for row in rest.chunks_exact(stride) {
                             let mut acc = [zero; 4];
                             for s in 0..steps {
-                                let w = widen(simd, &row[s * LANES..]);
+                                let w = simd.widen(&row[s * lanes..]);
                                 for g in 0..4 {
-                                    acc[g] = step(simd, acc[g], w, ps[g][s]);
+                                    acc[g] = simd.step(acc[g], w, ps[g][s]);
                                 }
                             }
-                            for (g, v) in sums(simd, acc).into_iter().enumerate() {
+                            for (g, v) in simd.sums(acc).into_iter().enumerate() {
                                 out[(4 * q + g) * rows + i] = v;
                             }
                         }
@@ -906,36 +965,76 @@ mod kernel {
                         let rest = quad_rows.remainder();
                         let mut i = 0;
                         for four in quad_rows {
-                            let (r0, r123) = four.split_at(stride);
-                            let (r1, r23) = r123.split_at(stride);
-                            let (r2, r3) = r23.split_at(stride);
                             let mut acc = [zero; 4];
-                            let steps = r0
-                                .chunks_exact(LANES)
-                                .zip(r1.chunks_exact(LANES))
-                                .zip(r2.chunks_exact(LANES))
-                                .zip(r3.chunks_exact(LANES))
-                                .zip(p);
-                            for ((((c0, c1), c2), c3), &pp) in steps {
-                                acc[0] = step(simd, acc[0], widen(simd, c0), pp);
-                                acc[1] = step(simd, acc[1], widen(simd, c1), pp);
-                                acc[2] = step(simd, acc[2], widen(simd, c2), pp);
-                                acc[3] = step(simd, acc[3], widen(simd, c3), pp);
+                            for (s, &pp) in p.iter().enumerate() {
+                                for (r, a) in acc.iter_mut().enumerate() {
+                                    let w = simd.widen(&four[r * stride + s * lanes..]);
+                                    *a = simd.step(*a, w, pp);
+                                }
                             }
-                            col[i..i + 4].copy_from_slice(&sums(simd, acc));
+                            col[i..i + 4].copy_from_slice(&simd.sums(acc));
                             i += 4;
                         }
                         for row in rest.chunks_exact(stride) {
                             let mut acc = [zero; 4];
-                            for s in 0..steps {
-                                acc[0] = step(simd, acc[0], widen(simd, &row[s * LANES..]), p[s]);
+                            for (s, &pp) in p.iter().enumerate() {
+                                acc[0] = simd.step(acc[0], simd.widen(&row[s * lanes..]), pp);
                             }
-                            col[i] = sums(simd, acc)[0];
+                            col[i] = simd.sums(acc)[0];
                             i += 1;
                         }
                     },
                 );
             }
+        }
+
+        /// [`super::coarse`]: four rows at a time, each probe step loaded
+        /// once for the four.
+        pub(in super::super) fn coarse<S: Width>(
+            simd: S,
+            high: &[u8],
+            half: usize,
+            w: &[i8],
+            out: &mut [i32],
+        ) {
+            let lanes = S::BYTES;
+            // Byte `o` of a row's high plane holds the components
+            // `GROUP·(o / (GROUP/2)) + o % (GROUP/2)` (low half) and that
+            // plus `GROUP/2` (high half).
+            let packed: Vec<[S::V; 2]> = (0..half / lanes)
+                .map(|s| {
+                    let o = s * lanes;
+                    let at = GROUP * (o / (GROUP / 2)) + o % (GROUP / 2);
+                    S::pack8(&w[at..], &w[at + GROUP / 2..])
+                })
+                .collect();
+            simd.vectorize(
+                #[inline(always)]
+                || {
+                    let zero = simd.zero();
+                    let fours = high.chunks_exact(4 * half);
+                    let rest = fours.remainder();
+                    let mut i = 0;
+                    for four in fours {
+                        let mut acc = [zero; 4];
+                        for (s, &p) in packed.iter().enumerate() {
+                            for (r, a) in acc.iter_mut().enumerate() {
+                                *a = simd.coarse_step(*a, &four[r * half + s * lanes..], p);
+                            }
+                        }
+                        out[i..i + 4].copy_from_slice(&simd.sums(acc));
+                        i += 4;
+                    }
+                    for row in rest.chunks_exact(half) {
+                        let mut acc = [zero; 4];
+                        for (s, &p) in packed.iter().enumerate() {
+                            acc[0] = simd.coarse_step(acc[0], &row[s * lanes..], p);
+                        }
+                        out[i] = simd.sums(acc)[0];
+                        i += 1;
+                    }
+                },
+            );
         }
     }
 }
@@ -1023,8 +1122,30 @@ mod tests {
         assert_eq!(&back[..], &q[..]);
     }
 
+    /// Both products against the plain loops, at every vector width the
+    /// CPU has.
+    fn check_kernels(
+        codes: &Codes,
+        all: &[i8],
+        probes: &[Probe],
+        dots: &dyn Fn(&[i8], usize, &[Probe], &mut [i32]),
+        coarse: &dyn Fn(&[u8], usize, &[i8], &mut [i32]),
+        what: &str,
+    ) {
+        let rows = codes.len();
+        let (mut a, mut b) = (vec![0; rows * probes.len()], vec![0; rows * probes.len()]);
+        dots(all, codes.stride, probes, &mut a);
+        kernel::portable(all, codes.stride, probes, &mut b);
+        assert_eq!(a, b, "{what}: {} probes", probes.len());
+        let (mut a, mut b) = (vec![0; rows], vec![0; rows]);
+        let half = codes.plane_stride();
+        coarse(&codes.high, half, &probes[0].w, &mut a);
+        kernel::coarse_portable(&codes.high, half, &probes[0].w, &mut b);
+        assert_eq!(a, b, "{what}: coarse");
+    }
+
     #[test]
-    fn kernel_matches_portable_for_any_probe_count() {
+    fn kernels_match_portable_for_any_probe_count() {
         // 37 rows leave rows over after the kernels' pairs and fours.
         for dim in [100, 200, 512] {
             let rows: Vec<f32> = (0..37 * dim)
@@ -1037,27 +1158,35 @@ mod tests {
                 let probes: Vec<Probe> = (0..np)
                     .map(|j| Probe::new(&codes, &rows[j * dim..(j + 1) * dim]))
                     .collect();
-                let mut a = vec![0; 37 * np];
-                let mut b = vec![0; 37 * np];
-                kernel::dots(&all, codes.stride, &probes, &mut a);
-                kernel::portable(&all, codes.stride, &probes, &mut b);
-                assert_eq!(a, b, "dim {dim}, {np} probes");
+                let what = format!("dim {dim}");
+                check_kernels(&codes, &all, &probes, &kernel::dots, &kernel::coarse, &what);
+                #[cfg(target_arch = "x86_64")]
+                {
+                    use kernel::x86;
+                    if let Some(v3) = pulp::x86::V3::try_new() {
+                        let dots =
+                            |c: &[i8], s, p: &[Probe], o: &mut [i32]| x86::dots(v3, c, s, p, o);
+                        let coarse =
+                            |h: &[u8], s, w: &[i8], o: &mut [i32]| x86::coarse(v3, h, s, w, o);
+                        check_kernels(&codes, &all, &probes, &dots, &coarse, "AVX2");
+                    }
+                    if let Some(v4) = pulp::x86::V4::try_new() {
+                        let dots =
+                            |c: &[i8], s, p: &[Probe], o: &mut [i32]| x86::dots(v4, c, s, p, o);
+                        let coarse =
+                            |h: &[u8], s, w: &[i8], o: &mut [i32]| x86::coarse(v4, h, s, w, o);
+                        check_kernels(&codes, &all, &probes, &dots, &coarse, "AVX-512");
+                    }
+                }
                 // A refined row is the product the full pass gives it.
+                let mut a = vec![0; 37 * np];
+                kernel::portable(&all, codes.stride, &probes, &mut a);
                 for (i, &d) in a[..37].iter().enumerate() {
                     let (high, low) = codes.planes(i);
                     assert_eq!(kernel::refine(high, low, &probes[0].q), d);
                 }
             }
-            let half = codes.plane_stride();
-            let (mut a, mut b) = (vec![0; 37], vec![0; 37]);
-            kernel::coarse(&codes.high, half, &probes_w(&codes, &rows[..dim]), &mut a);
-            kernel::coarse_portable(&codes.high, half, &probes_w(&codes, &rows[..dim]), &mut b);
-            assert_eq!(a, b, "dim {dim}: coarse");
         }
-    }
-
-    fn probes_w(codes: &Codes, p: &[f32]) -> Vec<i8> {
-        Probe::new(codes, p).w
     }
 
     /// Each pass's quick cosine is within its reach of the exact cosine,
