@@ -1122,14 +1122,19 @@ mod tests {
         assert_eq!(&back[..], &q[..]);
     }
 
+    /// A kernel of full codes, as [`kernel::dots`].
+    type Dots<'a> = &'a dyn Fn(&[i8], usize, &[Probe], &mut [i32]);
+    /// A kernel of the high plane, as [`kernel::coarse`].
+    type Coarse<'a> = &'a dyn Fn(&[u8], usize, &[i8], &mut [i32]);
+
     /// Both products against the plain loops, at every vector width the
     /// CPU has.
     fn check_kernels(
         codes: &Codes,
         all: &[i8],
         probes: &[Probe],
-        dots: &dyn Fn(&[i8], usize, &[Probe], &mut [i32]),
-        coarse: &dyn Fn(&[u8], usize, &[i8], &mut [i32]),
+        dots: Dots<'_>,
+        coarse: Coarse<'_>,
         what: &str,
     ) {
         let rows = codes.len();
