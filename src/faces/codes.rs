@@ -291,13 +291,20 @@ impl Codes {
             &self.high[first * half..(first + n) * half],
             &self.low[first * half..(first + n) * half],
         );
-        for ((q, h), l) in out
-            .chunks_exact_mut(GROUP)
-            .zip(high.chunks_exact(GROUP / 2))
-            .zip(low.chunks_exact(GROUP / 2))
-        {
-            join(h, l, q);
-        }
+        // Compiled for the best instruction set the CPU has, as the
+        // kernels are.
+        pulp::Arch::new().dispatch(
+            #[inline(always)]
+            || {
+                for ((q, h), l) in out
+                    .chunks_exact_mut(GROUP)
+                    .zip(high.chunks_exact(GROUP / 2))
+                    .zip(low.chunks_exact(GROUP / 2))
+                {
+                    join(h, l, q);
+                }
+            },
+        );
     }
 }
 
@@ -319,15 +326,17 @@ fn split(q: &[i8], high: &mut [u8], low: &mut [u8]) {
     }
 }
 
-/// One group's full codes (`q`, [`GROUP`] long) from its two planes.
+/// One group's full codes (`q`, [`GROUP`] long) from its two planes:
+/// `16·(h + 8) + l` is the code plus 128 as a byte, so flipping its top
+/// bit gives the code (byte operations only, so the loop vectorises).
 #[inline(always)]
 fn join(high: &[u8], low: &[u8], q: &mut [i8]) {
     const HALF: usize = GROUP / 2;
     let (a, b) = q.split_at_mut(HALF);
     for i in 0..HALF {
         let (h, l) = (high[i], low[i]);
-        a[i] = (((h & 15) as i8 - 8) << 4) | (l & 15) as i8;
-        b[i] = (((h >> 4) as i8 - 8) << 4) | (l >> 4) as i8;
+        a[i] = ((h << 4 | (l & 15)) ^ 0x80) as i8;
+        b[i] = ((h & 0xf0 | l >> 4) ^ 0x80) as i8;
     }
 }
 
@@ -882,13 +891,28 @@ mod kernel {
             #[inline(always)]
             fn sums(self, acc: [__m512i; 4]) -> [i32; 4] {
                 // Each accumulator folded to 256 bits, then as AVX2 does.
-                let fold = |a: __m512i| {
-                    let lo = self.avx512f._mm512_castsi512_si256(a);
-                    let hi = self.avx512f._mm512_extracti64x4_epi64::<1>(a);
-                    self.avx2._mm256_add_epi32(lo, hi)
-                };
-                (*self).sums(acc.map(fold))
+                let folded = [
+                    self.fold(acc[0]),
+                    self.fold(acc[1]),
+                    self.fold(acc[2]),
+                    self.fold(acc[3]),
+                ];
+                (*self).sums(folded)
             }
+        }
+
+        impl V4Fold for V4 {
+            #[inline(always)]
+            fn fold(self, a: __m512i) -> __m256i {
+                let lo = self.avx512f._mm512_castsi512_si256(a);
+                let hi = self.avx512f._mm512_extracti64x4_epi64::<1>(a);
+                self.avx2._mm256_add_epi32(lo, hi)
+            }
+        }
+
+        /// A 512-bit vector's two halves added.
+        trait V4Fold {
+            fn fold(self, a: __m512i) -> __m256i;
         }
 
         /// Probes are taken four at a time against two rows at a time,
