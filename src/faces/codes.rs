@@ -97,12 +97,13 @@ pub(crate) struct Codes {
     scale: Vec<f32>,
     /// `‖x − s·q‖` per row, rounded up.
     resid: Vec<f32>,
-    /// `‖s·q‖` per row, rounded up.
-    norm: Vec<f32>,
     /// `‖x − s·q̂‖` per row (the high plane's residual), rounded up.
     coarse: Vec<f32>,
-    /// The largest `resid`, `norm` and `coarse` of any row, which bound
-    /// every row's quick score.
+    /// The largest `resid` and `coarse` of any row, which bound every
+    /// row's quick score, and the largest `‖s·q‖` (rounded up) of any row
+    /// ever coded, which bounds every row's: the rows are unit vectors, so
+    /// a per-row norm would tighten an interval by a few millionths of the
+    /// probe's own error at most, not worth 4 bytes a face.
     most: Most,
 }
 
@@ -114,16 +115,12 @@ struct Most {
     coarse: f32,
 }
 
-impl Most {
-    fn of(resid: &[f32], norm: &[f32], coarse: &[f32]) -> Most {
-        let max = |v: &[f32]| v.iter().fold(0f32, |m, &x| m.max(x));
-        Most {
-            resid: max(resid),
-            norm: max(norm),
-            coarse: max(coarse),
-        }
-    }
+/// The largest of `v` (0 for none).
+fn most(v: &[f32]) -> f32 {
+    v.iter().fold(0f32, |m, &x| m.max(x))
+}
 
+impl Most {
     fn max(self, o: Most) -> Most {
         Most {
             resid: self.resid.max(o.resid),
@@ -185,7 +182,6 @@ impl Codes {
         self.low.reserve_exact(rows * self.plane_stride());
         self.scale.reserve_exact(rows);
         self.resid.reserve_exact(rows);
-        self.norm.reserve_exact(rows);
         self.coarse.reserve_exact(rows);
     }
 
@@ -198,12 +194,7 @@ impl Codes {
         let (start, half) = (self.len(), self.plane_stride());
         self.high.resize((start + n) * half, 0);
         self.low.resize((start + n) * half, 0);
-        for v in [
-            &mut self.scale,
-            &mut self.resid,
-            &mut self.norm,
-            &mut self.coarse,
-        ] {
+        for v in [&mut self.scale, &mut self.resid, &mut self.coarse] {
             v.resize(start + n, 0.0);
         }
         // 1024 rows a task; each task's loop compiled for the best
@@ -217,12 +208,11 @@ impl Codes {
         let meta = self.scale[start..]
             .par_chunks_mut(TASK)
             .zip(self.resid[start..].par_chunks_mut(TASK))
-            .zip(self.norm[start..].par_chunks_mut(TASK))
             .zip(self.coarse[start..].par_chunks_mut(TASK));
-        rows_in
+        let norm = rows_in
             .zip(planes)
             .zip(meta)
-            .for_each(|((xs, (hs, ls)), (((ss, rs), ms), cs))| {
+            .map(|((xs, (hs, ls)), ((ss, rs), cs))| {
                 let mut q = vec![0i8; stride];
                 arch.dispatch(
                     #[inline(always)]
@@ -230,21 +220,25 @@ impl Codes {
                         let rows = xs
                             .chunks_exact(dim)
                             .zip(hs.chunks_exact_mut(half).zip(ls.chunks_exact_mut(half)));
-                        let meta = ss.iter_mut().zip(rs).zip(ms).zip(cs);
-                        for ((x, (h, l)), (((s, r), m), c)) in rows.zip(meta) {
-                            (*s, *r, *m) = encode(x, &mut q);
+                        let meta = ss.iter_mut().zip(rs).zip(cs);
+                        let mut most = 0f32;
+                        for ((x, (h, l)), ((s, r), c)) in rows.zip(meta) {
+                            let norm;
+                            (*s, *r, norm) = encode(x, &mut q);
+                            most = most.max(norm);
                             *c = coarse_resid(x, &q[..dim], *s);
                             split(&q, h, l);
                         }
+                        most
                     },
                 )
-            });
-        let most = Most::of(
-            &self.resid[start..],
-            &self.norm[start..],
-            &self.coarse[start..],
-        );
-        self.most = self.most.max(most);
+            })
+            .reduce(|| 0f32, f32::max);
+        self.most = self.most.max(Most {
+            resid: most(&self.resid[start..]),
+            norm,
+            coarse: most(&self.coarse[start..]),
+        });
     }
 
     /// Keeps the rows whose `keep` is true, in order.
@@ -257,22 +251,18 @@ impl Codes {
                 self.low.copy_within(from, to);
                 self.scale[kept] = self.scale[row];
                 self.resid[kept] = self.resid[row];
-                self.norm[kept] = self.norm[row];
                 self.coarse[kept] = self.coarse[row];
             }
             kept += 1;
         }
         self.high.truncate(kept * half);
         self.low.truncate(kept * half);
-        for v in [
-            &mut self.scale,
-            &mut self.resid,
-            &mut self.norm,
-            &mut self.coarse,
-        ] {
+        for v in [&mut self.scale, &mut self.resid, &mut self.coarse] {
             v.truncate(kept);
         }
-        self.most = Most::of(&self.resid, &self.norm, &self.coarse);
+        // The largest norm of the rows before still bounds the rows kept.
+        self.most.resid = most(&self.resid);
+        self.most.coarse = most(&self.coarse);
     }
 
     /// Row `row`'s high and low planes.
@@ -645,7 +635,7 @@ impl Scored {
             }
         };
         let approx = f64::from(codes.scale[row]) * p.scale * f64::from(d);
-        let err = p.error(codes.norm[row], codes.resid[row]);
+        let err = p.error(codes.most.norm, codes.resid[row]);
         (down(approx - err), up(approx + err))
     }
 }
@@ -1089,9 +1079,10 @@ mod tests {
         q
     }
 
-    /// The stored `‖x − s·q‖`, `‖s·q‖` and `‖x − s·q̂‖` are upper bounds of
-    /// the exact values (computed here in f64 from the codes), and tight
-    /// ones; the planes give back the full codes, zero past `dim`.
+    /// The stored `‖x − s·q‖` and `‖x − s·q̂‖` of each row and the largest
+    /// `‖s·q‖` are upper bounds of the exact values (computed here in f64
+    /// from the codes), and tight ones; the planes give back the full
+    /// codes, zero past `dim`.
     #[test]
     fn stored_norms_bound_the_exact_norms() {
         for dim in [1, 7, 128, 512, 1000] {
@@ -1099,6 +1090,7 @@ mod tests {
             let mut codes = Codes::new(dim);
             codes.extend(&rows);
             let all = full_codes(&codes);
+            let mut norms = 0f64;
             for (r, x) in rows.chunks(dim).enumerate() {
                 let row = &all[r * codes.stride..(r + 1) * codes.stride];
                 assert!(row[dim..].iter().all(|&c| c == 0), "padding of row {r}");
@@ -1117,21 +1109,22 @@ mod tests {
                     .map(|&c| (s * f64::from(c)).powi(2))
                     .sum::<f64>()
                     .sqrt();
-                let (rb, nb) = (f64::from(codes.resid[r]), f64::from(codes.norm[r]));
-                let cb = f64::from(codes.coarse[r]);
+                norms = norms.max(norm);
+                let (rb, cb) = (f64::from(codes.resid[r]), f64::from(codes.coarse[r]));
                 assert!(
                     rb >= resid && rb <= resid * 1.001 + 1e-5 * norm + 1e-17,
                     "dim {dim} row {r}: resid {rb} vs {resid}"
-                );
-                assert!(
-                    nb >= norm && nb <= norm * 1.001 + 1e-17,
-                    "dim {dim} row {r}: norm {nb} vs {norm}"
                 );
                 assert!(
                     cb >= coarse && cb <= coarse * 1.001 + 1e-5 * norm + 1e-17,
                     "dim {dim} row {r}: coarse {cb} vs {coarse}"
                 );
             }
+            let nb = f64::from(codes.most.norm);
+            assert!(
+                nb >= norms && nb <= norms * 1.001,
+                "dim {dim}: norm {nb} vs {norms}"
+            );
         }
     }
 
