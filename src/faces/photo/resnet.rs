@@ -236,7 +236,7 @@ pub struct FaceNet {
 }
 
 /// An activation: `h x w` pixels of `c` channels, pixel-major.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct Act {
     h: usize,
     w: usize,
@@ -244,15 +244,42 @@ struct Act {
     data: Vec<f32>,
 }
 
-impl Act {
-    fn zeros(h: usize, w: usize, c: usize) -> Act {
-        Act {
-            h,
-            w,
-            c,
-            data: vec![0.0; h * w * c],
-        }
+/// The buffers of a forward pass: activations that are no longer needed
+/// and the im2col matrix, kept for the next layer and the next chip (per
+/// thread), so that a layer writes into memory that is already mapped
+/// instead of faulting in fresh pages (the largest activation is 0.7 MB,
+/// the largest im2col matrix 3.1 MB).
+#[derive(Default)]
+struct Buffers {
+    spare: Vec<Vec<f32>>,
+    im2col: Vec<f32>,
+}
+
+impl Buffers {
+    /// An `h x w x c` activation of zeros, in a spare buffer if there is one.
+    fn zeros(&mut self, h: usize, w: usize, c: usize) -> Act {
+        let mut data = self.spare.pop().unwrap_or_default();
+        data.clear();
+        data.resize(h * w * c, 0.0);
+        Act { h, w, c, data }
     }
+
+    /// A copy of `a`, in a spare buffer if there is one.
+    fn copy(&mut self, a: &Act) -> Act {
+        let mut data = self.spare.pop().unwrap_or_default();
+        data.clone_from(&a.data);
+        Act { data, ..*a }
+    }
+
+    /// Takes back `a`'s buffer for later layers.
+    fn recycle(&mut self, a: Act) {
+        self.spare.push(a.data);
+    }
+}
+
+thread_local! {
+    /// This thread's [`Buffers`], reused by every chip it describes.
+    static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::default();
 }
 
 /// The side of a convolution's or pool's output (dlib's
@@ -333,41 +360,42 @@ impl FaceNet {
                 found: chip_rgb.len(),
             });
         }
-        let mut act = Act {
-            h: CHIP_SIZE,
-            w: CHIP_SIZE,
-            c: 3,
-            data: chip_rgb
-                .chunks_exact(3)
-                .flat_map(|px| {
-                    px.iter()
-                        .zip(self.mean)
-                        .map(|(&v, m)| (f32::from(v) - m) / 256.0)
-                })
-                .collect(),
-        };
-        let mut tags: [Act; 2] = Default::default();
-        let mut scratch = Vec::new();
-        for op in &self.ops {
-            act = match op {
-                Op::Conv(conv) => conv.forward(&act, &mut scratch),
-                Op::MaxPool { size, stride } => pool(&act, *size, *stride, Pool::Max),
-                Op::AvgPool { size, stride } => pool(&act, *size, *stride, Pool::Mean),
-                Op::Tag(tag) => {
-                    tags[*tag as usize].clone_from(&act);
-                    act
+        BUFFERS.with_borrow_mut(|bufs| {
+            let mut act = bufs.zeros(CHIP_SIZE, CHIP_SIZE, 3);
+            for (d, px) in act.data.chunks_exact_mut(3).zip(chip_rgb.chunks_exact(3)) {
+                for ((d, &v), m) in d.iter_mut().zip(px).zip(self.mean) {
+                    *d = (f32::from(v) - m) / 256.0;
                 }
-                Op::Skip(tag) => tags[*tag as usize].clone(),
-                Op::AddPrevRelu(tag) => add_relu(&act, &tags[*tag as usize]),
-                Op::AvgAll => avg_all(&act),
-                Op::Fc { weights, inputs } => fc(&act, weights, *inputs),
-            };
-        }
-        let mut out = [0.0; DESCRIPTOR_LEN];
-        for (o, v) in out.iter_mut().zip(&act.data) {
-            *o = *v;
-        }
-        Ok(out)
+            }
+            let mut tags: [Act; 2] = Default::default();
+            for op in &self.ops {
+                let next = match op {
+                    Op::Conv(conv) => conv.forward(&act, bufs),
+                    Op::MaxPool { size, stride } => pool(&act, *size, *stride, Pool::Max, bufs),
+                    Op::AvgPool { size, stride } => pool(&act, *size, *stride, Pool::Mean, bufs),
+                    Op::Tag(tag) => {
+                        let t = &mut tags[*tag as usize];
+                        t.data.clone_from(&act.data);
+                        (t.h, t.w, t.c) = (act.h, act.w, act.c);
+                        continue;
+                    }
+                    Op::Skip(tag) => bufs.copy(&tags[*tag as usize]),
+                    Op::AddPrevRelu(tag) => add_relu(&act, &tags[*tag as usize], bufs),
+                    Op::AvgAll => avg_all(&act, bufs),
+                    Op::Fc { weights, inputs } => fc(&act, weights, *inputs, bufs),
+                };
+                bufs.recycle(std::mem::replace(&mut act, next));
+            }
+            for t in tags {
+                bufs.recycle(t);
+            }
+            let mut out = [0.0; DESCRIPTOR_LEN];
+            for (o, v) in out.iter_mut().zip(&act.data) {
+                *o = *v;
+            }
+            bufs.recycle(act);
+            Ok(out)
+        })
     }
 }
 
@@ -675,45 +703,52 @@ fn expect_len(what: &str, t: &Tensor, len: usize) -> Result<(), ModelError> {
 }
 
 impl Conv {
-    /// The convolution of `input` (im2col into `scratch`, then one product),
-    /// bias added and relu applied.
-    fn forward(&self, input: &Act, scratch: &mut Vec<f32>) -> Act {
+    /// The convolution of `input` (im2col into the buffers' matrix, then
+    /// one product), bias added and relu applied.
+    fn forward(&self, input: &Act, bufs: &mut Buffers) -> Act {
         let (oh, ow) = (
             out_side(input.h, self.size, self.stride, self.pad),
             out_side(input.w, self.size, self.stride, self.pad),
         );
         let k = self.size * self.size * self.channels;
         let pixels = oh * ow;
+        let scratch = &mut bufs.im2col;
         // Every element is written below (a tap outside the input as
         // zeros), so the buffer is only grown, never cleared.
         if scratch.len() < k * pixels {
             scratch.resize(k * pixels, 0.0);
         }
-        let c = self.channels;
+        let (c, size) = (self.channels, self.size);
         for oy in 0..oh {
             for ox in 0..ow {
                 let col = &mut scratch[(oy * ow + ox) * k..][..k];
-                for ky in 0..self.size {
+                // The taps of one kernel row are consecutive pixels of one
+                // input row: one copy when all of them are inside.
+                let x0 = (ox * self.stride).wrapping_sub(self.pad);
+                let inside = ox * self.stride >= self.pad && x0 + size <= input.w;
+                for ky in 0..size {
                     let iy = (oy * self.stride + ky).wrapping_sub(self.pad);
-                    let row = &mut col[ky * self.size * c..][..self.size * c];
+                    let row = &mut col[ky * size * c..][..size * c];
                     if iy >= input.h {
                         row.fill(0.0);
-                        continue;
-                    }
-                    for (kx, tap) in row.chunks_exact_mut(c).enumerate() {
-                        let ix = (ox * self.stride + kx).wrapping_sub(self.pad);
-                        if ix >= input.w {
-                            tap.fill(0.0);
-                        } else {
-                            tap.copy_from_slice(&input.data[(iy * input.w + ix) * c..][..c]);
+                    } else if inside {
+                        row.copy_from_slice(&input.data[(iy * input.w + x0) * c..][..size * c]);
+                    } else {
+                        for (kx, tap) in row.chunks_exact_mut(c).enumerate() {
+                            let ix = x0.wrapping_add(kx);
+                            if ix >= input.w {
+                                tap.fill(0.0);
+                            } else {
+                                tap.copy_from_slice(&input.data[(iy * input.w + ix) * c..][..c]);
+                            }
                         }
                     }
                 }
             }
         }
-        let mut out = Act::zeros(oh, ow, self.filters);
+        let mut out = bufs.zeros(oh, ow, self.filters);
         let lhs = MatRef::from_column_major_slice(&self.weights, self.filters, k);
-        let rhs = MatRef::from_column_major_slice(&scratch[..k * pixels], k, pixels);
+        let rhs = MatRef::from_column_major_slice(&bufs.im2col[..k * pixels], k, pixels);
         let dst = MatMut::from_column_major_slice_mut(&mut out.data, self.filters, pixels);
         matmul(dst, Accum::Replace, lhs, rhs, 1.0, Par::Seq);
         for px in out.data.chunks_exact_mut(self.filters) {
@@ -736,13 +771,13 @@ enum Pool {
 }
 
 /// Max or average pooling, `size x size` windows at `stride`, no padding.
-fn pool(input: &Act, size: usize, stride: usize, kind: Pool) -> Act {
+fn pool(input: &Act, size: usize, stride: usize, kind: Pool, bufs: &mut Buffers) -> Act {
     let (oh, ow, c) = (
         out_side(input.h, size, stride, 0),
         out_side(input.w, size, stride, 0),
         input.c,
     );
-    let mut out = Act::zeros(oh, ow, c);
+    let mut out = bufs.zeros(oh, ow, c);
     let init = match kind {
         Pool::Max => f32::NEG_INFINITY,
         Pool::Mean => 0.0,
@@ -777,8 +812,8 @@ fn pool(input: &Act, size: usize, stride: usize, kind: Pool) -> Act {
 
 /// `relu(add_prev)`: `a + b`, the smaller zero-padded (top-left aligned) to
 /// the larger's channels, rows and columns, then `max(0, x)`.
-fn add_relu(a: &Act, b: &Act) -> Act {
-    let mut out = Act::zeros(a.h.max(b.h), a.w.max(b.w), a.c.max(b.c));
+fn add_relu(a: &Act, b: &Act, bufs: &mut Buffers) -> Act {
+    let mut out = bufs.zeros(a.h.max(b.h), a.w.max(b.w), a.c.max(b.c));
     for src in [a, b] {
         for y in 0..src.h {
             for x in 0..src.w {
@@ -793,8 +828,8 @@ fn add_relu(a: &Act, b: &Act) -> Act {
 }
 
 /// Each channel's mean over all pixels (`avg_pool_everything`).
-fn avg_all(input: &Act) -> Act {
-    let mut out = Act::zeros(1, 1, input.c);
+fn avg_all(input: &Act, bufs: &mut Buffers) -> Act {
+    let mut out = bufs.zeros(1, 1, input.c);
     for px in input.data.chunks_exact(input.c.max(1)) {
         out.data.iter_mut().zip(px).for_each(|(d, s)| *d += s);
     }
@@ -804,9 +839,9 @@ fn avg_all(input: &Act) -> Act {
 }
 
 /// The fully connected layer: `out[j] = sum_i x[i] w[i][j]`.
-fn fc(input: &Act, weights: &[f32], inputs: usize) -> Act {
+fn fc(input: &Act, weights: &[f32], inputs: usize, bufs: &mut Buffers) -> Act {
     let outputs = weights.len() / inputs.max(1);
-    let mut out = Act::zeros(1, 1, outputs);
+    let mut out = bufs.zeros(1, 1, outputs);
     for (x, row) in input.data.iter().zip(weights.chunks_exact(outputs.max(1))) {
         out.data.iter_mut().zip(row).for_each(|(d, w)| *d += x * w);
     }
@@ -957,7 +992,7 @@ mod tests {
             c: 2,
             data: vec![1.0, 2.0, 3.0, -4.0],
         };
-        let out = add_relu(&a, &b);
+        let out = add_relu(&a, &b, &mut Buffers::default());
         assert_eq!((out.h, out.w, out.c), (2, 1, 2));
         assert_eq!(out.data, [0.0, 2.0, 3.0, 0.0]);
     }
