@@ -2221,3 +2221,143 @@ fn compact_codes_and_full_precision_give_identical_responses() {
     compact.checkpoint("c").unwrap();
     check(&data, &ids, 100);
 }
+
+/// A streamed import is an import: the same faces in the same order give
+/// the same answers as one `import_faces` call (beside faces and users
+/// there already), other engines on the directory and a reopened one see
+/// them, and a bad stream (a bad vector, a chunk of another width, too
+/// few or too many faces) is an `InvalidParameterException` that adds
+/// nothing and leaves no file behind.
+#[test]
+fn streamed_import_is_an_import() {
+    let dim = 8;
+    let first = random_vectors(100, dim, 1, None);
+    let more = random_vectors(300, dim, 2, None);
+    for codes in [FaceCodes::Compact, FaceCodes::Full] {
+        let (streamed_dir, plain_dir) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let streamed = Engine::open(streamed_dir.path())
+            .unwrap()
+            .with_face_codes(codes);
+        let plain = Engine::open(plain_dir.path())
+            .unwrap()
+            .with_face_codes(codes);
+        let mut all_ids = Vec::new();
+        for e in [&streamed, &plain] {
+            e.create_collection_with_dim("c", dim).unwrap();
+            let ids = e.import_faces("c", first.clone(), dim, None).unwrap();
+            ok(e, "CreateUser", json!({"CollectionId": "c", "UserId": "u"}));
+            ok(
+                e,
+                "AssociateFaces",
+                json!({"CollectionId": "c", "UserId": "u", "FaceIds": &ids[..5], "UserMatchThreshold": 0}),
+            );
+            all_ids.push(ids);
+        }
+        // Another engine on the directory, loaded before the import.
+        let other = Engine::open(streamed_dir.path())
+            .unwrap()
+            .with_face_codes(codes);
+        assert_eq!(
+            other
+                .search_vector("c", &first[..dim], 1, 0.0)
+                .unwrap()
+                .len(),
+            1
+        );
+
+        let mut chunks = more.chunks(64 * dim).map(<[f32]>::to_vec);
+        let new = streamed
+            .import_faces_streamed("c", dim, 300, || chunks.next())
+            .unwrap();
+        all_ids[0].extend(new);
+        all_ids[1].extend(plain.import_faces("c", more.clone(), dim, None).unwrap());
+        let reopened = Engine::open(streamed_dir.path())
+            .unwrap()
+            .with_face_codes(codes);
+        let position = |ids: &[String], id: &str| ids.iter().position(|x| x == id);
+        for (p, probe) in more
+            .chunks(dim)
+            .take(20)
+            .chain(first.chunks(dim).take(5))
+            .enumerate()
+        {
+            let want: Vec<_> = plain
+                .search_vector("c", probe, 50, 0.0)
+                .unwrap()
+                .iter()
+                .map(|m| (position(&all_ids[1], &m.face.face_id), m.similarity))
+                .collect();
+            for e in [&streamed, &other, &reopened] {
+                let got: Vec<_> = e
+                    .search_vector("c", probe, 50, 0.0)
+                    .unwrap()
+                    .iter()
+                    .map(|m| (position(&all_ids[0], &m.face.face_id), m.similarity))
+                    .collect();
+                assert_eq!(got, want, "{codes:?}: probe {p}");
+            }
+        }
+        let users = |e: &Engine| {
+            let mut v = ok(
+                e,
+                "SearchUsers",
+                json!({"CollectionId": "c", "UserId": "u"}),
+            );
+            v.as_object_mut().map(|o| o.remove("FaceModelVersion"));
+            v
+        };
+        assert_eq!(users(&reopened), users(&plain));
+        let count = |e: &Engine| {
+            ok(e, "DescribeCollection", json!({"CollectionId": "c"}))["FaceCount"].clone()
+        };
+        assert_eq!(count(&reopened), json!(400));
+
+        // Bad streams add nothing.
+        let mut bad_vector = more[..10 * dim].to_vec();
+        bad_vector[3 * dim + 1] = f32::NAN;
+        let bad: [(Vec<Vec<f32>>, usize, &str); 4] = [
+            (vec![more[..dim].to_vec(), bad_vector], 11, "finite"),
+            (vec![more[..dim + 3].to_vec()], 1, "rows of length 8"),
+            (vec![more[..2 * dim].to_vec()], 3, "gave 2 faces, not the 3"),
+            (
+                vec![more[..2 * dim].to_vec(), more[..2 * dim].to_vec()],
+                3,
+                "more than the 3",
+            ),
+        ];
+        for (stream, rows, needle) in bad {
+            let mut chunks = stream.into_iter();
+            let err = streamed
+                .import_faces_streamed("c", dim, rows, || chunks.next())
+                .unwrap_err();
+            assert_eq!(
+                err.error_type(),
+                ErrorType::InvalidParameterException,
+                "{err}"
+            );
+            assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+            assert_eq!(count(&streamed), json!(400));
+        }
+        let err = streamed
+            .import_faces_streamed("c", 4, 1, || None)
+            .unwrap_err();
+        assert_eq!(
+            err.error_type(),
+            ErrorType::InvalidParameterException,
+            "{err}"
+        );
+        let files: Vec<_> = std::fs::read_dir(streamed_dir.path().join("rekognition"))
+            .unwrap()
+            .flatten()
+            .filter(|d| d.path().is_dir())
+            .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+            .map(|f| f.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!files.iter().any(|f| f.contains("tmp")), "{files:?}");
+        let reopened = Engine::open(streamed_dir.path())
+            .unwrap()
+            .with_face_codes(codes);
+        assert_eq!(count(&reopened), json!(400));
+    }
+}

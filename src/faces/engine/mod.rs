@@ -520,6 +520,98 @@ impl Engine {
         })
     }
 
+    /// Bulk import of `rows` faces of `dim` components streamed in chunks:
+    /// `next` gives the next chunk (row-major, a whole number of rows)
+    /// or `None` when there are no more. The faces are written straight
+    /// into the collection's new snapshot as they come, so that memory
+    /// holds one chunk of them at a time (an AWS-sized import of 20M x
+    /// 512 is 41 GB of `f32`); the collection is loaded again from that
+    /// snapshot on its next use. Atomic like [`Engine::import_faces`]: a
+    /// chunk with a bad vector, a chunk of another width or a stream of
+    /// another number of rows is an `InvalidParameterException` and adds
+    /// nothing. Gives the new `FaceId`s.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let e = rollcall::faces::Engine::open(dir.path()).unwrap();
+    /// e.call("CreateCollection", r#"{"CollectionId": "c"}"#).unwrap();
+    /// let mut chunks = vec![vec![1.0, 0.0], vec![0.0, 2.0, 3.0, 4.0]].into_iter();
+    /// let ids = e.import_faces_streamed("c", 2, 3, || chunks.next()).unwrap();
+    /// assert_eq!(ids.len(), 3);
+    /// let best = e.search_vector("c", &[0.0, 1.0], 1, 0.0).unwrap();
+    /// assert_eq!(best[0].face.face_id, ids[1]);
+    /// ```
+    pub fn import_faces_streamed(
+        &self,
+        collection: &str,
+        dim: usize,
+        rows: usize,
+        mut next: impl FnMut() -> Option<Vec<f32>>,
+    ) -> Result<Vec<String>, Error> {
+        if dim == 0 {
+            return Err(Error::invalid("faces of 0 components"));
+        }
+        let ids: Vec<u128> = (0..rows).map(|_| uuid::Uuid::new_v4().as_u128()).collect();
+        let image = uuid::Uuid::new_v4().as_u128();
+        // The first bad chunk's error, which the store's I/O error hides.
+        let mut bad: Option<Error> = None;
+        let mut given = 0usize;
+        let mut next_rows = |buf: &mut Vec<f32>| -> std::io::Result<()> {
+            buf.clear();
+            let checked = match next() {
+                None if given == rows => return Ok(()),
+                None => Err(Error::invalid(format!(
+                    "the import gave {given} faces, not the {rows} it announced"
+                ))),
+                Some(chunk) if !chunk.len().is_multiple_of(dim) => Err(Error::invalid(format!(
+                    "a chunk of {} values does not make rows of length {dim}",
+                    chunk.len()
+                ))),
+                Some(chunk) if given + chunk.len() / dim > rows => Err(Error::invalid(format!(
+                    "the import gave more than the {rows} faces it announced"
+                ))),
+                Some(mut chunk) => chunk
+                    .par_chunks_mut(dim * 4096)
+                    .enumerate()
+                    .try_for_each(|(i, part)| {
+                        normalise(part, dim).map_err(|e| match e {
+                            Error::InvalidParameter(m) => Error::invalid(format!(
+                                "{m} (counting from face vector {} of the import)",
+                                given + i * 4096
+                            )),
+                            e => e,
+                        })
+                    })
+                    .map(|()| chunk),
+            };
+            match checked {
+                Ok(chunk) => {
+                    given += chunk.len() / dim;
+                    *buf = chunk;
+                    Ok(())
+                }
+                Err(e) => {
+                    bad = Some(e);
+                    Err(std::io::Error::other("the import stopped at a bad chunk"))
+                }
+            }
+        };
+        let written = self.write(collection, |l| {
+            l.coll.check_dim(dim, FaceModel::Vectors)?;
+            let mut more = store::Streamed {
+                ids: &ids,
+                image,
+                dim,
+                next: &mut next_rows,
+            };
+            l.store.snapshot_streamed(&mut l.coll, &mut more)
+        });
+        match (bad, written) {
+            (Some(e), _) => Err(e),
+            (None, written) => written.map(|()| ids.into_iter().map(face_id_string).collect()),
+        }
+    }
+
     /// Writes a snapshot of the collection now and empties its log.
     pub fn checkpoint(&self, collection: &str) -> Result<(), Error> {
         self.write(collection, |l| {

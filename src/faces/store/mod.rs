@@ -26,7 +26,7 @@ mod log;
 mod snapshot;
 
 pub(crate) use self::log::{decode_record, encode_record, frame, next_record};
-pub(crate) use self::snapshot::{decode_snapshot, encode_snapshot};
+pub(crate) use self::snapshot::{decode_snapshot, encode_snapshot, Streamed};
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use self::log::replay;
-use self::snapshot::{matrix_start, peek_head, read_snapshot, write_snapshot};
+use self::snapshot::{matrix_start, peek_head, read_snapshot, write_snapshot, write_snapshot_with};
 use super::codes::FaceCodes;
 use super::collection::{Collection, Record};
 use super::error::{storage_error, Error};
@@ -317,18 +317,63 @@ impl Store {
     /// its rows from the new snapshot from then on.
     pub(crate) fn snapshot(&mut self, coll: &mut Collection) -> Result<(), Error> {
         coll.compact();
+        self.replace_snapshot(|file| write_snapshot(coll, file))?;
+        if coll.has_codes() {
+            // Under the exclusive lock: the file is the one just written.
+            let dest = self.dir.join("snapshot.bin");
+            let file = File::open(&dest).map_err(|e| storage_error("cannot open", &dest, e))?;
+            coll.rows_written_to(file, matrix_start(self.snapshot_len, coll));
+        }
+        self.empty_log()?;
+        self.restamp();
+        Ok(())
+    }
+
+    /// Writes the collection with the faces of `more` added as the new
+    /// snapshot (compacting it first) and empties the log, so that a bulk
+    /// import of any size needs memory for one chunk of it and one new
+    /// snapshot. `coll` does not hold the new faces: the store forgets the
+    /// files, so that the next use loads the collection again from the
+    /// snapshot. A stream that fails (an error of its own, or the wrong
+    /// number of faces) leaves the files as they were.
+    pub(crate) fn snapshot_streamed(
+        &mut self,
+        coll: &mut Collection,
+        more: &mut Streamed<'_>,
+    ) -> Result<(), Error> {
+        coll.compact();
+        let written = self.replace_snapshot(|file| write_snapshot_with(coll, Some(more), file));
+        // Whatever happened, the collection in memory is not the files'.
+        self.invalidate();
+        written?;
+        self.empty_log()
+    }
+
+    /// Writes a new snapshot with `write` under a temporary name, then
+    /// renames it into place; the temporary file is removed if it fails.
+    fn replace_snapshot(
+        &mut self,
+        write: impl FnOnce(File) -> io::Result<u64>,
+    ) -> Result<(), Error> {
         let tmp = self.dir.join("snapshot.tmp");
         let dest = self.dir.join("snapshot.bin");
         let err = |e| storage_error("cannot write snapshot", &tmp, e);
         let file = fsmode::create_file(&tmp).map_err(err)?;
-        self.snapshot_len = write_snapshot(coll, file).map_err(err)?;
+        let len = match write(file) {
+            Ok(len) => len,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(err(e));
+            }
+        };
         fs::rename(&tmp, &dest).map_err(err)?;
         sync_dir(&self.dir).map_err(err)?;
-        if coll.has_codes() {
-            // Under the exclusive lock: the file is the one just written.
-            let file = File::open(&dest).map_err(|e| storage_error("cannot open", &dest, e))?;
-            coll.rows_written_to(file, matrix_start(self.snapshot_len, coll));
-        }
+        self.snapshot_len = len;
+        Ok(())
+    }
+
+    /// Empties the log (after a snapshot that holds all of it).
+    fn empty_log(&mut self) -> Result<(), Error> {
         let log_path = self.dir.join("log.bin");
         self.log
             .set_len(0)
@@ -337,7 +382,6 @@ impl Store {
             .sync_all()
             .map_err(|e| storage_error("cannot sync", &log_path, e))?;
         self.log_len = 0;
-        self.restamp();
         Ok(())
     }
 }

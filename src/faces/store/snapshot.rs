@@ -15,6 +15,7 @@ use crate::faces::codes::{Codes, FaceCodes};
 use crate::faces::collection::{Collection, SnapshotParts};
 use crate::faces::model::FaceModel;
 use crate::faces::rows::FaceMeta;
+use crate::faces::search::NO_USER;
 use crate::faces::vectors::Vectors;
 
 /// The magic of a snapshot of a collection of vectors (the layout
@@ -125,10 +126,36 @@ impl<W: Write> Crc<W> {
     }
 }
 
+/// Faces a bulk import adds to a collection while its snapshot is being
+/// written, streamed rather than held: their metadata follows the
+/// collection's rows, their values its matrix, so that memory holds one
+/// chunk of them at a time.
+pub(crate) struct Streamed<'a> {
+    /// The new faces' ids, one per row, in order.
+    pub(crate) ids: &'a [u128],
+    /// Their image id.
+    pub(crate) image: u128,
+    /// Their width (the collection's, or the first faces' of an empty one).
+    pub(crate) dim: usize,
+    /// Gives the next rows (row-major, normalised, a whole number of them)
+    /// into the buffer; leaves it empty when there are no more.
+    pub(crate) next: &'a mut dyn FnMut(&mut Vec<f32>) -> io::Result<()>,
+}
+
 /// Writes a snapshot of a compacted collection to `file` and syncs it;
 /// gives its length in bytes.
 pub(super) fn write_snapshot(coll: &Collection, file: File) -> io::Result<u64> {
-    let (out, len) = encode_snapshot(coll, BufWriter::with_capacity(1 << 20, file))?;
+    write_snapshot_with(coll, None, file)
+}
+
+/// [`write_snapshot`], with the faces of `more` added after the
+/// collection's (as one `IndexFaces` record would add them).
+pub(super) fn write_snapshot_with(
+    coll: &Collection,
+    more: Option<&mut Streamed<'_>>,
+    file: File,
+) -> io::Result<u64> {
+    let (out, len) = encode(coll, more, BufWriter::with_capacity(1 << 20, file))?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(len)
@@ -138,24 +165,53 @@ pub(super) fn write_snapshot(coll: &Collection, file: File) -> io::Result<u64> {
 /// written. Tokens go in (api, token) order, so that one state always
 /// encodes to the same bytes.
 pub(crate) fn encode_snapshot<W: Write>(coll: &Collection, out: W) -> io::Result<(W, u64)> {
+    encode(coll, None, out)
+}
+
+/// [`encode_snapshot`] of `coll` with the faces of `more` after its own.
+fn encode<W: Write>(
+    coll: &Collection,
+    more: Option<&mut Streamed<'_>>,
+    out: W,
+) -> io::Result<(W, u64)> {
+    let (added, dim) = match &more {
+        Some(m) if m.dim == 0 || (coll.dim() != 0 && m.dim != coll.dim()) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "streamed faces of another width",
+            ))
+        }
+        Some(m) => (m.ids.len(), m.dim),
+        None => (0, coll.dim()),
+    };
     let mut w = Writer::default();
     SnapshotHead {
         id: coll.id().to_string(),
         created: coll.created(),
-        dim: coll.dim(),
+        dim,
         model: coll.model(),
-        next_seq: coll.next_seq(),
-        last_record: coll.last_record(),
+        next_seq: coll.next_seq() + added as u64,
+        // The import counts as one record, as it would in the log.
+        last_record: coll.last_record() + u64::from(more.is_some()),
     }
     .write(&mut w);
     let rows = coll.rows();
-    w.len(rows.len());
+    w.len(rows.len() + added);
     for (id, f, owner) in rows {
         w.u128(id);
         w.u128(f.image);
         w.u64(f.seq);
         w.u32(owner);
         w.opt_str(f.ext);
+    }
+    if let Some(m) = &more {
+        for (i, &id) in m.ids.iter().enumerate() {
+            w.u128(id);
+            w.u128(m.image);
+            w.u64(coll.next_seq() + i as u64);
+            w.u32(NO_USER);
+            w.opt_str(None);
+        }
     }
     w.len(coll.user_slots().len());
     for u in coll.user_slots() {
@@ -173,6 +229,9 @@ pub(crate) fn encode_snapshot<W: Write>(coll: &Collection, out: W) -> io::Result
         for (_, f, _) in coll.rows() {
             write_found(&mut w, f.found.as_ref());
         }
+        for _ in 0..added {
+            write_found(&mut w, None);
+        }
     }
 
     let mut out = Crc {
@@ -183,13 +242,41 @@ pub(crate) fn encode_snapshot<W: Write>(coll: &Collection, out: W) -> io::Result
     out.put(magic(coll.model()))?;
     out.put(&(w.buf.len() as u64).to_le_bytes())?;
     out.put(&w.buf)?;
-    out.put(&(coll.vectors().values() as u64).to_le_bytes())?;
+    let values = coll.vectors().values() + added * dim;
+    out.put(&(values as u64).to_le_bytes())?;
     let mut buf = Vec::with_capacity(1 << 20);
     coll.vectors().for_each_chunk(|chunk| {
         buf.clear();
         extend_f32_bytes(&mut buf, chunk);
         out.put(&buf)
     })?;
+    if let Some(m) = more {
+        let (mut rows, mut given) = (Vec::new(), 0usize);
+        loop {
+            (m.next)(&mut rows)?;
+            if rows.is_empty() {
+                break;
+            }
+            given += rows.len();
+            if !rows.len().is_multiple_of(dim) || given > added * dim {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("the stream gave more than {added} faces of width {dim}"),
+                ));
+            }
+            for part in rows.chunks(1 << 18) {
+                buf.clear();
+                extend_f32_bytes(&mut buf, part);
+                out.put(&buf)?;
+            }
+        }
+        if given != added * dim {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the stream gave {} faces, not {added}", given / dim),
+            ));
+        }
+    }
     let crc = out.hasher.clone().finalize();
     out.inner.write_all(&crc.to_le_bytes())?;
     Ok((out.inner, out.written + 4))
