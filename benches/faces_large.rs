@@ -152,6 +152,14 @@ fn large(n: usize, dim: usize, root: &Path) {
         })
         .collect();
     times.sort();
+    // The searches read the codes; the full-precision rows they re-rank
+    // come from the snapshot file by positioned reads, so the resident
+    // memory must not grow towards the snapshot's size.
+    println!(
+        "[{n}x{dim}] resident memory after the searches: {:.2} GB (snapshot {:.2} GB)",
+        rss().saturating_sub(before) as f64 / 1e9,
+        snapshot as f64 / 1e9
+    );
     let gbps = stream_gb_per_s();
     // The high plane (`dim` rounded up to 128, half a byte each) and the
     // row scales.

@@ -47,8 +47,9 @@ use rayon::prelude::*;
 
 /// How a collection holds its rows for scanning. The full-precision rows
 /// are the source of truth either way and every answer is the same (see
-/// `search`); compact codes make a single-probe scan read a quarter of the
-/// bytes, and let the full-precision rows stay in the snapshot file (read
+/// `search`); compact codes make a single-probe scan read an eighth of the
+/// bytes (a batch a quarter), and let the full-precision rows stay in the
+/// snapshot file (read
 /// back only for the few rows a search re-ranks), so that a collection
 /// with codes takes about a quarter of the memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -198,7 +199,7 @@ impl Codes {
             v.resize(start + n, 0.0);
         }
         // 1024 rows a task; each task's loop compiled for the best
-        // instruction set the CPU has (AVX2 where it can), as the kernel is.
+        // instruction set the CPU has, as the kernels are.
         const TASK: usize = 1024;
         let (dim, stride, arch) = (self.dim, self.stride, pulp::Arch::new());
         let rows_in = rows.par_chunks(TASK * dim);
@@ -549,11 +550,19 @@ pub(crate) enum Pass {
 pub(crate) struct Scored {
     first: usize,
     rows: usize,
-    pass: Pass,
+    /// Per probe: whether its products in `dots` are of the full codes
+    /// (else of the high plane).
+    full: Vec<bool>,
     dots: Vec<i32>,
-    /// The block's full codes ([`Pass::Full`]).
+    /// The block's full codes, once a probe needs them.
     unpacked: Vec<i8>,
+    unpacked_at: Option<(usize, usize)>,
 }
+
+/// A coarse block switches a probe to the full codes once more than one
+/// row in this many would be refined one by one: refining a row costs
+/// about 25 times scoring it in the full pass.
+const REFINE_SHARE: usize = 32;
 
 impl Scored {
     /// Scores rows `first..first + rows` of `codes` against `probes` in
@@ -573,24 +582,19 @@ impl Scored {
     ) {
         self.first = first;
         self.rows = rows;
-        self.pass = pass;
+        self.unpacked_at = None;
         self.dots.resize(rows * probes.len(), 0);
+        self.full.clear();
+        self.full.resize(probes.len(), pass == Pass::Full);
         let scale = &codes.scale[first..first + rows];
         let most = codes.most;
         match pass {
             Pass::Full => {
-                codes.unpack(first, rows, &mut self.unpacked);
+                self.unpack(codes);
                 kernel::dots(&self.unpacked, codes.stride, probes, &mut self.dots);
                 for (j, p) in probes.iter().enumerate() {
-                    let t = p.scale as f32;
                     let col = j * rows..(j + 1) * rows;
-                    for ((a, &d), &s) in approx[col.clone()]
-                        .iter_mut()
-                        .zip(&self.dots[col])
-                        .zip(scale)
-                    {
-                        *a = d as f32 * (s * t);
-                    }
+                    full_approx(p, &self.dots[col.clone()], scale, &mut approx[col]);
                     reach[j] = up(p.error(most.norm, most.resid) + QUICK);
                 }
             }
@@ -617,6 +621,54 @@ impl Scored {
         }
     }
 
+    /// After a coarse [`Scored::score`]: if more than one row in
+    /// [`REFINE_SHARE`] of probe `j` has a quick cosine of at least `bar`
+    /// minus its reach (the rows whose tight interval a search would ask
+    /// for), scores the block's full codes for that probe instead,
+    /// rewriting its `approx` and `reach` (clustered rows, or the first
+    /// blocks of a search that has no answer yet, would otherwise be
+    /// refined row by row).
+    pub(crate) fn settle(
+        &mut self,
+        codes: &Codes,
+        probes: &[Probe],
+        j: usize,
+        bar: f32,
+        approx: &mut [f32],
+        reach: &mut f32,
+    ) {
+        if self.full[j] {
+            return;
+        }
+        let low = bar - *reach;
+        let wanted = approx.iter().filter(|&&c| c >= low).count();
+        if wanted * REFINE_SHARE <= self.rows {
+            return;
+        }
+        self.unpack(codes);
+        let (rows, p) = (self.rows, &probes[j]);
+        let col = j * rows..(j + 1) * rows;
+        kernel::dots(
+            &self.unpacked,
+            codes.stride,
+            std::slice::from_ref(p),
+            &mut self.dots[col.clone()],
+        );
+        let scale = &codes.scale[self.first..self.first + rows];
+        full_approx(p, &self.dots[col], scale, approx);
+        *reach = up(p.error(codes.most.norm, codes.most.resid) + QUICK);
+        self.full[j] = true;
+    }
+
+    /// Unpacks the block's full codes, once.
+    fn unpack(&mut self, codes: &Codes) {
+        let block = (self.first, self.rows);
+        if self.unpacked_at != Some(block) {
+            codes.unpack(block.0, block.1, &mut self.unpacked);
+            self.unpacked_at = Some(block);
+        }
+    }
+
     /// The interval of row `first + i`'s cosine with probe `j`, from the
     /// full codes whichever pass scored the block.
     pub(crate) fn interval(
@@ -627,16 +679,24 @@ impl Scored {
         i: usize,
     ) -> (f32, f32) {
         let (p, row) = (&probes[j], self.first + i);
-        let d = match self.pass {
-            Pass::Full => self.dots[j * self.rows + i],
-            Pass::Coarse => {
-                let (high, low) = codes.planes(row);
-                kernel::refine(high, low, &p.q)
-            }
+        let d = if self.full[j] {
+            self.dots[j * self.rows + i]
+        } else {
+            let (high, low) = codes.planes(row);
+            kernel::refine(high, low, &p.q)
         };
         let approx = f64::from(codes.scale[row]) * p.scale * f64::from(d);
         let err = p.error(codes.most.norm, codes.resid[row]);
         (down(approx - err), up(approx + err))
+    }
+}
+
+/// The quick cosines of one probe from its products `dots` with full codes
+/// of rows of `scale`.
+fn full_approx(p: &Probe, dots: &[i32], scale: &[f32], approx: &mut [f32]) {
+    let t = p.scale as f32;
+    for ((a, &d), &s) in approx.iter_mut().zip(dots).zip(scale) {
+        *a = d as f32 * (s * t);
     }
 }
 
@@ -1258,6 +1318,42 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// A coarse block settles on the full codes for a probe whose bar lets
+    /// many rows through, and then scores as the full pass does; with a
+    /// bar few rows reach it stays coarse.
+    #[test]
+    fn coarse_blocks_settle_on_the_full_codes_when_many_rows_are_close() {
+        let (dim, n) = (128, 256);
+        let rows = crate::faces::random_vectors(n, dim, 7, None);
+        let mut codes = Codes::new(dim);
+        codes.extend(&rows);
+        let probes: Vec<Probe> = (0..2)
+            .map(|j| Probe::new(&codes, &rows[j * dim..][..dim]))
+            .collect();
+        let mut full = Scored::default();
+        let (mut fa, mut fr) = (vec![0f32; 2 * n], vec![0f32; 2]);
+        full.score(&codes, 0, n, &probes, Pass::Full, &mut fa, &mut fr);
+        let mut coarse = Scored::default();
+        let (mut ca, mut cr) = (vec![0f32; 2 * n], vec![0f32; 2]);
+        coarse.score(&codes, 0, n, &probes, Pass::Coarse, &mut ca, &mut cr);
+        let (a0, a1) = ca.split_at_mut(n);
+        // Probe 0: every row is close to a bar of minus infinity.
+        coarse.settle(&codes, &probes, 0, f32::NEG_INFINITY, a0, &mut cr[0]);
+        // Probe 1: only its own row reaches a bar of 0.99.
+        coarse.settle(&codes, &probes, 1, 0.99, a1, &mut cr[1]);
+        assert!(coarse.full[0] && !coarse.full[1]);
+        assert_eq!((&ca[..n], cr[0]), (&fa[..n], fr[0]));
+        assert!(cr[1] > fr[1]);
+        for i in 0..n {
+            for j in 0..2 {
+                assert_eq!(
+                    coarse.interval(&codes, &probes, j, i),
+                    full.interval(&codes, &probes, j, i)
+                );
             }
         }
     }

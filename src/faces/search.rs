@@ -201,18 +201,23 @@ struct Scratch {
     scored: codes::Scored,
 }
 
+/// What a coarse scan asks of a worker's accumulator: probe `j`'s bar.
+pub(crate) type Bar<'a, A> = &'a (dyn Fn(&A, usize) -> f32 + Sync);
+
 /// Runs one fused pass over `matrix` scoring every row against the
 /// `probes` (row-major unit vectors): `visit` folds each scored block into
 /// a worker's accumulator, `merge` joins workers. With `coarse`, the
 /// visitor asks for the tight interval of every row whose quick cosine
-/// matters, so compact codes may score few probes by their high plane
-/// alone ([`Pass::Coarse`]).
+/// comes within its reach of `coarse(acc, j)` (probe `j`'s bar), and of no
+/// other, so compact codes may score few probes by their high plane alone
+/// ([`Pass::Coarse`]), falling back to the full codes for a block where
+/// too many rows come that close.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn scan<A, I, V, M>(
     matrix: Matrix<'_>,
     dim: usize,
     probes: &[f32],
-    coarse: bool,
+    coarse: Option<Bar<'_, A>>,
     init: I,
     visit: V,
     merge: M,
@@ -232,7 +237,7 @@ where
         Matrix::Compact(c) => probes.chunks_exact(dim).map(|p| Probe::new(c, p)).collect(),
         Matrix::Dense { .. } => Vec::new(),
     };
-    let pass = if coarse && nprobes < BATCH_MIN_PROBES {
+    let pass = if coarse.is_some() && nprobes < BATCH_MIN_PROBES {
         Pass::Coarse
     } else {
         Pass::Full
@@ -258,6 +263,12 @@ where
             Matrix::Compact(c) => {
                 s.scored
                     .score(c, first, rows, &coded, pass, &mut s.approx, &mut s.reach);
+                if let (Pass::Coarse, Some(bar)) = (pass, coarse) {
+                    let columns = s.approx.chunks_exact_mut(rows).zip(&mut s.reach);
+                    for (j, (approx, reach)) in columns.enumerate() {
+                        s.scored.settle(c, &coded, j, bar(&acc, j), approx, reach);
+                    }
+                }
                 Tight::Compact(&s.scored, c, &coded)
             }
         };
@@ -507,7 +518,7 @@ pub(crate) fn top_faces(
         matrix,
         dim,
         probes,
-        true,
+        Some(&|pending: &Vec<Pending>, j| pending[j].floor_cos()),
         || vec![Pending::new(k, threshold); nprobes],
         |pending: &mut Vec<Pending>, block| {
             for (j, p) in pending.iter_mut().enumerate() {
@@ -557,7 +568,7 @@ pub(crate) fn best_per_user(
         matrix,
         dim,
         probes,
-        false,
+        None,
         || (vec![f32::NEG_INFINITY; users], 0f32),
         |(best, reach): &mut (Vec<f32>, f32), block| {
             for j in 0..nprobes {
@@ -716,7 +727,7 @@ mod tests {
     /// Unit rows of one of four kinds: random, exact duplicates of four
     /// rows, near-ties (duplicates a millionth apart) and clusters.
     fn rows() -> impl Strategy<Value = (usize, Vec<f32>)> {
-        let dims = prop::sample::select(vec![1usize, 3, 16, 33, 64, 128]);
+        let dims = prop::sample::select(vec![1usize, 3, 16, 33, 64, 128, 200, 512]);
         (dims, 1usize..300, 0u8..4).prop_flat_map(|(dim, n, kind)| {
             let base = prop::collection::vec(-1.0f32..1.0, dim * 4);
             let noise = prop::collection::vec(-1.0f32..1.0, n * dim);
