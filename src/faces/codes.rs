@@ -422,16 +422,19 @@ fn coarse_resid(x: &[f32], q: &[i8], s: f32) -> f32 {
     let mut r2 = [0f32; L];
     let (xs, qs) = (x.chunks_exact(L), q.chunks_exact(L));
     let (x_rest, q_rest) = (xs.remainder(), qs.remainder());
-    let mut lanes = |x: &[f32], q: &[i8]| {
+    // An inlined function, not a closure: compiled with the caller's
+    // target features.
+    #[inline(always)]
+    fn lanes(x: &[f32], q: &[i8], s: f32, r2: &mut [f32; L]) {
         for i in 0..x.len().min(L) {
             let d = x[i] - s * (f32::from(q[i] >> 4) * 16.0 + 7.5);
             r2[i] += d * d;
         }
-    };
-    for (x, q) in xs.zip(qs) {
-        lanes(x, q);
     }
-    lanes(x_rest, q_rest);
+    for (x, q) in xs.zip(qs) {
+        lanes(x, q, s, &mut r2);
+    }
+    lanes(x_rest, q_rest, s, &mut r2);
     // As in `encode`: each `v − fl(s·q̂)` is within 2u·max of the exact
     // difference (|s·q̂| <= s·120.5 < max, and the difference is at most
     // 8·s), and the f32 sum of squares within γ_{d+2} of its exact value.

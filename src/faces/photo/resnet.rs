@@ -248,7 +248,8 @@ struct Act {
 /// and the im2col matrix, kept for the next layer and the next chip (per
 /// thread), so that a layer writes into memory that is already mapped
 /// instead of faulting in fresh pages (the largest activation is 0.7 MB,
-/// the largest im2col matrix 3.1 MB).
+/// the largest im2col matrix 3.1 MB: about 7 MB kept by each thread that
+/// has described a chip).
 #[derive(Default)]
 struct Buffers {
     spare: Vec<Vec<f32>>,
@@ -367,7 +368,7 @@ impl FaceNet {
                     *d = (f32::from(v) - m) / 256.0;
                 }
             }
-            let mut tags: [Act; 2] = Default::default();
+            let mut tags = [bufs.zeros(0, 0, 0), bufs.zeros(0, 0, 0)];
             for op in &self.ops {
                 let next = match op {
                     Op::Conv(conv) => conv.forward(&act, bufs),
