@@ -31,6 +31,10 @@ use rollcall::faces::{
     UserRequest,
 };
 
+#[path = "common/memory.rs"]
+mod memory;
+use memory::stream_sum;
+
 const SEED: u64 = 20261123;
 const DIMS: [usize; 2] = [512, 128];
 const USERS: usize = 200_000;
@@ -67,22 +71,6 @@ fn rss() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
-}
-
-/// The streaming limit: a plain sum over the matrix on all cores, with the
-/// same 16-accumulator shape as the search kernel.
-fn stream_sum(data: &[f32]) -> f32 {
-    data.par_chunks(1 << 16)
-        .map(|c| {
-            let mut acc = [0f32; 16];
-            for x in c.chunks_exact(16) {
-                for i in 0..16 {
-                    acc[i] += x[i];
-                }
-            }
-            acc.iter().sum::<f32>()
-        })
-        .sum()
 }
 
 /// Medians of `run(0)` and `run(1)` timed alternately, so that load from

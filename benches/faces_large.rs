@@ -25,6 +25,10 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use rollcall::faces::{random_vectors, CollectionRequest, Engine};
 
+#[path = "common/memory.rs"]
+mod memory;
+use memory::stream_sum;
+
 const SEED: u64 = 20261201;
 /// Bytes of vectors per imported chunk: `ROLLCALL_BENCH_CHUNK_GB`, default 2.
 fn chunk_bytes() -> usize {
@@ -66,23 +70,10 @@ fn vectors(first: usize, rows: usize, dim: usize) -> Vec<f32> {
 /// streaming speed.
 fn stream_gb_per_s() -> f64 {
     let data = vec![1f32; (1 << 30) / 4];
-    let sum = |d: &[f32]| -> f32 {
-        d.par_chunks(1 << 16)
-            .map(|c| {
-                let mut acc = [0f32; 16];
-                for x in c.chunks_exact(16) {
-                    for i in 0..16 {
-                        acc[i] += x[i];
-                    }
-                }
-                acc.iter().sum::<f32>()
-            })
-            .sum()
-    };
     let best = (0..5)
         .map(|_| {
             let t = Instant::now();
-            black_box(sum(black_box(&data)));
+            black_box(stream_sum(black_box(&data)));
             t.elapsed()
         })
         .min()
