@@ -89,11 +89,11 @@ fn large(n: usize, dim: usize, root: &Path) {
     let t = Instant::now();
     let mut first = 0;
     let ids = e
-        .import_faces_streamed("c", dim, n, || {
+        .import_faces_streamed("c", dim, n, None, || {
             let rows = chunk.min(n - first);
             let v = (rows > 0).then(|| vectors(first, rows, dim));
             first += rows;
-            v
+            Ok(v)
         })
         .unwrap();
     let first_id = ids[0].clone();

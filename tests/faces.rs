@@ -2267,11 +2267,16 @@ fn streamed_import_is_an_import() {
         );
 
         let mut chunks = more.chunks(64 * dim).map(<[f32]>::to_vec);
+        let exts: Vec<String> = (0..300).map(|i| format!("photo-{i}")).collect();
         let new = streamed
-            .import_faces_streamed("c", dim, 300, || chunks.next())
+            .import_faces_streamed("c", dim, 300, Some(exts.clone()), || Ok(chunks.next()))
             .unwrap();
         all_ids[0].extend(new);
-        all_ids[1].extend(plain.import_faces("c", more.clone(), dim, None).unwrap());
+        all_ids[1].extend(
+            plain
+                .import_faces("c", more.clone(), dim, Some(exts))
+                .unwrap(),
+        );
         let reopened = Engine::open(streamed_dir.path())
             .unwrap()
             .with_face_codes(codes);
@@ -2298,6 +2303,30 @@ fn streamed_import_is_an_import() {
                 assert_eq!(got, want, "{codes:?}: probe {p}");
             }
         }
+        let exts_of = |e: &Engine, ids: &[String]| {
+            let listed = ok(
+                e,
+                "ListFaces",
+                json!({"CollectionId": "c", "MaxResults": 4096}),
+            );
+            let mut v: Vec<_> = listed["Faces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    (
+                        position(ids, f["FaceId"].as_str().unwrap()),
+                        f["ExternalImageId"].clone(),
+                    )
+                })
+                .collect();
+            v.sort_by_key(|x| x.0);
+            v
+        };
+        assert_eq!(
+            exts_of(&reopened, &all_ids[0]),
+            exts_of(&plain, &all_ids[1])
+        );
         let users = |e: &Engine| {
             let mut v = ok(
                 e,
@@ -2329,7 +2358,7 @@ fn streamed_import_is_an_import() {
         for (stream, rows, needle) in bad {
             let mut chunks = stream.into_iter();
             let err = streamed
-                .import_faces_streamed("c", dim, rows, || chunks.next())
+                .import_faces_streamed("c", dim, rows, None, || Ok(chunks.next()))
                 .unwrap_err();
             assert_eq!(
                 err.error_type(),
@@ -2340,13 +2369,31 @@ fn streamed_import_is_an_import() {
             assert_eq!(count(&streamed), json!(400));
         }
         let err = streamed
-            .import_faces_streamed("c", 4, 1, || None)
+            .import_faces_streamed("c", 4, 1, None, || Ok(None))
             .unwrap_err();
         assert_eq!(
             err.error_type(),
             ErrorType::InvalidParameterException,
             "{err}"
         );
+        // An error of the stream's own comes back as it is.
+        let mut first = Some(more[..dim].to_vec());
+        let err = streamed
+            .import_faces_streamed("c", dim, 2, None, || match first.take() {
+                Some(v) => Ok(Some(v)),
+                None => Err(Error::InvalidImage("the file ended early".into())),
+            })
+            .unwrap_err();
+        assert_eq!(
+            err.error_type(),
+            ErrorType::InvalidImageFormatException,
+            "{err}"
+        );
+        assert_eq!(count(&streamed), json!(400));
+        let err = streamed
+            .import_faces_streamed("c", dim, 1, Some(vec![]), || Ok(None))
+            .unwrap_err();
+        assert!(err.to_string().contains("0 external ids for 1"), "{err}");
         let files: Vec<_> = std::fs::read_dir(streamed_dir.path().join("rekognition"))
             .unwrap()
             .flatten()

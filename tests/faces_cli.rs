@@ -328,3 +328,58 @@ fn a_lying_npy_header_is_invalid_image_format_not_an_abort() {
     let described = rek_ok(&data, "describe-collection", json!({"CollectionId": "c"}));
     assert_eq!(described["FaceCount"], 0);
 }
+
+/// `faces import` streams a row-major file into the collection (one chunk
+/// in memory at a time) and reads a column-major one whole: the same matrix
+/// either way gives the same faces, in row order.
+#[test]
+fn import_streams_row_major_files_and_reads_column_major_ones() {
+    use rollcall::faces::{npy_bytes, random_vectors, Engine};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (n, dim) = (300, 16);
+    let m = random_vectors(n, dim, 3, None);
+    let mut t = vec![0f32; n * dim];
+    for r in 0..n {
+        for c in 0..dim {
+            t[c * n + r] = m[r * dim + c];
+        }
+    }
+    let mut column_major = npy_bytes(n, dim, &t);
+    let at = column_major
+        .windows(22)
+        .position(|w| w == b"'fortran_order': False")
+        .unwrap();
+    column_major[at..at + 22].copy_from_slice(b"'fortran_order': True ");
+    std::fs::write(tmp.path().join("rows.npy"), npy_bytes(n, dim, &m)).unwrap();
+    std::fs::write(tmp.path().join("cols.npy"), column_major).unwrap();
+    let mut ids = Vec::new();
+    for name in ["rows", "cols"] {
+        rek_ok(&data, "create-collection", json!({"CollectionId": name}));
+        let out = rollcall()
+            .args(["faces", "import", "--data"])
+            .arg(&data)
+            .args(["--collection", name])
+            .arg(tmp.path().join(format!("{name}.npy")))
+            .arg("--face-ids")
+            .arg(tmp.path().join(format!("{name}.txt")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["IndexedFaces"], n, "{name}");
+        let text = std::fs::read_to_string(tmp.path().join(format!("{name}.txt"))).unwrap();
+        ids.push(text.lines().map(str::to_string).collect::<Vec<_>>());
+    }
+    let e = Engine::open(&data).unwrap();
+    for (r, probe) in m.chunks(dim).enumerate().step_by(37) {
+        for (name, ids) in ["rows", "cols"].iter().zip(&ids) {
+            let best = e.search_vector(name, probe, 1, 0.0).unwrap();
+            assert_eq!(best[0].face.face_id, ids[r], "{name}, row {r}");
+        }
+    }
+}

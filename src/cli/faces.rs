@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use rollcall::faces::{npy_bytes, random_vectors, read_npy_sized, Engine};
+use rollcall::faces::{
+    npy_bytes, random_vectors, read_npy_sized, Engine, Error, NpyError, NpyRows,
+};
 use rollcall::{AwsError, ErrorType};
 
 /// Face bulk operations.
@@ -152,13 +154,12 @@ fn import(
         } else {
             ProgressBar::hidden()
         };
-        let input = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
-        let m = read_npy_sized(input, len).map_err(|e| {
+        let bad_file = |e: NpyError| {
             AwsError::new(
                 ErrorType::InvalidImageFormatException,
                 format!("'{}': {e}", vectors.display()),
             )
-        })?;
+        };
         let ids = external_ids
             .map(|p| {
                 std::fs::read_to_string(&p)
@@ -166,9 +167,28 @@ fn import(
                     .map_err(|e| io_error(&p, e))
             })
             .transpose()?;
-        bar.set_message("indexing");
-        let (rows, dim) = (m.rows, m.dim);
-        let new_ids = engine.import_faces(&collection, m.data, dim, ids)?;
+        let input = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
+        let mut stream = NpyRows::open(input, len).map_err(bad_file)?;
+        let (rows, dim) = (stream.rows(), stream.dim());
+        bar.set_message("importing");
+        let new_ids = if stream.row_major() {
+            // Rows stream into the new snapshot, 64 MiB of them at a time,
+            // so that a file larger than memory imports too.
+            let chunk = ((64 << 20) / (4 * dim.max(1))).max(1);
+            engine.import_faces_streamed(&collection, dim, rows, ids, || {
+                stream
+                    .next_rows(chunk)
+                    .map_err(|e| Error::InvalidImage(format!("'{}': {e}", vectors.display())))
+            })?
+        } else {
+            // Column-major: read whole, then transposed.
+            drop(stream);
+            bar.set_position(0);
+            let file = File::open(&vectors).map_err(|e| io_error(&vectors, e))?;
+            let input = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
+            let m = read_npy_sized(input, len).map_err(bad_file)?;
+            engine.import_faces(&collection, m.data, dim, ids)?
+        };
         bar.finish_and_clear();
         if let Some(path) = face_ids {
             let mut out =

@@ -65,7 +65,9 @@ pub use collection::{MAX_FACES_PER_USER, TOKEN_TTL_SECS};
 pub use engine::Engine;
 pub use error::{Error, StorageError};
 pub use image::{MAX_FACES_PER_IMAGE, MAX_IMAGE_BYTES};
-pub use npy::{decode_npy, npy_bytes, read_npy, read_npy_sized, NpyError, NpyMatrix, ACCEPTED};
+pub use npy::{
+    decode_npy, npy_bytes, read_npy, read_npy_sized, NpyError, NpyMatrix, NpyRows, ACCEPTED,
+};
 pub use operation::{Operation, UnknownOperation};
 pub use photo::dat::ModelError;
 pub use photo::detect::{Detection, Detector};

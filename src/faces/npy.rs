@@ -320,6 +320,85 @@ fn read_stream(mut input: impl Read, len: Option<u64>) -> Result<NpyMatrix, NpyE
     Ok(NpyMatrix { rows, dim, data })
 }
 
+/// The rows of an `.npy` file read a chunk at a time, for imports larger
+/// than memory. The header is read and checked against the file's length
+/// when it is opened ([`NpyRows::open`]); each [`NpyRows::next_rows`] then
+/// reads the next rows. Only row-major files stream (`fortran_order`
+/// files with more than one row are stored column by column).
+///
+/// ```
+/// use rollcall::faces::{npy_bytes, NpyRows};
+/// let bytes = npy_bytes(3, 2, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// let mut rows = NpyRows::open(&bytes[..], bytes.len() as u64).unwrap();
+/// assert_eq!((rows.rows(), rows.dim(), rows.row_major()), (3, 2, true));
+/// assert_eq!(rows.next_rows(2).unwrap(), Some(vec![1.0, 2.0, 3.0, 4.0]));
+/// assert_eq!(rows.next_rows(2).unwrap(), Some(vec![5.0, 6.0]));
+/// assert_eq!(rows.next_rows(2).unwrap(), None);
+/// ```
+#[derive(Debug)]
+pub struct NpyRows<R> {
+    input: R,
+    header: Header,
+    /// Values not read yet.
+    left: usize,
+}
+
+impl<R: Read> NpyRows<R> {
+    /// Reads the header of an `.npy` file of `len` bytes in all from
+    /// `input`: it must need exactly the bytes after it.
+    pub fn open(mut input: R, len: u64) -> Result<NpyRows<R>, NpyError> {
+        let header = read_header(&mut input)?;
+        let left = header.check_size(len.saturating_sub(header.len), "file")?;
+        Ok(NpyRows {
+            input,
+            header,
+            left,
+        })
+    }
+
+    /// Rows in the file.
+    pub fn rows(&self) -> usize {
+        self.header.rows
+    }
+
+    /// Values a row.
+    pub fn dim(&self) -> usize {
+        self.header.dim
+    }
+
+    /// Whether the rows are stored one after another (so that they
+    /// stream): C order, or a single row.
+    pub fn row_major(&self) -> bool {
+        !self.header.fortran || self.header.rows <= 1
+    }
+
+    /// The next rows, at most `max` of them (at least one), row-major;
+    /// `None` after the last. Only for a [`NpyRows::row_major`] file.
+    pub fn next_rows(&mut self, max: usize) -> Result<Option<Vec<f32>>, NpyError> {
+        if !self.row_major() {
+            return Err(err("a fortran_order file cannot be read row by row"));
+        }
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let want = self
+            .left
+            .min(max.max(1).saturating_mul(self.header.dim.max(1)));
+        let mut out = Vec::with_capacity(want);
+        let mut chunk = vec![0u8; CHUNK.min(want * 4)];
+        while out.len() < want {
+            let n = ((want - out.len()) * 4).min(chunk.len());
+            let buf = &mut chunk[..n];
+            self.input
+                .read_exact(buf)
+                .map_err(|_| err(format!("data shorter than shape {}", self.header.shape())))?;
+            extend_values(&mut out, buf, self.header.order);
+        }
+        self.left -= want;
+        Ok(Some(out))
+    }
+}
+
 /// The text after `'key':` in the header dict, up to the next top-level comma.
 fn dict_value<'h>(header: &'h str, key: &str) -> Result<&'h str, NpyError> {
     let start = header

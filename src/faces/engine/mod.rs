@@ -521,22 +521,26 @@ impl Engine {
     }
 
     /// Bulk import of `rows` faces of `dim` components streamed in chunks:
-    /// `next` gives the next chunk (row-major, a whole number of rows)
-    /// or `None` when there are no more. The faces are written straight
-    /// into the collection's new snapshot as they come, so that memory
-    /// holds one chunk of them at a time (an AWS-sized import of 20M x
-    /// 512 is 41 GB of `f32`); the collection is loaded again from that
-    /// snapshot on its next use. Atomic like [`Engine::import_faces`]: a
-    /// chunk with a bad vector, a chunk of another width or a stream of
-    /// another number of rows is an `InvalidParameterException` and adds
-    /// nothing. Gives the new `FaceId`s.
+    /// `next` gives the next chunk (row-major, a whole number of rows),
+    /// `Ok(None)` when there are no more, or an error that stops the
+    /// import; each face gets the matching external id, if given. The
+    /// faces are written straight into the collection's new snapshot as
+    /// they come, so that memory holds one chunk of them at a time (an
+    /// AWS-sized import of 20M x 512 is 41 GB of `f32`); the collection is
+    /// loaded again from that snapshot on its next use. Atomic like
+    /// [`Engine::import_faces`]: a chunk with a bad vector, a chunk of
+    /// another width or a stream of another number of rows is an
+    /// `InvalidParameterException`, an error of `next` is returned as it
+    /// is, and either adds nothing. Gives the new `FaceId`s.
     ///
     /// ```
     /// let dir = tempfile::tempdir().unwrap();
     /// let e = rollcall::faces::Engine::open(dir.path()).unwrap();
     /// e.call("CreateCollection", r#"{"CollectionId": "c"}"#).unwrap();
     /// let mut chunks = vec![vec![1.0, 0.0], vec![0.0, 2.0, 3.0, 4.0]].into_iter();
-    /// let ids = e.import_faces_streamed("c", 2, 3, || chunks.next()).unwrap();
+    /// let ids = e
+    ///     .import_faces_streamed("c", 2, 3, None, || Ok(chunks.next()))
+    ///     .unwrap();
     /// assert_eq!(ids.len(), 3);
     /// let best = e.search_vector("c", &[0.0, 1.0], 1, 0.0).unwrap();
     /// assert_eq!(best[0].face.face_id, ids[1]);
@@ -546,10 +550,22 @@ impl Engine {
         collection: &str,
         dim: usize,
         rows: usize,
-        mut next: impl FnMut() -> Option<Vec<f32>>,
+        external_ids: Option<Vec<String>>,
+        mut next: impl FnMut() -> Result<Option<Vec<f32>>, Error>,
     ) -> Result<Vec<String>, Error> {
         if dim == 0 {
             return Err(Error::invalid("faces of 0 components"));
+        }
+        if let Some(x) = &external_ids {
+            if x.len() != rows {
+                return Err(Error::invalid(format!(
+                    "{} external ids for {rows} vectors",
+                    x.len()
+                )));
+            }
+            for (i, e) in x.iter().enumerate() {
+                wire::check_external_image_id(&format!("external id {}", i + 1), e)?;
+            }
         }
         let ids: Vec<u128> = (0..rows).map(|_| uuid::Uuid::new_v4().as_u128()).collect();
         let image = uuid::Uuid::new_v4().as_u128();
@@ -559,18 +575,21 @@ impl Engine {
         let mut next_rows = |buf: &mut Vec<f32>| -> std::io::Result<()> {
             buf.clear();
             let checked = match next() {
-                None if given == rows => return Ok(()),
-                None => Err(Error::invalid(format!(
+                Err(e) => Err(e),
+                Ok(None) if given == rows => return Ok(()),
+                Ok(None) => Err(Error::invalid(format!(
                     "the import gave {given} faces, not the {rows} it announced"
                 ))),
-                Some(chunk) if !chunk.len().is_multiple_of(dim) => Err(Error::invalid(format!(
-                    "a chunk of {} values does not make rows of length {dim}",
-                    chunk.len()
-                ))),
-                Some(chunk) if given + chunk.len() / dim > rows => Err(Error::invalid(format!(
-                    "the import gave more than the {rows} faces it announced"
-                ))),
-                Some(mut chunk) => chunk
+                Ok(Some(chunk)) if !chunk.len().is_multiple_of(dim) => {
+                    Err(Error::invalid(format!(
+                        "a chunk of {} values does not make rows of length {dim}",
+                        chunk.len()
+                    )))
+                }
+                Ok(Some(chunk)) if given + chunk.len() / dim > rows => Err(Error::invalid(
+                    format!("the import gave more than the {rows} faces it announced"),
+                )),
+                Ok(Some(mut chunk)) => chunk
                     .par_chunks_mut(dim * 4096)
                     .enumerate()
                     .try_for_each(|(i, part)| {
@@ -600,6 +619,7 @@ impl Engine {
             l.coll.check_dim(dim, FaceModel::Vectors)?;
             let mut more = store::Streamed {
                 ids: &ids,
+                exts: external_ids.as_deref(),
                 image,
                 dim,
                 next: &mut next_rows,

@@ -133,6 +133,8 @@ impl<W: Write> Crc<W> {
 pub(crate) struct Streamed<'a> {
     /// The new faces' ids, one per row, in order.
     pub(crate) ids: &'a [u128],
+    /// Their external image ids, if any (as many as `ids`).
+    pub(crate) exts: Option<&'a [String]>,
     /// Their image id.
     pub(crate) image: u128,
     /// Their width (the collection's, or the first faces' of an empty one).
@@ -181,6 +183,12 @@ fn encode<W: Write>(
                 "streamed faces of another width",
             ))
         }
+        Some(m) if m.exts.is_some_and(|x| x.len() != m.ids.len()) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "streamed faces with another number of external ids",
+            ))
+        }
         Some(m) => (m.ids.len(), m.dim),
         None => (0, coll.dim()),
     };
@@ -210,7 +218,7 @@ fn encode<W: Write>(
             w.u128(m.image);
             w.u64(coll.next_seq() + i as u64);
             w.u32(NO_USER);
-            w.opt_str(None);
+            w.opt_str(m.exts.and_then(|x| x.get(i)).map(String::as_str));
         }
     }
     w.len(coll.user_slots().len());
