@@ -7,6 +7,8 @@
 //! - compact int8 codes vs full precision (`FaceCodes::Compact` vs
 //!   `FaceCodes::Full`, the f32 scan), single probe and batch of 100, with
 //!   the answers checked identical;
+//! - the same single probes over clustered 128-d rows (photo descriptors
+//!   crowd together: many rows within the codes' error of the answer);
 //! - bulk import (`IndexFaces` of all vectors, on disk, fsynced), resident
 //!   memory of a loaded collection, and reopening vs reading the snapshot.
 //!
@@ -385,6 +387,58 @@ fn faces(c: &mut Criterion) {
                 ms(single)
             );
         }
+    }
+    clustered(n);
+}
+
+/// Photo descriptors crowd together (two different people's are at a
+/// cosine of about 0.8), so many rows sit within the codes' error of an
+/// answer's edge: rows around one shared direction (pairwise cosine about
+/// 0.8), 128-d, compact codes against full precision, single probes with
+/// `MaxFaces` 80 at threshold 80 and `MaxFaces` 4096 at threshold 0.
+fn clustered(n: usize) {
+    let dim = 128;
+    let mean = random_vectors(1, dim, SEED, None);
+    let mut data = vectors(n, dim);
+    for r in data.chunks_mut(dim) {
+        for (x, m) in r.iter_mut().zip(&mean) {
+            *x = m + 0.5 * *x;
+        }
+    }
+    let dir = bench_dir();
+    let full = Engine::open(dir.path())
+        .unwrap()
+        .with_face_codes(FaceCodes::Full);
+    full.create_collection_with_dim("c", dim).unwrap();
+    full.import_faces("c", data.clone(), dim, None).unwrap();
+    let compact = Engine::open(dir.path())
+        .unwrap()
+        .with_face_codes(FaceCodes::Compact);
+    let key = |m: &[FaceMatch]| -> Vec<(String, f64)> {
+        m.iter()
+            .map(|f| (f.face.face_id.clone(), f.similarity))
+            .collect()
+    };
+    for (k, threshold) in [(80, 80.0), (4096, 0.0)] {
+        let probe = &data[(n / 3) * dim..][..dim];
+        let a = compact.search_vector("c", probe, k, threshold).unwrap();
+        let b = full.search_vector("c", probe, k, threshold).unwrap();
+        assert_eq!(key(&a), key(&b), "compact and full answers differ");
+        let (c1, f1) = paired(
+            |which| {
+                let e = if which == 0 { &compact } else { &full };
+                drop(black_box(
+                    e.search_vector("c", probe, k, threshold).unwrap(),
+                ));
+            },
+            9,
+        );
+        println!(
+            "[{n}x{dim} clustered] single probe, MaxFaces {k} at {threshold}: compact codes {:.1} ms vs full-precision scan {:.1} ms: {:.2}x; answers identical",
+            ms(c1),
+            ms(f1),
+            f1.as_secs_f64() / c1.as_secs_f64()
+        );
     }
 }
 

@@ -663,6 +663,11 @@ impl Scored {
         self.full[j] = true;
     }
 
+    /// Whether every probe's products are of the full codes.
+    pub(crate) fn all_full(&self) -> bool {
+        self.full.iter().all(|&f| f)
+    }
+
     /// Unpacks the block's full codes, once.
     fn unpack(&mut self, codes: &Codes) {
         let block = (self.first, self.rows);

@@ -199,7 +199,16 @@ struct Scratch {
     approx: Vec<f32>,
     reach: Vec<f32>,
     scored: codes::Scored,
+    /// Blocks in a row that a coarse scan scored on the full codes: its
+    /// last coarse block settled on them for every probe, so the blocks
+    /// after it skip the high plane, trying it again every [`RETRY`].
+    settled: usize,
 }
+
+/// A coarse scan whose blocks settle on the full codes tries the high
+/// plane again every this many blocks (the rows may change character
+/// along the collection).
+const RETRY: usize = 8;
 
 /// What a coarse scan asks of a worker's accumulator: probe `j`'s bar.
 pub(crate) type Bar<'a, A> = &'a (dyn Fn(&A, usize) -> f32 + Sync);
@@ -261,13 +270,22 @@ where
                 Tight::Dense(err)
             }
             Matrix::Compact(c) => {
+                let this = match pass {
+                    Pass::Coarse if !s.settled.is_multiple_of(RETRY) => Pass::Full,
+                    p => p,
+                };
                 s.scored
-                    .score(c, first, rows, &coded, pass, &mut s.approx, &mut s.reach);
-                if let (Pass::Coarse, Some(bar)) = (pass, coarse) {
-                    let columns = s.approx.chunks_exact_mut(rows).zip(&mut s.reach);
-                    for (j, (approx, reach)) in columns.enumerate() {
-                        s.scored.settle(c, &coded, j, bar(&acc, j), approx, reach);
+                    .score(c, first, rows, &coded, this, &mut s.approx, &mut s.reach);
+                match (this, coarse) {
+                    (Pass::Coarse, Some(bar)) => {
+                        let columns = s.approx.chunks_exact_mut(rows).zip(&mut s.reach);
+                        for (j, (approx, reach)) in columns.enumerate() {
+                            s.scored.settle(c, &coded, j, bar(&acc, j), approx, reach);
+                        }
+                        s.settled = usize::from(s.scored.all_full());
                     }
+                    _ if pass == Pass::Coarse => s.settled += 1,
+                    _ => {}
                 }
                 Tight::Compact(&s.scored, c, &coded)
             }
@@ -373,6 +391,11 @@ pub(crate) struct Pending {
     threshold: f32,
     lows: BinaryHeap<Reverse<Sim>>,
     cands: Vec<(Sim, u32)>,
+    /// The candidate count at which they are pruned next: twice what the
+    /// last pruning kept (at least `2·max(k, 512)`), so that candidates
+    /// that stay (clustered rows within their intervals of the floor) are
+    /// not scanned again for every one added.
+    prune_at: usize,
 }
 
 /// A similarity ordered totally.
@@ -398,6 +421,7 @@ impl Pending {
             threshold,
             lows: BinaryHeap::new(),
             cands: Vec::new(),
+            prune_at: 2 * k.max(512),
         }
     }
 
@@ -438,7 +462,7 @@ impl Pending {
             *top = Reverse(Sim(lo));
         }
         self.cands.push((Sim(hi), index));
-        if self.cands.len() >= 2 * self.k.max(512) {
+        if self.cands.len() >= self.prune_at {
             self.prune();
         }
     }
@@ -447,6 +471,7 @@ impl Pending {
     fn prune(&mut self) {
         let floor = self.floor();
         self.cands.retain(|(hi, _)| hi.0 >= floor);
+        self.prune_at = (2 * self.cands.len()).max(2 * self.k.max(512));
     }
 
     /// Joins the candidates of two workers.
