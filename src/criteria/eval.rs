@@ -75,7 +75,7 @@ impl Folded {
     }
 }
 
-/// [`matches`] with the user's caseless fields already folded (`folded`
+/// [`matches()`] with the user's caseless fields already folded (`folded`
 /// must be [`Folded::of`] `user`).
 ///
 /// ```

@@ -65,7 +65,7 @@ const RESERVED_FDS: u64 = 64;
 
 impl Limits {
     /// These limits with `max_connections` lowered so that, with
-    /// [`RESERVED_FDS`] kept for files, the connections fit under the
+    /// a reserve of descriptors kept for files, the connections fit under the
     /// process's open-file limit (read from `/proc/self/limits` where there
     /// is one; elsewhere unchanged).
     ///

@@ -335,7 +335,7 @@ impl Engine {
     // ---- faces ----
 
     /// `IndexFaces`: the faces of the photo in `Image.Bytes`, largest first
-    /// (or the first [`MAX_FACES_PER_IMAGE`] rows of a `.npy`); the first
+    /// (or the first [`MAX_FACES_PER_IMAGE`](super::MAX_FACES_PER_IMAGE) rows of a `.npy`); the first
     /// `MaxFaces` that pass the `QualityFilter` are indexed, the others are
     /// `UnindexedFaces` with the reason.
     pub fn index_faces(&self, req: &IndexFacesRequest) -> Result<IndexFacesResponse, Error> {

@@ -287,7 +287,8 @@ impl Detector {
         dets
     }
 
-    /// The faces in `img` with the upsampling of [`auto_upsample`].
+    /// The faces in `img`, upsampled once if it has at most half a
+    /// megapixel (as `IndexFaces` does), else not.
     pub fn detect_auto(&self, img: &RgbImage) -> Vec<Detection> {
         self.detect(img, auto_upsample(img.width(), img.height()))
     }
