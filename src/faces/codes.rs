@@ -225,9 +225,8 @@ impl Codes {
                         let mut most = 0f32;
                         for ((x, (h, l)), ((s, r), c)) in rows.zip(meta) {
                             let norm;
-                            (*s, *r, norm) = encode(x, &mut q);
+                            (*s, *r, norm, *c) = encode(x, &mut q);
                             most = most.max(norm);
-                            *c = coarse_resid(x, &q[..dim], *s);
                             split(&q, h, l);
                         }
                         most
@@ -359,15 +358,17 @@ fn code_lanes(
 }
 
 /// Codes row `x` into `q` (its first `x.len()` codes; the rest stay zero):
-/// gives its scale, `‖x − s·q‖` and `‖s·q‖`
-/// (both rounded up).
+/// gives its scale, `‖x − s·q‖`, `‖s·q‖` and `‖x − s·q̂‖` (`q̂ = 16·(q >> 4)
+/// + 7.5`, the high plane's value), all but the scale rounded up.
 #[inline(always)]
-fn encode(x: &[f32], q: &mut [i8]) -> (f32, f32, f32) {
+fn encode(x: &[f32], q: &mut [i8]) -> (f32, f32, f32, f32) {
     let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
     if max == 0.0 || !max.is_finite() {
+        // All-zero codes: a row of zeros, or one that is not finite (whose
+        // scores the infinite residual leaves unbounded).
         q.fill(0);
-        let n = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
-        return (0.0, up(n * NORM_SLACK), 0.0);
+        let n = up(x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt() * NORM_SLACK);
+        return (0.0, n, 0.0, n);
     }
     let scale = (f64::from(max) / ROW_MAX) as f32;
     let inv = 1.0 / scale;
@@ -389,6 +390,7 @@ fn encode(x: &[f32], q: &mut [i8]) -> (f32, f32, f32) {
     xs[..x_rest.len()].copy_from_slice(x_rest);
     code_lanes(&xs, &mut qs, (scale, inv), &mut r2, &mut n2);
     q_rest.copy_from_slice(&qs[..q_rest.len()]);
+    let c2 = coarse_squares(x, &q[..x.len()], scale);
     let (r2, n2) = (r2.iter().sum::<f32>(), n2.iter().sum::<f32>());
     // Each computed `v − fl(s·k)` is within 2u·max of the exact `v − s·k`
     // (one rounding of a product at most `max`, one of the difference),
@@ -397,31 +399,24 @@ fn encode(x: &[f32], q: &mut [i8]) -> (f32, f32, f32) {
     // so is ‖fl(s·q)‖ of ‖s·q‖ once the products' rounding is added.
     // Squares below f32's smallest normal may be lost outright: at most
     // d of them (far below anything a unit vector's cosine can notice).
+    // The same holds for the coarse residual: |s·q̂| <= s·120.5 < max, and
+    // `v − s·q̂` is at most 8·s.
     let u = f64::from(f32::EPSILON) / 2.0;
     let dim = x.len() as f64;
     let gamma = (dim + 2.0) * u / (1.0 - (dim + 2.0) * u);
     let rel = (1.0 + gamma) * (1.0 + u) * NORM_SLACK;
     let lost = (dim * f64::from(f32::MIN_POSITIVE)).sqrt();
-    let resid = f64::from(r2).sqrt() * rel + dim.sqrt() * 2.0 * u * f64::from(max) + lost;
+    let resid =
+        |sq: f32| up(f64::from(sq).sqrt() * rel + dim.sqrt() * 2.0 * u * f64::from(max) + lost);
     let norm = f64::from(n2).sqrt() * rel * (1.0 + u) + lost;
-    (scale, up(resid), up(norm))
+    (scale, resid(r2), up(norm), resid(c2))
 }
 
-/// Codes row `x` coarsely from its full codes `q` and scale `s`: gives
-/// `‖x − s·q̂‖` rounded up (`q̂ = 16·(q >> 4) + 7.5`, the high plane's
-/// value).
+/// The f32 sum of the squares of `x − s·q̂` over row `x` and its full
+/// codes `q` (`q̂ = 16·(q >> 4) + 7.5`), in [`L`] lanes so that it
+/// vectorises.
 #[inline(always)]
-fn coarse_resid(x: &[f32], q: &[i8], s: f32) -> f32 {
-    let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-    if s == 0.0 {
-        // All-zero codes: a row of zeros, or one that is not finite (whose
-        // scores `encode`'s infinite residual already leaves unbounded).
-        let n = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
-        return up(n * NORM_SLACK);
-    }
-    let mut r2 = [0f32; L];
-    let (xs, qs) = (x.chunks_exact(L), q.chunks_exact(L));
-    let (x_rest, q_rest) = (xs.remainder(), qs.remainder());
+fn coarse_squares(x: &[f32], q: &[i8], s: f32) -> f32 {
     // An inlined function, not a closure: compiled with the caller's
     // target features.
     #[inline(always)]
@@ -431,20 +426,14 @@ fn coarse_resid(x: &[f32], q: &[i8], s: f32) -> f32 {
             r2[i] += d * d;
         }
     }
+    let mut r2 = [0f32; L];
+    let (xs, qs) = (x.chunks_exact(L), q.chunks_exact(L));
+    let (x_rest, q_rest) = (xs.remainder(), qs.remainder());
     for (x, q) in xs.zip(qs) {
         lanes(x, q, s, &mut r2);
     }
     lanes(x_rest, q_rest, s, &mut r2);
-    // As in `encode`: each `v − fl(s·q̂)` is within 2u·max of the exact
-    // difference (|s·q̂| <= s·120.5 < max, and the difference is at most
-    // 8·s), and the f32 sum of squares within γ_{d+2} of its exact value.
-    let u = f64::from(f32::EPSILON) / 2.0;
-    let dim = x.len() as f64;
-    let gamma = (dim + 2.0) * u / (1.0 - (dim + 2.0) * u);
-    let rel = (1.0 + gamma) * (1.0 + u) * NORM_SLACK;
-    let lost = (dim * f64::from(f32::MIN_POSITIVE)).sqrt();
-    let r2: f32 = r2.iter().sum();
-    up(f64::from(r2).sqrt() * rel + dim.sqrt() * 2.0 * u * f64::from(max) + lost)
+    r2.iter().sum()
 }
 
 /// A probe coded for [`Codes`]: 16-bit components for the full codes,
@@ -559,7 +548,8 @@ pub(crate) struct Scored {
     dots: Vec<i32>,
     /// The block's full codes, once a probe needs them.
     unpacked: Vec<i8>,
-    unpacked_at: Option<(usize, usize)>,
+    /// Whether `unpacked` holds this block's.
+    is_unpacked: bool,
 }
 
 /// A coarse block switches a probe to the full codes once more than one
@@ -585,23 +575,21 @@ impl Scored {
     ) {
         self.first = first;
         self.rows = rows;
-        self.unpacked_at = None;
+        self.is_unpacked = false;
         self.dots.resize(rows * probes.len(), 0);
         self.full.clear();
         self.full.resize(probes.len(), pass == Pass::Full);
-        let scale = &codes.scale[first..first + rows];
-        let most = codes.most;
         match pass {
             Pass::Full => {
                 self.unpack(codes);
                 kernel::dots(&self.unpacked, codes.stride, probes, &mut self.dots);
-                for (j, p) in probes.iter().enumerate() {
-                    let col = j * rows..(j + 1) * rows;
-                    full_approx(p, &self.dots[col.clone()], scale, &mut approx[col]);
-                    reach[j] = up(p.error(most.norm, most.resid) + QUICK);
+                let columns = approx.chunks_exact_mut(rows.max(1)).zip(reach);
+                for ((j, p), (approx, reach)) in probes.iter().enumerate().zip(columns) {
+                    *reach = self.full_column(codes, p, j, approx);
                 }
             }
             Pass::Coarse => {
+                let (scale, most) = (&codes.scale[first..first + rows], codes.most);
                 let half = codes.plane_stride();
                 let high = &codes.high[first * half..(first + rows) * half];
                 for (j, p) in probes.iter().enumerate() {
@@ -649,18 +637,27 @@ impl Scored {
             return;
         }
         self.unpack(codes);
-        let (rows, p) = (self.rows, &probes[j]);
-        let col = j * rows..(j + 1) * rows;
+        let p = &probes[j];
         kernel::dots(
             &self.unpacked,
             codes.stride,
             std::slice::from_ref(p),
-            &mut self.dots[col.clone()],
+            &mut self.dots[j * self.rows..(j + 1) * self.rows],
         );
-        let scale = &codes.scale[self.first..self.first + rows];
-        full_approx(p, &self.dots[col], scale, approx);
-        *reach = up(p.error(codes.most.norm, codes.most.resid) + QUICK);
+        *reach = self.full_column(codes, p, j, approx);
         self.full[j] = true;
+    }
+
+    /// Probe `j`'s quick cosines from its products with the full codes,
+    /// into `approx`; gives their reach.
+    fn full_column(&self, codes: &Codes, p: &Probe, j: usize, approx: &mut [f32]) -> f32 {
+        let t = p.scale as f32;
+        let dots = &self.dots[j * self.rows..(j + 1) * self.rows];
+        let scale = &codes.scale[self.first..self.first + self.rows];
+        for ((a, &d), &s) in approx.iter_mut().zip(dots).zip(scale) {
+            *a = d as f32 * (s * t);
+        }
+        up(p.error(codes.most.norm, codes.most.resid) + QUICK)
     }
 
     /// Whether every probe's products are of the full codes.
@@ -670,10 +667,9 @@ impl Scored {
 
     /// Unpacks the block's full codes, once.
     fn unpack(&mut self, codes: &Codes) {
-        let block = (self.first, self.rows);
-        if self.unpacked_at != Some(block) {
-            codes.unpack(block.0, block.1, &mut self.unpacked);
-            self.unpacked_at = Some(block);
+        if !self.is_unpacked {
+            codes.unpack(self.first, self.rows, &mut self.unpacked);
+            self.is_unpacked = true;
         }
     }
 
@@ -696,15 +692,6 @@ impl Scored {
         let approx = f64::from(codes.scale[row]) * p.scale * f64::from(d);
         let err = p.error(codes.most.norm, codes.resid[row]);
         (down(approx - err), up(approx + err))
-    }
-}
-
-/// The quick cosines of one probe from its products `dots` with full codes
-/// of rows of `scale`.
-fn full_approx(p: &Probe, dots: &[i32], scale: &[f32], approx: &mut [f32]) {
-    let t = p.scale as f32;
-    for ((a, &d), &s) in approx.iter_mut().zip(dots).zip(scale) {
-        *a = d as f32 * (s * t);
     }
 }
 
