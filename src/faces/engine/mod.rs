@@ -476,22 +476,12 @@ impl Engine {
         let rows = vectors.len() / dim;
         let exts = match external_ids {
             None => vec![None; rows],
-            Some(x) if x.len() == rows => {
-                for (i, e) in x.iter().enumerate() {
-                    wire::check_external_image_id(&format!("external id {}", i + 1), e)?;
-                }
+            Some(x) => {
+                check_import_ids(&x, rows)?;
                 x.into_iter().map(Some).collect()
             }
-            Some(x) => {
-                return Err(Error::invalid(format!(
-                    "{} external ids for {rows} vectors",
-                    x.len()
-                )))
-            }
         };
-        vectors
-            .par_chunks_mut(dim * 4096)
-            .try_for_each(|chunk| normalise(chunk, dim))?;
+        normalise_import(&mut vectors, dim, 0)?;
         let ids: Vec<u128> = (0..rows).map(|_| uuid::Uuid::new_v4().as_u128()).collect();
         let names = ids.iter().map(|&id| face_id_string(id)).collect();
         let image = uuid::Uuid::new_v4().as_u128();
@@ -557,15 +547,7 @@ impl Engine {
             return Err(Error::invalid("faces of 0 components"));
         }
         if let Some(x) = &external_ids {
-            if x.len() != rows {
-                return Err(Error::invalid(format!(
-                    "{} external ids for {rows} vectors",
-                    x.len()
-                )));
-            }
-            for (i, e) in x.iter().enumerate() {
-                wire::check_external_image_id(&format!("external id {}", i + 1), e)?;
-            }
+            check_import_ids(x, rows)?;
         }
         let ids: Vec<u128> = (0..rows).map(|_| uuid::Uuid::new_v4().as_u128()).collect();
         let image = uuid::Uuid::new_v4().as_u128();
@@ -589,19 +571,7 @@ impl Engine {
                 Ok(Some(chunk)) if given + chunk.len() / dim > rows => Err(Error::invalid(
                     format!("the import gave more than the {rows} faces it announced"),
                 )),
-                Ok(Some(mut chunk)) => chunk
-                    .par_chunks_mut(dim * 4096)
-                    .enumerate()
-                    .try_for_each(|(i, part)| {
-                        normalise(part, dim).map_err(|e| match e {
-                            Error::InvalidParameter(m) => Error::invalid(format!(
-                                "{m} (counting from face vector {} of the import)",
-                                given + i * 4096
-                            )),
-                            e => e,
-                        })
-                    })
-                    .map(|()| chunk),
+                Ok(Some(mut chunk)) => normalise_import(&mut chunk, dim, given).map(|()| chunk),
             };
             match checked {
                 Ok(chunk) => {
@@ -1103,4 +1073,38 @@ fn compared(face: &FoundFace) -> ComparedFace {
         confidence: detail.confidence,
         landmarks: detail.landmarks,
     }
+}
+
+/// Checks the external image ids of a bulk import of `rows` faces: one a
+/// face, each as `IndexFaces` takes it.
+fn check_import_ids(ids: &[String], rows: usize) -> Result<(), Error> {
+    if ids.len() != rows {
+        return Err(Error::invalid(format!(
+            "{} external ids for {rows} vectors",
+            ids.len()
+        )));
+    }
+    for (i, e) in ids.iter().enumerate() {
+        wire::check_external_image_id(&format!("external id {}", i + 1), e)?;
+    }
+    Ok(())
+}
+
+/// Checks and normalises the rows of a bulk import on all cores, 4096 rows
+/// a task; `first` is the import's row number of the first, so that an
+/// error says where the bad vector is.
+fn normalise_import(vectors: &mut [f32], dim: usize, first: usize) -> Result<(), Error> {
+    const TASK: usize = 4096;
+    vectors
+        .par_chunks_mut(dim * TASK)
+        .enumerate()
+        .try_for_each(|(i, part)| {
+            normalise(part, dim).map_err(|e| match e {
+                Error::InvalidParameter(m) => Error::invalid(format!(
+                    "{m} (counting from face vector {} of the import)",
+                    first + i * TASK
+                )),
+                e => e,
+            })
+        })
 }
