@@ -285,21 +285,12 @@ fn read_stream(mut input: impl Read, len: Option<u64>) -> Result<NpyMatrix, NpyE
         None => h.count()?,
     };
     let (rows, dim) = (h.rows, h.dim);
-    let short = || err(format!("data shorter than shape {}", h.shape()));
     let mut data = Vec::new();
     if len.is_some() {
         // The file's length confirms the claim: one exact reservation.
         data.reserve_exact(count);
     }
-    let mut chunk = vec![0u8; CHUNK.min(count.saturating_mul(4)).max(4)];
-    while data.len() < count {
-        let want = ((count - data.len()) * 4).min(chunk.len());
-        let buf = &mut chunk[..want];
-        input.read_exact(buf).map_err(|_| short())?;
-        // Amortised growth, only for what has arrived.
-        data.reserve(want / 4);
-        extend_values(&mut data, buf, h.order);
-    }
+    read_values(&mut input, &h, count, &mut data)?;
     let mut extra = [0u8; 1];
     if matches!(input.read(&mut extra), Ok(n) if n > 0) {
         return Err(err(format!(
@@ -385,18 +376,33 @@ impl<R: Read> NpyRows<R> {
             .left
             .min(max.max(1).saturating_mul(self.header.dim.max(1)));
         let mut out = Vec::with_capacity(want);
-        let mut chunk = vec![0u8; CHUNK.min(want * 4)];
-        while out.len() < want {
-            let n = ((want - out.len()) * 4).min(chunk.len());
-            let buf = &mut chunk[..n];
-            self.input
-                .read_exact(buf)
-                .map_err(|_| err(format!("data shorter than shape {}", self.header.shape())))?;
-            extend_values(&mut out, buf, self.header.order);
-        }
+        read_values(&mut self.input, &self.header, want, &mut out)?;
         self.left -= want;
         Ok(Some(out))
     }
+}
+
+/// Appends the next `count` values of the data after header `h` to `out`,
+/// read [`CHUNK`] bytes at a time; `out` grows only for what has arrived.
+fn read_values(
+    input: &mut impl Read,
+    h: &Header,
+    count: usize,
+    out: &mut Vec<f32>,
+) -> Result<(), NpyError> {
+    let mut chunk = vec![0u8; CHUNK.min(count.saturating_mul(4)).max(4)];
+    let mut left = count;
+    while left > 0 {
+        let buf = &mut chunk[..(left * 4).min(CHUNK)];
+        input
+            .read_exact(buf)
+            .map_err(|_| err(format!("data shorter than shape {}", h.shape())))?;
+        // Amortised growth, only for what has arrived.
+        out.reserve(buf.len() / 4);
+        extend_values(out, buf, h.order);
+        left -= buf.len() / 4;
+    }
+    Ok(())
 }
 
 /// The text after `'key':` in the header dict, up to the next top-level comma.
