@@ -185,6 +185,14 @@ fn import_and_reopen(n: usize, dim: usize, data: &[f32]) {
     );
 }
 
+/// What an answer is compared by: its faces, in order, with their
+/// similarities.
+fn answers(m: &[FaceMatch]) -> Vec<(String, f64)> {
+    m.iter()
+        .map(|f| (f.face.face_id.clone(), f.similarity))
+        .collect()
+}
+
 /// The same searches over compact codes and over full-precision rows (two
 /// engines on one data directory), paired; the answers must be identical:
 /// same faces, same order, same similarities.
@@ -193,19 +201,17 @@ fn compact_vs_full(dir: &Path, n: usize, dim: usize, probes: &[f32], k: usize, t
         .unwrap()
         .with_face_codes(FaceCodes::Compact);
     let full = Engine::open(dir).unwrap().with_face_codes(FaceCodes::Full);
-    let key = |m: &[FaceMatch]| -> Vec<(String, f64)> {
-        m.iter()
-            .map(|f| (f.face.face_id.clone(), f.similarity))
-            .collect()
-    };
     for p in probes.chunks(dim) {
         let a = compact.search_vector("c", p, k, 0.0).unwrap();
         let b = full.search_vector("c", p, k, 0.0).unwrap();
-        assert_eq!(key(&a), key(&b), "compact and full answers differ");
+        assert_eq!(answers(&a), answers(&b), "compact and full answers differ");
     }
     let batch_a = compact.search_batch("c", probes, k, threshold).unwrap();
     let batch_b = full.search_batch("c", probes, k, threshold).unwrap();
-    assert!(batch_a.iter().zip(&batch_b).all(|(a, b)| key(a) == key(b)));
+    assert!(batch_a
+        .iter()
+        .zip(&batch_b)
+        .all(|(a, b)| answers(a) == answers(b)));
     let probe = &probes[..dim];
     let (c1, f1) = paired(
         |which| match which {
@@ -414,16 +420,11 @@ fn clustered(n: usize) {
     let compact = Engine::open(dir.path())
         .unwrap()
         .with_face_codes(FaceCodes::Compact);
-    let key = |m: &[FaceMatch]| -> Vec<(String, f64)> {
-        m.iter()
-            .map(|f| (f.face.face_id.clone(), f.similarity))
-            .collect()
-    };
     for (k, threshold) in [(80, 80.0), (4096, 0.0)] {
         let probe = &data[(n / 3) * dim..][..dim];
         let a = compact.search_vector("c", probe, k, threshold).unwrap();
         let b = full.search_vector("c", probe, k, threshold).unwrap();
-        assert_eq!(key(&a), key(&b), "compact and full answers differ");
+        assert_eq!(answers(&a), answers(&b), "compact and full answers differ");
         let (c1, f1) = paired(
             |which| {
                 let e = if which == 0 { &compact } else { &full };

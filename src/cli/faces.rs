@@ -154,12 +154,10 @@ fn import(
         } else {
             ProgressBar::hidden()
         };
-        let bad_file = |e: NpyError| {
-            AwsError::new(
-                ErrorType::InvalidImageFormatException,
-                format!("'{}': {e}", vectors.display()),
-            )
-        };
+        // A file that is not a float32 .npy: InvalidImageFormatException,
+        // whether its header says so or its data does, mid-import.
+        let bad = |e: NpyError| Error::InvalidImage(format!("'{}': {e}", vectors.display()));
+        let bad_file = |e: NpyError| AwsError::from(bad(e));
         let ids = external_ids
             .map(|p| {
                 std::fs::read_to_string(&p)
@@ -176,9 +174,7 @@ fn import(
             // so that a file larger than memory imports too.
             let chunk = ((64 << 20) / (4 * dim.max(1))).max(1);
             engine.import_faces_streamed(&collection, dim, rows, ids, || {
-                stream
-                    .next_rows(chunk)
-                    .map_err(|e| Error::InvalidImage(format!("'{}': {e}", vectors.display())))
+                stream.next_rows(chunk).map_err(bad)
             })?
         } else {
             // Column-major: read whole, then transposed.
